@@ -1,0 +1,505 @@
+"""Corpora: any text source -> a tokenized corpus (flat int32 token ids + sentence offsets), cached on disk.
+
+`load_corpus` accepts a text file or folder (one sentence/paragraph per line; plain, .gz, .bz2, .xz), a
+list of strings, a `datasets` dataset, a Hub dataset name, or None / "default" for the bundled corpus.
+Without a tokenizer it builds the vocabulary (and word counts) in the same single pass that encodes the
+text; with one it only encodes. Token ids are cached as a flat memory-mapped array keyed by the source's
+fingerprint and the tokenizer settings, so epochs and later runs never re-tokenize, and a corpus larger
+than RAM streams through in chunks.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import itertools
+import json
+import logging
+import lzma
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import CorpusError
+from .tokenization import SPECIAL_TOKENS, WordTokenizer, build_backend, fast_splitter
+
+logger = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).parent / "data"
+DEFAULT_CORPUS = DATA_DIR / "wiki-sample.txt.xz"
+DEFAULT_CORPUS_NAME = "default"
+CACHE_FORMAT_VERSION = 1
+_COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_BATCH_BYTES = 4 << 20  # lines are read and tokenized in ~4 MB batches
+
+
+def cache_root() -> Path:
+    """Folder of the token-id caches: $HF_EMBEDDINGS_CACHE, else $HF_HOME/hf_embeddings, else ~/.cache/..."""
+    if os.environ.get("HF_EMBEDDINGS_CACHE"):
+        return Path(os.environ["HF_EMBEDDINGS_CACHE"])
+    hf_home = os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface")
+    return Path(hf_home) / "hf_embeddings" / "corpora"
+
+
+@dataclass
+class TokenizedCorpus:
+    """A corpus as one flat array of token ids plus sentence offsets, and the tokenizer that made it.
+
+    `ids[offsets[i]:offsets[i+1]]` is sentence i. Out-of-vocabulary words are kept as `<unk>` (id 0) so
+    positions are preserved; models that drop them (Word2Vec, as gensim does) filter id 0 themselves.
+    """
+
+    ids: np.ndarray
+    offsets: np.ndarray
+    tokenizer: WordTokenizer
+    source: str = ""
+    cache_dir: Path | None = None
+    stats: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def num_tokens(self) -> int:
+        """Number of token positions (OOV words included)."""
+        return int(self.offsets[-1])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def sentence(self, i: int) -> np.ndarray:
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
+
+    def iter_sentences(self) -> Iterator[np.ndarray]:
+        for i in range(len(self)):
+            yield self.sentence(i)
+
+    def sentence_ids(self) -> np.ndarray:
+        """Sentence index of every token position (int32, same length as `ids`)."""
+        return np.repeat(np.arange(len(self), dtype=np.int32), self.lengths)
+
+    def split(self, fractions: Sequence[float], *, seed: int = 0) -> list[TokenizedCorpus]:
+        """Return corpora over disjoint random subsets of the sentences (e.g. `(0.8, 0.1, 0.1)`)."""
+        if not fractions or any(f < 0 for f in fractions) or sum(fractions) > 1 + 1e-9:
+            raise CorpusError(f"split fractions must be >= 0 and sum to at most 1, got {list(fractions)}")
+        order = np.random.default_rng(seed).permutation(len(self))
+        bounds = np.round(np.cumsum([0, *fractions]) * len(self)).astype(int)
+        parts = []
+        for lo, hi in itertools.pairwise(bounds):
+            rows = np.sort(order[lo:hi])
+            lens = self.lengths[rows]
+            starts = self.offsets[rows]
+            idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(lens.sum())
+            parts.append(
+                TokenizedCorpus(
+                    ids=np.asarray(self.ids[idx]),
+                    offsets=np.concatenate([[0], np.cumsum(lens)]).astype(np.int64),
+                    tokenizer=self.tokenizer,
+                    source=f"{self.source}[{lo}:{hi} of shuffled lines, seed {seed}]",
+                )
+            )
+        return parts
+
+    def decode(self, i: int) -> list[str]:
+        return self.tokenizer.convert_ids_to_tokens(self.sentence(i).tolist())
+
+
+# --------------------------------------------------------------------------------------------------------
+# sources
+# --------------------------------------------------------------------------------------------------------
+@dataclass
+class _Source:
+    description: str
+    fingerprint: str
+    batches: Any  # zero-arg callable -> iterator of list[str]
+    size_hint: int | None = None  # bytes (files) or rows (datasets) for the progress bar
+
+
+def _open_text(path: Path):
+    opener = _COMPRESSED.get(path.suffix.lower())
+    try:
+        return opener(path, "rb") if opener else open(path, "rb")
+    except OSError as e:
+        raise CorpusError(f"cannot read corpus file {path}: {e.strerror or e}") from None
+
+
+def _file_batches(files: list[Path], progress) -> Iterator[list[str]]:
+    for path in files:
+        lineno = 0
+        with _open_text(path) as f:
+            while True:
+                try:
+                    raw = f.readlines(_BATCH_BYTES)
+                except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
+                    raise CorpusError(f"cannot read corpus file {path} after line {lineno}: {e}") from None
+                if not raw:
+                    break
+                try:
+                    text = b"".join(raw).decode("utf-8")
+                except UnicodeDecodeError:
+                    for k, line in enumerate(raw):
+                        try:
+                            line.decode("utf-8")
+                        except UnicodeDecodeError as e:
+                            raise CorpusError(
+                                f"{path}, line {lineno + k + 1}: not valid UTF-8 (byte {line[e.start]:#04x} at "
+                                f"column {e.start + 1}); re-encode the file as UTF-8"
+                            ) from None
+                    raise
+                lines = text.splitlines()
+                lineno += len(raw)
+                if progress is not None:
+                    progress.update(sum(map(len, raw)))
+                yield lines
+
+
+def _files_of(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    files = sorted(
+        p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )
+    if not files:
+        raise CorpusError(f"corpus folder {path} contains no files")
+    return files
+
+
+def _dataset_text_column(ds, text_column: str | None) -> str:
+    features = getattr(ds, "features", None) or {}
+    if text_column is not None:
+        if features and text_column not in features:
+            raise CorpusError(f"dataset has no column {text_column!r} (columns: {', '.join(features)})")
+        return text_column
+    string_cols = [k for k, v in features.items() if getattr(v, "dtype", None) in ("string", "large_string")]
+    if "text" in features:
+        return "text"
+    if len(string_cols) == 1:
+        return string_cols[0]
+    raise CorpusError(
+        f"cannot tell which dataset column holds the text (string columns: {string_cols or 'none'}); "
+        "pass text_column="
+    )
+
+
+def _load_hub_dataset(name: str, split: str, config_name: str | None):
+    import datasets
+    from huggingface_hub import constants
+
+    offline = constants.HF_HUB_OFFLINE or os.environ.get("HF_DATASETS_OFFLINE") == "1"
+    try:
+        return datasets.load_dataset(name, config_name, split=split)
+    except Exception as e:  # datasets raises many types for "not reachable / not cached"
+        if offline:
+            hint = "HF_HUB_OFFLINE=1 is set and the dataset is not in the local cache"
+        else:
+            hint = "the Hugging Face Hub could not be reached (no network?) or the dataset does not exist"
+        raise CorpusError(
+            f"cannot load Hub dataset {name!r} (split {split!r}): {hint}. Pass a local file, folder or "
+            f"'default' instead. [{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}]"
+        ) from None
+
+
+def _looks_like_path(s: str) -> bool:
+    return os.sep in s or s.startswith(".") or Path(s).suffix.lower() in (".txt", ".gz", ".bz2", ".xz", ".text")
+
+
+def _resolve(source, text_column: str | None, split: str, config_name: str | None) -> _Source:
+    if source is None or (isinstance(source, str) and source == DEFAULT_CORPUS_NAME):
+        source = DEFAULT_CORPUS
+    if isinstance(source, (str, os.PathLike)) and (Path(source).exists() or _looks_like_path(str(source))):
+        path = Path(source)
+        if not path.exists():
+            raise CorpusError(f"corpus not found: {path}")
+        if not os.access(path, os.R_OK):
+            raise CorpusError(f"corpus is not readable: {path}")
+        files = _files_of(path)
+        stats = [f.stat() for f in files]
+        fp = json.dumps([[str(f.resolve()), s.st_size, s.st_mtime_ns] for f, s in zip(files, stats)])
+        size = sum(s.st_size for s in stats)
+        return _Source(str(path), fp, lambda progress=None: _file_batches(files, progress), size)
+    if isinstance(source, str):
+        return _dataset_source(_load_hub_dataset(source, split, config_name), text_column, source)
+    if _is_dataset(source):
+        return _dataset_source(source, text_column, type(source).__name__)
+    if isinstance(source, Iterable) and not isinstance(source, (bytes, dict)):
+        texts = source if isinstance(source, Sequence) else list(source)
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise CorpusError(f"corpus item {i} is a {type(t).__name__}, expected str")
+        digest = hashlib.sha256()
+        for t in texts:
+            digest.update(t.encode("utf-8", "surrogatepass") + b"\n")
+
+        def batches(progress=None):
+            for i in range(0, len(texts), 10_000):
+                chunk = [line for t in texts[i : i + 10_000] for line in t.splitlines() or [""]]
+                yield chunk
+
+        return _Source(f"<{len(texts)} strings>", digest.hexdigest(), batches, None)
+    raise CorpusError(f"unsupported corpus type {type(source).__name__}: give a path, list of str or dataset")
+
+
+def _is_dataset(obj) -> bool:
+    mod = type(obj).__module__ or ""
+    return mod.startswith("datasets")
+
+
+def _dataset_source(ds, text_column: str | None, name: str) -> _Source:
+    import datasets
+
+    if isinstance(ds, (datasets.DatasetDict, datasets.IterableDatasetDict)):
+        if "train" not in ds:
+            raise CorpusError(f"dataset {name} has no 'train' split (splits: {', '.join(ds)}); pass split=")
+        ds = ds["train"]
+    col = _dataset_text_column(ds, text_column)
+    fingerprint = getattr(ds, "_fingerprint", None)
+    rows = len(ds) if isinstance(ds, datasets.Dataset) else None
+
+    def batches(progress=None):
+        for batch in ds.iter(batch_size=10_000):
+            texts = batch[col]
+            if progress is not None:
+                progress.update(len(texts))
+            yield [line for t in texts if t is not None for line in (t.splitlines() or [""])]
+
+    return _Source(f"dataset {name}[{col}]", fingerprint or "", batches, rows)
+
+
+# --------------------------------------------------------------------------------------------------------
+# encoding
+# --------------------------------------------------------------------------------------------------------
+class _IdSink:
+    """Append-only int32 token-id storage: a file in a cache folder, or memory when not caching."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+        self.parts: list[np.ndarray] = []
+        self.lengths: list[np.ndarray] = []
+        self.fh = open(folder / "ids.bin", "wb") if folder is not None else None
+        self.n = 0
+
+    def add(self, ids: np.ndarray, lengths: np.ndarray) -> None:
+        ids = ids.astype(np.int32, copy=False)
+        if self.fh is not None:
+            self.fh.write(ids.tobytes())
+        else:
+            self.parts.append(ids)
+        self.lengths.append(lengths.astype(np.int64, copy=False))
+        self.n += len(ids)
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        if self.fh is not None:
+            self.fh.close()
+            ids = np.memmap(self.folder / "ids.bin", dtype=np.int32, mode="r+", shape=(self.n,)) if self.n else np.zeros(0, np.int32)
+        else:
+            ids = np.concatenate(self.parts) if self.parts else np.zeros(0, np.int32)
+        return ids, offsets
+
+
+def _split_words(tokenizer_backend, splitter, lines: list[str]) -> list[list[str]]:
+    if splitter is not None:
+        return splitter(lines)
+    out = []
+    for enc in tokenizer_backend.encode_batch_fast(lines, add_special_tokens=False):
+        out.append(enc.tokens)
+    return out
+
+
+def _encode_pass(src: _Source, sink: _IdSink, tokenizer: WordTokenizer | None, options: dict, show_progress: bool):
+    """Tokenize every batch of `src` into `sink`. Returns (words, counts) in first-appearance order when
+    building a vocabulary (ids in the sink are then provisional), else None."""
+    import pandas as pd
+
+    if tokenizer is not None:
+        backend = tokenizer.backend_tokenizer
+        vocab_index = pd.Index(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer)))))
+    else:
+        backend = build_backend({SPECIAL_TOKENS[0]: 0}, **options)
+        vocab_index = None
+    splitter = fast_splitter(backend)
+    seen: dict[str, int] = {}
+    counts = np.zeros(1 << 16, dtype=np.int64)
+    progress = None
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        progress = tqdm(total=src.size_hint, unit="B" if src.description and src.size_hint else "it",
+                        unit_scale=True, desc="tokenizing", leave=False)
+    try:
+        for lines in src.batches(progress):
+            words_per_line = _split_words(backend, splitter, lines)
+            lengths = np.fromiter(map(len, words_per_line), dtype=np.int64, count=len(words_per_line))
+            flat = np.fromiter(itertools.chain.from_iterable(words_per_line), dtype=object, count=int(lengths.sum()))
+            if vocab_index is not None:
+                ids = vocab_index.get_indexer(flat)
+                ids[ids < 0] = 0
+                sink.add(ids, lengths)
+                continue
+            codes, uniques = pd.factorize(flat)
+            prov = np.fromiter((seen.setdefault(u, len(seen)) for u in uniques), dtype=np.int64, count=len(uniques))
+            if len(seen) > len(counts):
+                counts = np.concatenate([counts, np.zeros(max(len(seen), len(counts)), np.int64)])
+            counts[prov] += np.bincount(codes, minlength=len(uniques))
+            sink.add(prov[codes], lengths)
+    finally:
+        if progress is not None:
+            progress.close()
+    if vocab_index is not None:
+        return None
+    return list(seen), counts[: len(seen)]
+
+
+def _finalize_vocab(words: list[str], counts: np.ndarray, min_count: int, max_vocab_size: int | None,
+                    source: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Return (kept words sorted as gensim sorts them, their counts, provisional-id -> final-id map)."""
+    prov = np.arange(len(words))
+    keep = prov[counts >= min_count]
+    if len(keep) == 0:
+        if len(words) == 0:
+            raise CorpusError(f"corpus {source} is empty: no words found")
+        top = int(np.argmax(counts))
+        raise CorpusError(
+            f"no word of corpus {source} occurs at least min_count={min_count} times "
+            f"({len(words)} distinct words; the most frequent, {words[top]!r}, occurs {counts[top]} times)"
+        )
+    # gensim: descending count, ties by descending first-appearance index (np.lexsort((-idx, -count)))
+    order = keep[np.lexsort((-keep, -counts[keep]))]
+    if max_vocab_size is not None:
+        order = order[:max_vocab_size]
+    remap = np.zeros(len(words), dtype=np.int32)  # dropped words -> <unk> (0)
+    remap[order] = np.arange(len(order), dtype=np.int32) + len(SPECIAL_TOKENS)
+    return [words[i] for i in order], counts[order], remap
+
+
+def _remap_inplace(ids: np.ndarray, remap: np.ndarray, chunk: int = 1 << 24) -> None:
+    for lo in range(0, len(ids), chunk):
+        ids[lo : lo + chunk] = remap[ids[lo : lo + chunk]]
+
+
+def load_corpus(
+    source: Any = None,
+    *,
+    tokenizer: WordTokenizer | None = None,
+    min_count: int = 5,
+    max_vocab_size: int | None = None,
+    lowercase: bool = True,
+    unicode_normalization: str | None = "NFKC",
+    split_punctuation: bool = True,
+    text_column: str | None = None,
+    split: str = "train",
+    config_name: str | None = None,
+    use_cache: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+    show_progress: bool = False,
+) -> TokenizedCorpus:
+    """Return the tokenized corpus of `source` (file/folder path, list of str, dataset, Hub name, or None).
+
+    With `tokenizer=None` a vocabulary of the words seen >= `min_count` times (at most `max_vocab_size`)
+    is built in the same pass, with counts; otherwise `tokenizer`'s vocabulary is used as is.
+
+    Example:
+        >>> corpus = load_corpus(["the cat sat", "the dog sat"], min_count=1)
+        >>> corpus.num_tokens, len(corpus), corpus.decode(1)
+        (6, 2, ['the', 'dog', 'sat'])
+    """
+    if not isinstance(min_count, int) or min_count < 1:
+        raise CorpusError(f"min_count must be an integer >= 1, got {min_count!r}")
+    if max_vocab_size is not None and (not isinstance(max_vocab_size, int) or max_vocab_size < 1):
+        raise CorpusError(f"max_vocab_size must be a positive integer or None, got {max_vocab_size!r}")
+    options = dict(lowercase=lowercase, unicode_normalization=unicode_normalization, split_punctuation=split_punctuation)
+    build_backend({SPECIAL_TOKENS[0]: 0}, **options)  # validates the options early
+    src = _resolve(source, text_column, split, config_name)
+
+    folder = None
+    if use_cache and src.fingerprint:
+        key = hashlib.sha256(
+            json.dumps(
+                {
+                    "v": CACHE_FORMAT_VERSION,
+                    "source": src.fingerprint,
+                    "options": options,
+                    "min_count": min_count,
+                    "max_vocab_size": max_vocab_size,
+                    "tokenizer": None if tokenizer is None else tokenizer.backend_tokenizer.to_str(),
+                },
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()[:32]
+        folder = Path(cache_dir) if cache_dir is not None else cache_root()
+        folder = folder / key
+        cached = _read_cache(folder, tokenizer, src.description)
+        if cached is not None:
+            return cached
+
+    tmp = None
+    if folder is not None:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    try:
+        sink = _IdSink(tmp)
+        built = _encode_pass(src, sink, tokenizer, options, show_progress)
+        ids, offsets = sink.finish()
+        stats = {"total_words": int(offsets[-1]), "num_sentences": len(offsets) - 1, "source": src.description}
+        if built is not None:
+            words, counts = built
+            kept, kept_counts, remap = _finalize_vocab(words, counts, min_count, max_vocab_size, src.description)
+            _remap_inplace(ids, remap)
+            stats.update(min_count=min_count, max_vocab_size=max_vocab_size, distinct_words=len(words), **options)
+            tokenizer = WordTokenizer.from_vocabulary(
+                kept, kept_counts, unk_count=int(counts.sum() - kept_counts.sum()), stats=stats, **options
+            )
+        elif offsets[-1] == 0:
+            raise CorpusError(f"corpus {src.description} is empty: no words found")
+        if offsets[-1] == 0:
+            raise CorpusError(f"corpus {src.description} is empty: no words found")
+        corpus = TokenizedCorpus(ids, offsets, tokenizer, src.description, None, stats)
+        if tmp is not None:
+            if isinstance(ids, np.memmap):
+                ids.flush()
+            np.save(tmp / "offsets.npy", offsets)
+            if built is not None:
+                tokenizer.save_pretrained(tmp / "tokenizer")
+            (tmp / "meta.json").write_text(json.dumps({"format_version": CACHE_FORMAT_VERSION, "stats": stats}))
+            del ids, corpus
+            try:
+                os.replace(tmp, folder)
+            except OSError:  # another process finished the same cache first
+                shutil.rmtree(tmp, ignore_errors=True)
+            tmp = None
+            cached = _read_cache(folder, None if built is not None else tokenizer, src.description)
+            if cached is None:
+                raise CorpusError(f"token cache {folder} could not be read back")
+            return cached
+        return corpus
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read_cache(folder: Path, tokenizer: WordTokenizer | None, description: str) -> TokenizedCorpus | None:
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format_version") != CACHE_FORMAT_VERSION:
+            return None
+        offsets = np.load(folder / "offsets.npy")
+        n = int(offsets[-1])
+        ids = np.memmap(folder / "ids.bin", dtype=np.int32, mode="r", shape=(n,)) if n else np.zeros(0, np.int32)
+        if tokenizer is None:
+            tokenizer = WordTokenizer.from_pretrained(folder / "tokenizer")
+    except (OSError, ValueError) as e:
+        logger.warning("ignoring unreadable token cache %s (%s)", folder, e)
+        return None
+    return TokenizedCorpus(ids, offsets, tokenizer, description, folder, meta.get("stats", {}))

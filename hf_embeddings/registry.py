@@ -1,0 +1,121 @@
+"""Model families: one entry per model folder, discovered through the `hf_embeddings.models` entry points.
+
+A family bundles what the generic machinery (CLI, quickstart, Trainer glue, evaluation, model cards)
+needs to know about a model: its config/model/tokenizer classes, how to turn a `TokenizedCorpus` into
+a training dataset + collator, default training arguments, its evaluation suite and card template.
+Another package adds a model by exposing a `ModelFamily` under the same entry-point group.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+from .errors import HFEmbeddingsError
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "hf_embeddings.models"
+_BUILTIN = {
+    "word2vec": "hf_embeddings.models.word2vec:FAMILY",
+}
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """Everything the generic code needs to train, evaluate, save and show one model family."""
+
+    name: str
+    config_class: type
+    model_class: type  # the base model, registered with AutoModel
+    training_class: type  # the head `Trainer` trains (may equal model_class)
+    tokenizer_class: type
+    build_training_data: Callable[..., Any]  # (corpus, tokenizer, config, args) -> TrainingData
+    training_defaults: dict = field(default_factory=dict)  # TrainingArguments overrides
+    quickstart: dict = field(default_factory=dict)  # small config + training overrides for `quickstart`
+    evaluate: Callable[..., dict] | None = None  # (model, tokenizer) -> {metric: value}
+    card_template: str | None = None  # file name under model_cards/
+    extra_auto_classes: dict[str, type] = field(default_factory=dict)  # {"AutoModelForCausalLM": cls}
+    description: str = ""
+    config_from_args: Callable[..., Any] | None = None  # (corpus, tokenizer, **options) -> config
+
+    def __post_init__(self) -> None:
+        model_type = getattr(self.config_class, "model_type", "")
+        if not model_type:
+            raise HFEmbeddingsError(f"model family {self.name!r}: config class has no model_type")
+
+
+_FAMILIES: dict[str, ModelFamily] = {}
+_LOADED = False
+
+
+def register_family(family: ModelFamily, *, exist_ok: bool = False) -> ModelFamily:
+    """Add `family` to the registry and to transformers' Auto classes; returns it."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers.models import auto as auto_module
+
+    if family.name in _FAMILIES and not exist_ok:
+        if _FAMILIES[family.name] is family:
+            return family
+        raise HFEmbeddingsError(f"model family {family.name!r} is already registered")
+    model_type = family.config_class.model_type
+    AutoConfig.register(model_type, family.config_class, exist_ok=True)
+    AutoModel.register(family.config_class, family.model_class, exist_ok=True)
+    for auto_name, cls in family.extra_auto_classes.items():
+        getattr(auto_module, auto_name).register(family.config_class, cls, exist_ok=True)
+    AutoTokenizer.register(family.config_class, tokenizer_class=family.tokenizer_class, exist_ok=True)
+    _FAMILIES[family.name] = family
+    return family
+
+
+def _load_entry(name: str, target: str) -> ModelFamily | None:
+    import importlib
+
+    module_name, _, attr = target.partition(":")
+    try:
+        family = getattr(importlib.import_module(module_name), attr)
+    except Exception as e:  # a broken third-party plugin must not break the package
+        logger.warning("could not load model family %r from %s: %s", name, target, e)
+        return None
+    if not isinstance(family, ModelFamily):
+        logger.warning("entry point %r (%s) is not a ModelFamily; ignored", name, target)
+        return None
+    return family
+
+
+def discover_families(*, reload: bool = False) -> dict[str, ModelFamily]:
+    """Return every model family: ours and those other packages expose under `hf_embeddings.models`."""
+    global _LOADED
+    if _LOADED and not reload:
+        return dict(_FAMILIES)
+    targets = dict(_BUILTIN)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        targets.setdefault(ep.name, ep.value)
+    for name, target in targets.items():
+        if name in _FAMILIES and not reload:
+            continue
+        family = _load_entry(name, target)
+        if family is not None:
+            register_family(family, exist_ok=True)
+    _LOADED = True
+    return dict(_FAMILIES)
+
+
+def get_family(name: str) -> ModelFamily:
+    """Return the family called `name`; raises an error listing the known names otherwise."""
+    families = discover_families()
+    if name not in families:
+        known = ", ".join(sorted(families)) or "none"
+        raise HFEmbeddingsError(f"unknown model {name!r} (known models: {known})")
+    return families[name]
+
+
+def family_for_config(config) -> ModelFamily:
+    """Return the family whose config class produced `config` (by model_type)."""
+    for family in discover_families().values():
+        if family.config_class.model_type == getattr(config, "model_type", None):
+            return family
+    raise HFEmbeddingsError(f"no hf_embeddings model family has model_type {getattr(config, 'model_type', None)!r}")
