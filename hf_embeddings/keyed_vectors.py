@@ -1,0 +1,953 @@
+"""Static-embedding query API (gensim ``KeyedVectors`` semantics) over a live torch word table.
+
+:class:`KeyedVectors` answers the classic word-vector queries -- ``most_similar`` (3CosAdd),
+``most_similar_cosmul`` (3CosMul), ``similarity``, ``doesnt_match``, ``words_closer_than``, ``rank``,
+``distances`` -- with the same semantics as :class:`gensim.models.KeyedVectors` (gensim 4), plus batched
+analogy queries and sentence pooling (mean, sqrt-n, SIF).
+
+Every query is one matmul against an L2-normalised copy of the table, computed once and cached; the
+cache is keyed on the table tensor's storage pointer and in-place version counter, so it is refreshed
+automatically after ``optimizer.step()`` or ``with torch.no_grad(): weight[i] += ...``.
+
+:class:`StaticEmbeddingMixin` gives any transformers ``PreTrainedModel`` with a word table a ``wv``
+property (a :class:`KeyedVectors` bound to the live table, special tokens excluded) and the usual
+query methods.
+
+Deliberate differences from gensim (see the method docstrings):
+
+* zero vectors: gensim divides by a zero norm and yields ``nan``; here a zero row normalises to zeros
+  (cosine 0, distance 1), and is ranked after every non-zero row so the order of results is the same;
+* ties in ranking are broken by row index (more frequent word first), gensim leaves it unspecified;
+* ``most_similar_cosmul(restrict_vocab=N)`` really restricts to the first N words (gensim ignores it);
+* ``n_similarity`` raises ``KeyError`` on an unknown word (gensim silently drops it);
+* ``doesnt_match`` reports ignored unknown words with ``warnings.warn`` (gensim logs them).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from numbers import Integral
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from .errors import HFEmbeddingsError
+
+__all__ = [
+    "KeyedVectors",
+    "PooledVector",
+    "StaticEmbeddingMixin",
+    "TokenizerNotAvailableError",
+]
+
+_POOLINGS = ("mean", "sqrtn", "sif")
+# Upper bound on the number of score elements materialised at once by the batched queries.
+_SCORE_BUDGET = 1 << 24
+# Denominator smoothing of 3CosMul, as in gensim (and Levy & Goldberg 2014).
+_COSMUL_EPS = 1e-6
+
+
+class TokenizerNotAvailableError(HFEmbeddingsError):
+    """A model's word list was needed but no tokenizer is attached or loadable."""
+
+
+class PooledVector(NamedTuple):
+    """A pooled sentence vector with the words that were (and were not) found in the vocabulary.
+
+    Example::
+
+        >>> pv = kv.sentence_vector("the cat xyzzy")
+        >>> pv.known, pv.oov
+        (['the', 'cat'], ['xyzzy'])
+    """
+
+    vector: np.ndarray
+    known: list[str]
+    oov: list[str]
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no word was in the vocabulary (``vector`` is then all zeros)."""
+        return not self.known
+
+
+def _tensor_key(t: torch.Tensor) -> Hashable:
+    """Cache key of a tensor's current contents: storage, in-place version counter, shape, dtype, device."""
+    try:
+        version = t._version
+    except RuntimeError:  # inference tensors have no version counter: never trust a cached copy
+        return object()
+    return (t.data_ptr(), version, tuple(t.shape), t.dtype, t.device)
+
+
+def _as_tensor(x: Any) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x
+    arr = np.asarray(x)
+    if not arr.flags.writeable:
+        arr = arr.copy()
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float32)
+    return torch.from_numpy(arr)
+
+
+def _is_key(x: Any) -> bool:
+    return isinstance(x, (str, Integral))
+
+
+def _is_vector(x: Any) -> bool:
+    return isinstance(x, (np.ndarray, torch.Tensor))
+
+
+def _ensure_list(value: Any) -> list:
+    """gensim's convention: None -> [], a single key or 1-D vector -> [it], a 2-D array -> its rows."""
+    if value is None:
+        return []
+    if _is_key(value) or (_is_vector(value) and value.ndim == 1):
+        return [value]
+    if _is_vector(value) and value.ndim == 2:
+        return list(value)
+    return list(value)
+
+
+class KeyedVectors:
+    """Word -> vector lookups and similarity queries over a (possibly live, trainable) embedding table.
+
+    Args:
+        vectors: the ``(n, d)`` table -- a ``torch.Tensor`` (kept by reference, so in-place updates are
+            seen), a numpy array, or a zero-argument callable returning the current table tensor.
+        index_to_key: the word of each row, in row order (by convention descending frequency, so that
+            ``restrict_vocab=N`` means "the N most frequent words").
+        counts: optional per-row corpus counts (needed for SIF pooling).
+        tokenize: ``str -> list[str]`` used by sentence pooling on raw text (default ``str.split``).
+        version: optional zero-argument callable returning a hashable that changes whenever the table
+            changes. Without it the cache key is the returned tensor's data pointer and ``_version``
+            counter, which is right for a parameter or a view of one; give ``version`` when the callable
+            builds a fresh tensor on each call (e.g. GloVe's ``W + W~``).
+
+    Example::
+
+        >>> kv = KeyedVectors.from_arrays(["king", "queen", "man", "woman"], np.random.rand(4, 8))
+        >>> kv.most_similar(positive=["king", "woman"], negative=["man"], topn=1)
+        [('queen', 0.97...)]
+    """
+
+    def __init__(
+        self,
+        vectors: torch.Tensor | np.ndarray | Callable[[], torch.Tensor],
+        index_to_key: Sequence[str],
+        *,
+        counts: np.ndarray | Sequence[int] | None = None,
+        tokenize: Callable[[str], list[str]] | None = None,
+        version: Callable[[], Hashable] | None = None,
+    ) -> None:
+        if callable(vectors) and not _is_vector(vectors):
+            self._source: Callable[[], torch.Tensor] = vectors
+        else:
+            table = _as_tensor(vectors)
+            self._source = lambda: table
+        self.index_to_key: list[str] = list(index_to_key)
+        self.key_to_index: dict[str, int] = {w: i for i, w in enumerate(self.index_to_key)}
+        if len(self.key_to_index) != len(self.index_to_key):
+            raise HFEmbeddingsError("index_to_key contains duplicate words")
+        if counts is not None:
+            counts = np.asarray(counts)
+            if counts.shape != (len(self.index_to_key),):
+                raise HFEmbeddingsError(
+                    f"counts has shape {counts.shape}, expected ({len(self.index_to_key)},) "
+                    "(one count per word)"
+                )
+        self.counts: np.ndarray | None = counts
+        self._tokenize = tokenize if tokenize is not None else str.split
+        self._version = version
+        self._cache_key: Hashable | None = None
+        self._normed: torch.Tensor | None = None
+        self._nonzero: torch.Tensor | None = None
+        self._normalize_count = 0  # how many times the normalised matrix was (re)computed
+
+    # ------------------------------------------------------------------ construction / conversion
+    @classmethod
+    def from_arrays(
+        cls,
+        words: Iterable[str],
+        vectors: np.ndarray | torch.Tensor,
+        counts: np.ndarray | Sequence[int] | None = None,
+    ) -> KeyedVectors:
+        """Build from a word list and a ``(n, d)`` array.
+
+        Example::
+
+            >>> kv = KeyedVectors.from_arrays(["a", "b"], np.eye(2, dtype=np.float32), counts=[5, 3])
+        """
+        return cls(vectors, list(words), counts=counts)
+
+    def to_gensim(self) -> Any:
+        """Return an equivalent :class:`gensim.models.KeyedVectors` (vectors copied, counts as ``count``).
+
+        Example::
+
+            >>> gkv = kv.to_gensim(); gkv.most_similar("king", topn=3)
+        """
+        try:
+            from gensim.models import KeyedVectors as GensimKeyedVectors
+        except ImportError as exc:
+            raise ImportError(
+                "to_gensim() needs gensim, which is not installed: pip install 'gensim>=4.3'"
+            ) from exc
+        arr = np.array(self.vectors, copy=True)
+        gkv = GensimKeyedVectors(arr.shape[1], count=0, dtype=arr.dtype)
+        gkv.index_to_key = list(self.index_to_key)
+        gkv.key_to_index = dict(self.key_to_index)
+        gkv.next_index = len(self.index_to_key)
+        gkv.vectors = arr
+        if self.counts is not None:
+            gkv.allocate_vecattrs(["count"], [np.int64])
+            gkv.expandos["count"][:] = self.counts.astype(np.int64)
+        return gkv
+
+    # ------------------------------------------------------------------ table and normalised cache
+    def _table(self) -> torch.Tensor:
+        t = self._source()
+        if not isinstance(t, torch.Tensor):
+            t = _as_tensor(t)
+        if t.ndim != 2 or t.shape[0] != len(self.index_to_key):
+            raise HFEmbeddingsError(
+                f"word table has shape {tuple(t.shape)}, expected ({len(self.index_to_key)}, dim): "
+                "one row per word of index_to_key"
+            )
+        return t.detach()
+
+    @staticmethod
+    def _work_dtype(t: torch.Tensor) -> torch.dtype:
+        return torch.float64 if t.dtype == torch.float64 else torch.float32
+
+    def _ensure_normed(self) -> torch.Tensor:
+        """The cached unit-length table (zero rows stay zero); recomputed only when the table changed."""
+        if self._version is not None:
+            key = self._version()
+            table = None
+        else:
+            table = self._table()
+            key = _tensor_key(table)
+        if self._normed is None or key != self._cache_key:
+            if table is None:
+                table = self._table()
+            x = table.to(self._work_dtype(table))
+            norms = torch.linalg.vector_norm(x, dim=1)
+            tiny = torch.finfo(x.dtype).tiny
+            self._normed = x / norms.clamp_min(tiny).unsqueeze(1)
+            self._nonzero = norms > 0
+            self._cache_key = key
+            self._normalize_count += 1
+        return self._normed
+
+    def invalidate(self) -> None:
+        """Drop the cached normalised matrix (only needed after editing a *numpy* source in place)."""
+        self._normed = None
+        self._nonzero = None
+        self._cache_key = None
+
+    # ------------------------------------------------------------------ basic access
+    def __len__(self) -> int:
+        return len(self.index_to_key)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.key_to_index
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}<vector_size={self.vector_size}, {len(self)} keys>"
+
+    @property
+    def vector_size(self) -> int:
+        """Dimensionality of the vectors."""
+        return int(self._table().shape[1])
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """The raw table as numpy (float32, or float64 for a float64 table); a read-only view when possible.
+
+        Example::
+
+            >>> kv.vectors.shape
+            (len(kv), kv.vector_size)
+        """
+        t = self._table()
+        if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64):
+            arr = t.numpy()
+            arr.flags.writeable = False
+            return arr
+        return t.to(device="cpu", dtype=self._work_dtype(t)).numpy()
+
+    def get_normed_vectors(self) -> np.ndarray:
+        """All vectors scaled to unit L2 length (zero rows stay zero), as a read-only numpy array.
+
+        Example::
+
+            >>> np.linalg.norm(kv.get_normed_vectors(), axis=1)  # ~1.0 everywhere
+        """
+        arr = self._ensure_normed().cpu().numpy()
+        arr.flags.writeable = False
+        return arr
+
+    def get_index(self, key: str | int, default: int | None = None) -> int:
+        """Row of ``key``; an int in ``[0, len)`` is accepted as a row index (as in gensim).
+
+        Example::
+
+            >>> kv.get_index("the")
+            0
+        """
+        idx = self.key_to_index.get(key, -1) if isinstance(key, str) else -1
+        if idx >= 0:
+            return idx
+        if isinstance(key, Integral) and not isinstance(key, bool) and 0 <= int(key) < len(self):
+            return int(key)
+        if default is not None:
+            return default
+        raise KeyError(f"word {key!r} not in vocabulary")
+
+    def has_index_for(self, key: str | int) -> bool:
+        """True when ``key`` is a word of the vocabulary or a valid row index."""
+        return self.get_index(key, -1) >= 0
+
+    def get_word_vector(self, word: str, norm: bool = False) -> np.ndarray:
+        """The vector of ``word`` (a copy); unit length when ``norm`` (a zero vector stays zero).
+
+        Example::
+
+            >>> kv.get_word_vector("cat", norm=True)
+            array([...], dtype=float32)
+        """
+        idx = self.get_index(word)
+        if norm:
+            row = self._ensure_normed()[idx]
+        else:
+            t = self._table()
+            row = t[idx].to(self._work_dtype(t))
+        return row.cpu().numpy().copy()
+
+    get_vector = get_word_vector
+
+    def __getitem__(self, key_or_keys: str | int | Sequence[str | int]) -> np.ndarray:
+        """``kv["cat"]`` -> 1-D vector; ``kv[["cat", "dog"]]`` -> 2-D stack."""
+        if _is_key(key_or_keys):
+            return self.get_word_vector(key_or_keys)
+        idx = [self.get_index(k) for k in key_or_keys]
+        t = self._table()
+        return t[idx].to(device="cpu", dtype=self._work_dtype(t)).numpy()
+
+    # ------------------------------------------------------------------ helpers
+    def _clip(self, restrict_vocab: int | None) -> int:
+        return min(int(restrict_vocab), len(self)) if restrict_vocab else len(self)
+
+    def _vec(self, v: np.ndarray | torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        t = torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v)
+        if t.ndim != 1 or t.shape[0] != ref.shape[1]:
+            raise HFEmbeddingsError(f"query vector has shape {tuple(t.shape)}, expected ({ref.shape[1]},)")
+        return t.detach().to(device=ref.device, dtype=ref.dtype)
+
+    @staticmethod
+    def _unit(v: torch.Tensor) -> torch.Tensor:
+        n = torch.linalg.vector_norm(v, dim=-1, keepdim=True)
+        return torch.where(n > 0, v / n.clamp_min(torch.finfo(v.dtype).tiny), v)
+
+    def _rank(
+        self, scores: torch.Tensor, exclude: Sequence[Iterable[int]], topn: int
+    ) -> list[list[tuple[str, float]]]:
+        """Top ``topn`` rows per query of a ``(B, clip)`` score matrix.
+
+        Input words are dropped, zero rows come after every non-zero row, ties go to the lower index.
+        """
+        n_q, clip = scores.shape
+        if clip == 0:
+            return [[] for _ in range(n_q)]
+        rank = scores.clone()
+        nonzero = self._nonzero[:clip]
+        if not bool(nonzero.all()):
+            rank[:, ~nonzero] = torch.finfo(rank.dtype).min
+        for q, ex in enumerate(exclude):
+            ex = [i for i in ex if i < clip]
+            if ex:
+                rank[q, ex] = -math.inf
+        k = min(int(topn), clip)
+        vals, idx = torch.topk(rank, k, dim=1)
+        # Deterministic tie order: re-sort the candidates by (score desc, index asc) ...
+        order = idx.argsort(dim=1)
+        idx, vals = idx.gather(1, order), vals.gather(1, order)
+        vals, order = vals.sort(dim=1, descending=True, stable=True)
+        idx = idx.gather(1, order)
+        # ... and where ties straddle the k-th place, take the first tied rows by index (full sort).
+        straddle = (rank >= vals[:, -1:]).sum(dim=1) > k
+        if bool(straddle.any()):
+            rows = straddle.nonzero().flatten()
+            v, i = rank[rows].sort(dim=1, descending=True, stable=True)
+            vals[rows], idx[rows] = v[:, :k], i[:, :k]
+        keep = (vals > -math.inf).cpu().numpy()
+        idx_np = idx.cpu().numpy()
+        out_scores = scores.gather(1, idx).cpu().numpy()
+        return [
+            [(self.index_to_key[i], float(s)) for i, s, ok in zip(idx_np[q], out_scores[q], keep[q]) if ok]
+            for q in range(n_q)
+        ]
+
+    def _chunks(self, n_queries: int, clip: int, factor: int = 1) -> Iterable[slice]:
+        step = max(1, _SCORE_BUDGET // max(1, clip * factor))
+        for start in range(0, n_queries, step):
+            yield slice(start, min(start + step, n_queries))
+
+    # ------------------------------------------------------------------ 3CosAdd
+    def most_similar(
+        self,
+        positive: Any = None,
+        negative: Any = None,
+        topn: int | None = 10,
+        restrict_vocab: int | None = None,
+    ) -> list[tuple[str, float]] | np.ndarray:
+        """Words closest (cosine) to the normalised weighted mean of the inputs -- 3CosAdd, as gensim 4.
+
+        ``positive``/``negative`` take words, row indices, vectors, or ``(item, weight)`` pairs (the
+        weight is used as given, also in ``negative``, exactly like gensim; default +1 / -1). Word inputs
+        are unit-normalised before averaging, vectors are used as given; the mean is divided by the sum
+        of absolute weights and unit-normalised. Input words never appear in the results.
+        ``topn=None`` returns the similarity of every word (or the first ``restrict_vocab``) as an array.
+
+        Example::
+
+            >>> kv.most_similar(positive=["king", "woman"], negative=["man"], topn=3)
+            [('queen', 0.71...), ...]
+            >>> kv.most_similar("cat", restrict_vocab=10000)
+        """
+        if isinstance(topn, Integral) and topn < 1:
+            return []
+        items = [(x, 1.0) for x in _ensure_list(positive)] + [(x, -1.0) for x in _ensure_list(negative)]
+        if not items:
+            raise HFEmbeddingsError("most_similar() needs at least one positive or negative input")
+        normed = self._ensure_normed()
+        mean = torch.zeros(normed.shape[1], dtype=normed.dtype, device=normed.device)
+        total = 0.0
+        exclude: list[int] = []
+        for item, default_weight in items:
+            if _is_key(item) or _is_vector(item):
+                key, weight = item, default_weight
+            else:
+                key, weight = item[0], float(item[1])
+            if _is_vector(key):
+                vec = self._vec(key, normed)
+            else:
+                idx = self.get_index(key)
+                exclude.append(idx)
+                vec = normed[idx]
+            mean = mean + weight * vec
+            total += abs(weight)
+        if total > 0:
+            mean = mean / total
+        mean = self._unit(mean)
+        clip = self._clip(restrict_vocab)
+        scores = normed[:clip] @ mean
+        if not topn:
+            return scores.cpu().numpy()
+        return self._rank(scores.unsqueeze(0), [exclude], topn)[0]
+
+    def similar_by_word(
+        self, word: str, topn: int | None = 10, restrict_vocab: int | None = None
+    ) -> list[tuple[str, float]] | np.ndarray:
+        """``most_similar(positive=[word])``."""
+        return self.most_similar(positive=[word], topn=topn, restrict_vocab=restrict_vocab)
+
+    def similar_by_vector(
+        self, vector: np.ndarray | torch.Tensor, topn: int | None = 10, restrict_vocab: int | None = None
+    ) -> list[tuple[str, float]] | np.ndarray:
+        """Words closest to a raw vector (nothing excluded).
+
+        Example::
+
+            >>> kv.similar_by_vector(kv["king"] - kv["man"] + kv["woman"], topn=5)
+        """
+        return self.most_similar(positive=[vector], topn=topn, restrict_vocab=restrict_vocab)
+
+    def most_similar_batch(
+        self,
+        positives: Sequence[Sequence[str] | str],
+        negatives: Sequence[Sequence[str] | str] | None = None,
+        topn: int | None = 10,
+        restrict_vocab: int | None = None,
+        *,
+        cosmul: bool = False,
+    ) -> list[list[tuple[str, float]]] | np.ndarray:
+        """Many ``most_similar`` (or ``most_similar_cosmul`` when ``cosmul``) queries in a few matmuls.
+
+        ``positives[i]`` / ``negatives[i]`` are the word lists (or single words) of query ``i``; the
+        result ``[i]`` equals ``most_similar(positives[i], negatives[i], topn, restrict_vocab)``.
+        ``topn=None`` returns a ``(n_queries, vocab)`` score array.
+
+        Example::
+
+            >>> kv.most_similar_batch([["king", "woman"], ["paris", "italy"]], [["man"], ["france"]], topn=1)
+            [[('queen', 0.71...)], [('rome', 0.69...)]]
+        """
+        n_q = len(positives)
+        if negatives is None:
+            negatives = [[] for _ in range(n_q)]
+        if len(negatives) != n_q:
+            raise HFEmbeddingsError(f"got {n_q} positive lists but {len(negatives)} negative lists")
+        if isinstance(topn, Integral) and topn < 1:
+            return [[] for _ in range(n_q)]
+        pos_idx = [[self.get_index(w) for w in _ensure_list(p)] for p in positives]
+        neg_idx = [[self.get_index(w) for w in _ensure_list(n)] for n in negatives]
+        for q in range(n_q):
+            if not pos_idx[q] and (cosmul or not neg_idx[q]):
+                raise HFEmbeddingsError(f"query {q} has no {'positive' if cosmul else 'input'} word")
+        normed = self._ensure_normed()
+        clip = self._clip(restrict_vocab)
+        cand = normed[:clip]
+        dev = normed.device
+        results: list = []
+        max_p = max((len(p) for p in pos_idx), default=0)
+        max_n = max((len(n) for n in neg_idx), default=0)
+        factor = (max_p + max_n) if cosmul else 1
+        for sl in self._chunks(n_q, clip, factor):
+            P, N = pos_idx[sl], neg_idx[sl]
+            if cosmul:
+                scores = self._cosmul_scores(cand, normed, P, N)
+            else:
+                # weighted mean of unit vectors (+1 / -1), divided by the number of inputs, unit-normalised
+                rows = [i for p, n in zip(P, N) for i in p + n]
+                qid = torch.tensor([q for q, (p, n) in enumerate(zip(P, N)) for _ in p + n], device=dev)
+                sign = torch.tensor(
+                    [s for p, n in zip(P, N) for s in [1.0] * len(p) + [-1.0] * len(n)],
+                    dtype=normed.dtype,
+                    device=dev,
+                )
+                sums = torch.zeros(len(P), normed.shape[1], dtype=normed.dtype, device=dev)
+                sums.index_add_(0, qid, normed[torch.tensor(rows, device=dev)] * sign.unsqueeze(1))
+                count = torch.tensor([len(p) + len(n) for p, n in zip(P, N)], dtype=normed.dtype, device=dev)
+                queries = self._unit(sums / count.unsqueeze(1))
+                scores = queries @ cand.T
+            if not topn:
+                results.append(scores.cpu().numpy())
+            else:
+                results.extend(self._rank(scores, [p + n for p, n in zip(P, N)], topn))
+        if not topn:
+            return np.concatenate(results) if results else np.zeros((0, clip), dtype=np.float32)
+        return results
+
+    # ------------------------------------------------------------------ 3CosMul
+    def _cosmul_scores(
+        self,
+        cand: torch.Tensor,
+        normed: torch.Tensor,
+        pos: Sequence[Sequence[int | torch.Tensor]],
+        neg: Sequence[Sequence[int | torch.Tensor]],
+    ) -> torch.Tensor:
+        """``prod((1 + cos(c, p)) / 2) / (prod((1 + cos(c, n)) / 2) + 1e-6)`` for each query -> (B, clip)."""
+
+        def terms(groups: Sequence[Sequence[int | torch.Tensor]]) -> torch.Tensor:
+            width = max((len(g) for g in groups), default=0)
+            out = torch.ones(len(groups), cand.shape[0], dtype=cand.dtype, device=cand.device)
+            if width == 0:
+                return out
+            vecs = torch.zeros(len(groups), width, cand.shape[1], dtype=cand.dtype, device=cand.device)
+            mask = torch.zeros(len(groups), width, dtype=torch.bool, device=cand.device)
+            for q, g in enumerate(groups):
+                for j, t in enumerate(g):
+                    vecs[q, j] = normed[t] if isinstance(t, int) else t
+                    mask[q, j] = True
+            sims = (1 + torch.einsum("bjd,nd->bjn", vecs, cand)) / 2
+            sims = torch.where(mask.unsqueeze(2), sims, torch.ones((), dtype=cand.dtype, device=cand.device))
+            return sims.prod(dim=1)
+
+        return terms(pos) / (terms(neg) + _COSMUL_EPS)
+
+    def most_similar_cosmul(
+        self,
+        positive: Any = None,
+        negative: Any = None,
+        topn: int | None = 10,
+        restrict_vocab: int | None = None,
+    ) -> list[tuple[str, float]] | np.ndarray:
+        """3CosMul (Levy & Goldberg 2014, eq. 4, cosines shifted to [0, 1]), as gensim 4.
+
+        Score of word ``c``: ``prod_p (1+cos(c,p))/2 / (prod_n (1+cos(c,n))/2 + 1e-6)``; word inputs are
+        unit vectors, vector inputs are used as given (like gensim). Unlike gensim, ``restrict_vocab``
+        is honoured (gensim 4 accepts and ignores it).
+
+        Example::
+
+            >>> kv.most_similar_cosmul(positive=["king", "woman"], negative=["man"], topn=3)
+            [('queen', 0.93...), ...]
+        """
+        if isinstance(topn, Integral) and topn < 1:
+            return []
+        normed = self._ensure_normed()
+        exclude: list[int] = []
+
+        def resolve(items: list) -> list[int | torch.Tensor]:
+            out: list[int | torch.Tensor] = []
+            for item in items:
+                if _is_vector(item):
+                    out.append(self._vec(item, normed))
+                elif _is_key(item):
+                    idx = self.get_index(item)
+                    exclude.append(idx)
+                    out.append(idx)
+                else:
+                    raise TypeError(
+                        f"most_similar_cosmul() takes words or vectors, not {type(item).__name__} "
+                        "(weighted (word, weight) pairs are a most_similar() feature)"
+                    )
+            return out
+
+        pos = resolve(_ensure_list(positive))
+        neg = resolve(_ensure_list(negative))
+        if not pos:
+            raise HFEmbeddingsError("most_similar_cosmul() needs at least one positive input")
+        clip = self._clip(restrict_vocab)
+        scores = self._cosmul_scores(normed[:clip], normed, [pos], [neg])
+        if not topn:
+            return scores[0].cpu().numpy()
+        return self._rank(scores, [exclude], topn)[0]
+
+    # ------------------------------------------------------------------ pairwise
+    def similarity(self, w1: str, w2: str) -> float:
+        """Cosine similarity of two words (0.0 when either vector is zero).
+
+        Example::
+
+            >>> kv.similarity("cat", "dog")
+            0.76...
+        """
+        normed = self._ensure_normed()
+        return float(normed[self.get_index(w1)] @ normed[self.get_index(w2)])
+
+    def distance(self, w1: str, w2: str) -> float:
+        """Cosine distance ``1 - similarity(w1, w2)``."""
+        return 1.0 - self.similarity(w1, w2)
+
+    def n_similarity(self, ws1: Sequence[str], ws2: Sequence[str]) -> float:
+        """Cosine similarity of the means of the raw vectors of two word lists.
+
+        Raises ``KeyError`` for an unknown word (gensim silently ignores it).
+
+        Example::
+
+            >>> kv.n_similarity(["sushi", "shop"], ["japanese", "restaurant"])
+        """
+        if not (len(ws1) and len(ws2)):
+            raise ZeroDivisionError("At least one of the passed lists is empty.")
+        t = self._table()
+        dtype = self._work_dtype(t)
+        m1 = t[[self.get_index(w) for w in ws1]].to(dtype).mean(0)
+        m2 = t[[self.get_index(w) for w in ws2]].to(dtype).mean(0)
+        return float(self._unit(m1) @ self._unit(m2))
+
+    def distances(
+        self, word_or_vector: str | np.ndarray | torch.Tensor, other_words: Sequence[str] = ()
+    ) -> np.ndarray:
+        """Cosine distances from a word (or vector) to ``other_words``, or to every word when empty.
+
+        Example::
+
+            >>> kv.distances("cat", ["dog", "car"])
+            array([0.24..., 0.81...], dtype=float32)
+        """
+        normed = self._ensure_normed()
+        if _is_vector(word_or_vector):
+            query = self._unit(self._vec(word_or_vector, normed))
+        else:
+            query = normed[self.get_index(word_or_vector)]
+        if other_words is None or len(other_words) == 0:
+            others = normed
+        else:
+            others = normed[[self.get_index(w) for w in other_words]]
+        return (1 - others @ query).cpu().numpy()
+
+    def closer_than(self, w1: str, w2: str) -> list[str]:
+        """Words strictly closer to ``w1`` than ``w2`` is (``w1`` itself excluded), in vocabulary order.
+
+        Zero vectors are never closer (gensim gets ``nan`` distances for them, which compare false).
+
+        Example::
+
+            >>> kv.closer_than("cat", "dog")
+            ['cats', 'kitten']
+        """
+        i1, i2 = self.get_index(w1), self.get_index(w2)
+        normed = self._ensure_normed()
+        nonzero = self._nonzero
+        if not (bool(nonzero[i1]) and bool(nonzero[i2])):
+            return []
+        dist = 1 - normed @ normed[i1]
+        closer = (dist < dist[i2]) & nonzero
+        closer[i1] = False
+        return [self.index_to_key[i] for i in closer.nonzero().flatten().tolist()]
+
+    words_closer_than = closer_than
+
+    def rank(self, w1: str, w2: str) -> int:
+        """1 + the number of words closer to ``w1`` than ``w2`` is.
+
+        Example::
+
+            >>> kv.rank("cat", "dog")
+            3
+        """
+        return len(self.closer_than(w1, w2)) + 1
+
+    def doesnt_match(self, words: Iterable[str]) -> str:
+        """The word furthest from the normalised mean of the (unit) word vectors.
+
+        Unknown words are ignored with a warning; if none is known, ``ValueError``. Ties go to the
+        alphabetically smallest word (as gensim's ``sorted(..., reverse=True)[-1]``).
+
+        Example::
+
+            >>> kv.doesnt_match(["breakfast", "cereal", "dinner", "lunch"])
+            'cereal'
+        """
+        words = list(words)
+        used = [w for w in words if w in self.key_to_index]
+        if len(used) != len(words):
+            missing = sorted({w for w in words if w not in self.key_to_index}, key=str)
+            warnings.warn(
+                f"doesnt_match(): words not in vocabulary, ignored: {missing}", UserWarning, stacklevel=2
+            )
+        if not used:
+            raise HFEmbeddingsError(f"doesnt_match(): none of the words {words} is in the vocabulary")
+        normed = self._ensure_normed()
+        vecs = normed[[self.key_to_index[w] for w in used]]
+        mean = self._unit(vecs.mean(0))
+        dists = (vecs @ mean).cpu().tolist()
+        return min(zip(dists, used))[1]
+
+    # ------------------------------------------------------------------ sentence pooling
+    def _split(self, text: str | Sequence[str]) -> tuple[list[int], list[str], list[str]]:
+        tokens = self._tokenize(text) if isinstance(text, str) else list(text)
+        known, oov, idx = [], [], []
+        for tok in tokens:
+            i = self.key_to_index.get(tok)
+            if i is None:
+                oov.append(tok)
+            else:
+                known.append(tok)
+                idx.append(i)
+        return idx, known, oov
+
+    def _pool(
+        self, splits: list[tuple[list[int], list[str], list[str]]], pooling: str, sif_a: float
+    ) -> np.ndarray:
+        if pooling not in _POOLINGS:
+            raise HFEmbeddingsError(f"pooling must be one of {_POOLINGS}, got {pooling!r}")
+        t = self._table()
+        dtype = self._work_dtype(t)
+        out = torch.zeros(len(splits), t.shape[1], dtype=dtype, device=t.device)
+        rows = [i for idx, _, _ in splits for i in idx]
+        if not rows:
+            return out.cpu().numpy()
+        seg = torch.tensor([s for s, (idx, _, _) in enumerate(splits) for _ in idx], device=t.device)
+        n = torch.tensor([max(len(idx), 1) for idx, _, _ in splits], dtype=dtype, device=t.device)
+        vecs = t[torch.tensor(rows, device=t.device)].to(dtype)
+        if pooling == "sif":
+            if self.counts is None:
+                raise HFEmbeddingsError(
+                    "SIF pooling needs word counts: build the KeyedVectors with counts=... "
+                    "(or use a tokenizer that has word_counts)"
+                )
+            total = float(self.counts.sum())
+            if total <= 0:
+                raise HFEmbeddingsError("SIF pooling needs positive word counts (they sum to 0)")
+            p = torch.as_tensor(self.counts[rows].astype(np.float64) / total, device=t.device)
+            vecs = vecs * (sif_a / (sif_a + p)).to(dtype).unsqueeze(1)
+        out.index_add_(0, seg, vecs)
+        if pooling == "sqrtn":
+            out = out / n.sqrt().unsqueeze(1)
+        else:
+            out = out / n.unsqueeze(1)
+        return out.cpu().numpy()
+
+    def sentence_vector(
+        self, text: str | Sequence[str], pooling: str = "mean", sif_a: float = 1e-3
+    ) -> PooledVector:
+        """Pool the raw vectors of the known words of ``text`` (a string, tokenized, or a token list).
+
+        ``mean``: average; ``sqrtn``: sum / sqrt(n) (TF-Hub NNLM style); ``sif``: average weighted by
+        ``a / (a + p(w))`` with ``p(w) = count / total count`` (Arora et al. 2017; needs ``counts``).
+        With no known word the vector is zeros and ``is_empty`` is True.
+
+        Example::
+
+            >>> pv = kv.sentence_vector("the cat sat", pooling="sif")
+            >>> pv.vector.shape, pv.oov
+            ((300,), [])
+        """
+        split = self._split(text)
+        vec = self._pool([split], pooling, sif_a)[0]
+        return PooledVector(vec, split[1], split[2])
+
+    def sentence_vectors(
+        self,
+        texts: Sequence[str | Sequence[str]],
+        pooling: str = "mean",
+        remove_first_pc: bool = False,
+        sif_a: float = 1e-3,
+    ) -> np.ndarray:
+        """Pool many texts into a ``(len(texts), dim)`` array (zero rows for texts with no known word).
+
+        ``remove_first_pc`` subtracts each row's projection on the first principal component of the
+        (uncentred) matrix, the second step of SIF (Arora et al. 2017).
+
+        Example::
+
+            >>> X = kv.sentence_vectors(["a cat", "a dog"], pooling="sif", remove_first_pc=True)
+        """
+        out = self._pool([self._split(t) for t in texts], pooling, sif_a)
+        if remove_first_pc and len(out):
+            x = out.astype(np.float64)
+            _, eigvecs = np.linalg.eigh(x.T @ x)
+            u = eigvecs[:, -1]
+            out = (x - np.outer(x @ u, u)).astype(out.dtype)
+        return out
+
+
+class StaticEmbeddingMixin:
+    """Word-vector queries for a ``PreTrainedModel`` that owns a word table.
+
+    Put it before ``PreTrainedModel`` in the bases. The word list comes from a tokenizer whose special
+    tokens come first (``<unk> <pad> <s> </s>`` = ids 0..3); ``wv`` skips those rows, so
+    ``restrict_vocab=N`` means the N most frequent real words.
+
+    Override ``word_table`` when the word vectors are not the input embedding (GloVe: ``W + W~``), and
+    then also ``word_table_version`` (a hashable that changes whenever the table does), because a freshly
+    computed tensor cannot be tracked by its version counter.
+
+    Example::
+
+        >>> model = Word2VecModel.from_pretrained("path").attach_tokenizer(tokenizer)
+        >>> model.most_similar("paris", topn=5)
+        >>> model.wv.most_similar_batch([["king", "woman"]], [["man"]], topn=1)
+    """
+
+    def word_table(self) -> torch.Tensor:
+        """The ``(vocab, dim)`` word table, rows aligned with tokenizer ids (default: input embeddings)."""
+        return self.get_input_embeddings().weight
+
+    def word_table_version(self) -> Hashable | None:
+        """A hashable that changes with the table, or None to track ``word_table()``'s tensor itself."""
+        return None
+
+    def attach_tokenizer(self, tokenizer: Any) -> StaticEmbeddingMixin:
+        """Use ``tokenizer`` for the word list and for sentence pre-tokenisation; returns ``self``.
+
+        Example::
+
+            >>> model.attach_tokenizer(WordTokenizer.from_pretrained("path")).most_similar("cat")
+        """
+        # Stored in __dict__ so nn.Module does not see it (no submodule, not in state_dict).
+        self.__dict__["_hfe_tokenizer"] = tokenizer
+        self.__dict__.pop("_hfe_wv", None)
+        return self
+
+    def __getstate__(self) -> dict:
+        # The cached ``wv`` holds closures bound to *this* model and a normalised copy of the table:
+        # never pickle it, and never let a deepcopy keep querying the original model's weights.
+        state = dict(super().__getstate__())
+        state.pop("_hfe_wv", None)
+        return state
+
+    def _static_tokenizer(self) -> Any:
+        tok = self.__dict__.get("_hfe_tokenizer")
+        if tok is not None:
+            return tok
+        path = getattr(self, "name_or_path", "") or ""
+        reason = "the model has no name_or_path (it was not loaded with from_pretrained)"
+        if path:
+            try:
+                from transformers import AutoTokenizer
+
+                tok = AutoTokenizer.from_pretrained(path)
+            except Exception as exc:  # any failure means "no tokenizer available"
+                reason = f"AutoTokenizer.from_pretrained({path!r}) failed: {type(exc).__name__}: {exc}"
+            else:
+                self.attach_tokenizer(tok)
+                return tok
+        raise TokenizerNotAvailableError(
+            f"{type(self).__name__} needs its tokenizer to map words to rows, but none is attached and "
+            f"{reason}. Call model.attach_tokenizer(tokenizer) first."
+        )
+
+    @property
+    def wv(self) -> KeyedVectors:
+        """A :class:`KeyedVectors` over the live word table, special-token rows excluded (cached)."""
+        tok = self._static_tokenizer()
+        n_tok = len(tok)
+        cached = self.__dict__.get("_hfe_wv")
+        if cached is not None and cached[0] is tok and cached[1] == n_tok:
+            return cached[2]
+        special = {int(i) for i in getattr(tok, "all_special_ids", [])}
+        word_ids = [i for i in range(n_tok) if i not in special]
+        n_rows = int(self.word_table().shape[0])
+        if n_rows < n_tok:
+            raise HFEmbeddingsError(f"the word table has {n_rows} rows but the tokenizer has {n_tok} tokens")
+        words = [str(w) for w in tok.convert_ids_to_tokens(word_ids)]
+        first = word_ids[0] if word_ids else n_tok
+        index = None if word_ids == list(range(first, n_tok)) else torch.tensor(word_ids)
+
+        def source() -> torch.Tensor:
+            table = self.word_table()
+            return table[first:n_tok] if index is None else table[index.to(table.device)]
+
+        def version() -> Hashable:
+            # keyed on the whole table (or the model's own version), so a gathered copy is fine too
+            v = self.word_table_version()
+            return ("v", v) if v is not None else _tensor_key(self.word_table())
+
+        counts = getattr(tok, "word_counts", None)
+        if counts is not None:
+            counts = np.asarray(counts)[word_ids]
+        tokenize = getattr(tok, "pre_tokenize", None)
+        kv = KeyedVectors(
+            source,
+            words,
+            counts=counts,
+            tokenize=tokenize,
+            version=version,
+        )
+        self.__dict__["_hfe_wv"] = (tok, n_tok, kv)
+        return kv
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.wv
+
+    def get_word_vector(self, word: str, norm: bool = False) -> np.ndarray:
+        """See :meth:`KeyedVectors.get_word_vector`."""
+        return self.wv.get_word_vector(word, norm=norm)
+
+    def most_similar(self, *args: Any, **kwargs: Any) -> list[tuple[str, float]] | np.ndarray:
+        """See :meth:`KeyedVectors.most_similar`."""
+        return self.wv.most_similar(*args, **kwargs)
+
+    def most_similar_cosmul(self, *args: Any, **kwargs: Any) -> list[tuple[str, float]] | np.ndarray:
+        """See :meth:`KeyedVectors.most_similar_cosmul`."""
+        return self.wv.most_similar_cosmul(*args, **kwargs)
+
+    def similarity(self, w1: str, w2: str) -> float:
+        """See :meth:`KeyedVectors.similarity`."""
+        return self.wv.similarity(w1, w2)
+
+    def doesnt_match(self, words: Iterable[str]) -> str:
+        """See :meth:`KeyedVectors.doesnt_match`."""
+        return self.wv.doesnt_match(words)
+
+    def words_closer_than(self, w1: str, w2: str) -> list[str]:
+        """See :meth:`KeyedVectors.closer_than`."""
+        return self.wv.words_closer_than(w1, w2)
+
+    def sentence_vector(self, *args: Any, **kwargs: Any) -> PooledVector:
+        """See :meth:`KeyedVectors.sentence_vector`."""
+        return self.wv.sentence_vector(*args, **kwargs)
+
+    def sentence_vectors(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        """See :meth:`KeyedVectors.sentence_vectors`."""
+        return self.wv.sentence_vectors(*args, **kwargs)
