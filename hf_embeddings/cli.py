@@ -1,0 +1,323 @@
+"""`hf-embeddings` command line: train | evaluate | query | convert | push | demo | quickstart.
+
+Bad input (missing corpus, unknown model, bad option values, non-empty output folder ...) is reported
+as one line on stderr with exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+from collections.abc import Sequence
+
+from .errors import HFEmbeddingsError
+
+EXIT_USAGE = 2
+
+# common Trainer options with short names; any other TrainingArguments field passes through as --name
+TRAINING_ALIASES = {
+    "epochs": "num_train_epochs",
+    "batch_size": "per_device_train_batch_size",
+    "lr": "learning_rate",
+    "num_workers": "dataloader_num_workers",
+}
+
+
+class CLIError(HFEmbeddingsError):
+    pass
+
+
+def _literal(text: str):
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_extra_options(extra: Sequence[str]) -> dict:
+    """['--vector-size', '50', '--bf16', '--architecture=cbow'] -> {'vector_size': 50, 'bf16': True, ...}"""
+    out: dict = {}
+    i = 0
+    while i < len(extra):
+        tok = extra[i]
+        if not tok.startswith("--") or len(tok) < 3:
+            raise CLIError(f"unexpected argument {tok!r}")
+        key, eq, value = tok[2:].partition("=")
+        key = key.replace("-", "_")
+        if eq:
+            out[key] = _literal(value)
+        elif i + 1 < len(extra) and not extra[i + 1].startswith("--"):
+            out[key] = _literal(extra[i + 1])
+            i += 1
+        else:
+            out[key] = True
+        i += 1
+    return out
+
+
+def split_options(family, options: dict) -> tuple[dict, dict]:
+    """Route free options to the model config (its hyperparameters) or to TrainingArguments."""
+    import inspect
+
+    from transformers import TrainingArguments
+
+    from .api import config_parameters
+
+    config_keys = config_parameters(family.config_class)
+    training_keys = set(inspect.signature(TrainingArguments.__init__).parameters)
+    config, training = {}, {}
+    for key, value in options.items():
+        key = TRAINING_ALIASES.get(key, key)
+        if key in config_keys:
+            config[key] = value
+        elif key in training_keys:
+            training[key] = value
+        else:
+            raise CLIError(
+                f"unknown option --{key.replace('_', '-')} for {family.name} (model options: "
+                f"{', '.join('--' + k.replace('_', '-') for k in sorted(config_keys))}; or any TrainingArguments field)"
+            )
+    return config, training
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line and exit 2, as for every other bad input
+        self.print_usage(sys.stderr)
+        raise CLIError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="hf-embeddings", description="Classic word embeddings as Hugging Face models.")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser(
+        "train",
+        help="train a model on a corpus",
+        description="Train MODEL on a corpus. Model hyperparameters (e.g. --vector-size 50 --architecture cbow) "
+        "and Trainer options (--epochs, --batch-size, --learning-rate, --bf16, any TrainingArguments field) "
+        "pass through as --name value.",
+    )
+    t.add_argument("model", help="model family (see `hf-embeddings train --list`)", nargs="?")
+    t.add_argument("--list", action="store_true", help="list the registered model families and exit")
+    t.add_argument("--corpus", default="default", help="text file/folder (.gz/.bz2/.xz), Hub dataset, or 'default'")
+    t.add_argument("--output-dir", help="where to write the model folder")
+    t.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    t.add_argument("--min-count", type=_positive_int, help="drop words seen fewer times")
+    t.add_argument("--max-vocab-size", type=_positive_int, help="keep only the N most frequent words")
+    t.add_argument("--text-column", help="dataset column holding the text")
+    t.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    t.add_argument("--seed", type=int, default=42)
+    t.add_argument("--evaluate", action="store_true", help="run the family's evaluation suite after training")
+    t.add_argument("--push-to-hub", metavar="REPO_ID", help="push the finished folder to the Hub")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    e = sub.add_parser("evaluate", help="evaluate a saved model folder; writes eval_results.json")
+    e.add_argument("path")
+
+    q = sub.add_parser("query", help="nearest words, analogies and similarities from the shell")
+    q.add_argument("path", help="model folder or Hub id")
+    q.add_argument("words", nargs="*", help="words whose neighbours to show")
+    q.add_argument("--analogy", nargs=3, metavar=("A", "B", "C"), help="a : b :: c : ?")
+    q.add_argument("--similarity", nargs=2, metavar=("W1", "W2"))
+    q.add_argument("--cosmul", action="store_true", help="3CosMul instead of 3CosAdd")
+    q.add_argument("--topn", type=_positive_int, default=10)
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+
+    c = sub.add_parser("convert", help="import vectors from / export vectors to other tools' formats")
+    csub = c.add_subparsers(dest="convert_command", required=True, parser_class=_Parser)
+    ci = csub.add_parser("import", help="word2vec (text/binary) or GloVe text file -> model folder")
+    ci.add_argument("file")
+    ci.add_argument("--output-dir", required=True)
+    ci.add_argument("--format", choices=["auto", "word2vec", "word2vec-binary", "glove"], default="auto")
+    ci.add_argument("--limit", type=_positive_int)
+    ci.add_argument("--overwrite", action="store_true")
+    ce = csub.add_parser("export", help="model folder -> word2vec (text/binary) or GloVe text file")
+    ce.add_argument("path")
+    ce.add_argument("file")
+    ce.add_argument("--format", choices=["word2vec", "word2vec-binary", "glove"], default="word2vec")
+
+    ps = sub.add_parser("push", help="push a model folder to the Hub in one commit")
+    ps.add_argument("path")
+    ps.add_argument("repo_id")
+    ps.add_argument("--private", action="store_true")
+
+    d = sub.add_parser("demo", help="launch the Gradio demo on model folders or Hub ids")
+    d.add_argument("models", nargs="*")
+    d.add_argument("--port", type=int, default=7860)
+
+    qs = sub.add_parser(
+        "quickstart",
+        help="train small versions of every model on the bundled corpus, evaluate, write ./outputs",
+    )
+    qs.add_argument("--output-dir", default="outputs")
+    qs.add_argument("--corpus", default="default")
+    qs.add_argument("--models", nargs="*", help="subset of model families (default: all)")
+    qs.add_argument("--device", default="auto")
+    qs.add_argument("--overwrite", action="store_true", default=True, help=argparse.SUPPRESS)
+    return p
+
+
+def _version() -> str:
+    from . import __version__
+
+    return f"hf-embeddings {__version__}"
+
+
+def cmd_train(args, extra) -> int:
+    from .api import train
+    from .registry import discover_families, get_family
+
+    if args.list:
+        for name, fam in sorted(discover_families().items()):
+            print(f"{name:12s} {fam.description}")
+        return 0
+    if not args.model:
+        raise CLIError("missing MODEL (see `hf-embeddings train --list`)")
+    family = get_family(args.model)
+    if not args.output_dir:
+        raise CLIError("missing --output-dir")
+    config, training = split_options(family, parse_extra_options(extra))
+    result = train(
+        args.model,
+        args.corpus,
+        args.output_dir,
+        config=config,
+        training=training,
+        min_count=args.min_count,
+        max_vocab_size=args.max_vocab_size,
+        device=args.device,
+        seed=args.seed,
+        evaluate=args.evaluate,
+        overwrite=args.overwrite,
+        show_progress=not args.quiet,
+        corpus_options={"text_column": args.text_column} if args.text_column else None,
+    )
+    print(f"saved {args.model} to {result.output_dir} ({result.train_seconds:.1f} s)")
+    if result.eval_results:
+        print(json.dumps(result.eval_results, indent=2))
+    if args.push_to_hub:
+        from .hub import push_folder
+
+        print(push_folder(result.output_dir, args.push_to_hub))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .api import evaluate_dir
+
+    print(json.dumps(evaluate_dir(args.path), indent=2))
+    return 0
+
+
+def cmd_query(args) -> int:
+    from .api import load
+
+    model, _ = load(args.path)
+    if not hasattr(model, "wv"):
+        raise CLIError(f"{args.path}: this model has no static word table to query")
+    out: dict = {}
+    try:
+        if args.analogy:
+            a, b, c = args.analogy
+            fn = model.wv.most_similar_cosmul if args.cosmul else model.wv.most_similar
+            out["analogy"] = fn(positive=[b, c], negative=[a], topn=args.topn)
+        if args.similarity:
+            out["similarity"] = model.wv.similarity(*args.similarity)
+        for w in args.words:
+            out[w] = model.wv.most_similar(w, topn=args.topn)
+    except KeyError as e:
+        raise CLIError(str(e.args[0]) if e.args else str(e)) from None
+    if not out:
+        raise CLIError("nothing to query: give words, --analogy A B C or --similarity W1 W2")
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    for key, value in out.items():
+        if isinstance(value, float):
+            print(f"{key}: {value:.4f}")
+            continue
+        print(f"{key}:")
+        for word, score in value:
+            print(f"  {word:20s} {score:.4f}")
+    return 0
+
+
+def cmd_convert(args) -> int:
+    from .converters import export_vectors, import_vectors
+
+    if args.convert_command == "import":
+        path = import_vectors(args.file, args.output_dir, fmt=args.format, limit=args.limit, overwrite=args.overwrite)
+        print(f"wrote {path}")
+    else:
+        export_vectors(args.path, args.file, fmt=args.format)
+        print(f"wrote {args.file}")
+    return 0
+
+
+def cmd_push(args) -> int:
+    from .hub import push_folder
+
+    print(push_folder(args.path, args.repo_id, private=args.private))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    try:
+        from spaces_demo.app import launch
+    except ImportError as e:
+        raise CLIError(f"the demo needs gradio and the spaces_demo app (pip install 'hf-embeddings[demo]'): {e}") from None
+    launch(args.models, port=args.port)
+    return 0
+
+
+def cmd_quickstart(args) -> int:
+    from .quickstart import run_quickstart
+
+    run_quickstart(args.output_dir, corpus=args.corpus, models=args.models, device=args.device)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra and args.command != "train":
+            raise CLIError(f"unrecognized arguments: {' '.join(extra)}")
+        handler = {
+            "train": lambda: cmd_train(args, extra),
+            "evaluate": lambda: cmd_evaluate(args),
+            "query": lambda: cmd_query(args),
+            "convert": lambda: cmd_convert(args),
+            "push": lambda: cmd_push(args),
+            "demo": lambda: cmd_demo(args),
+            "quickstart": lambda: cmd_quickstart(args),
+        }[args.command]
+        return handler()
+    except HFEmbeddingsError as e:
+        print(f"hf-embeddings: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("hf-embeddings: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Word2Vec family entry: skip-gram / CBOW with negative sampling."""
+
+from ...registry import ModelFamily
+from ...tokenization import WordTokenizer
+from ...training import TrainingData
+from .configuration_word2vec import Word2VecConfig
+from .data_word2vec import Word2VecBatches, unwrap_batch
+from .modeling_word2vec import Word2VecForNegativeSampling, Word2VecModel, Word2VecPreTrainedModel
+
+
+def config_from_corpus(corpus, **options) -> Word2VecConfig:
+    """Return a Word2VecConfig sized to the corpus's vocabulary."""
+    options.setdefault("min_count", corpus.stats.get("min_count", 5))
+    return Word2VecConfig(vocab_size=len(corpus.tokenizer), **options)
+
+
+def build_training_data(corpus, config: Word2VecConfig, *, seed: int = 0, device="cpu", words_per_batch: int | None = None):
+    """Return the batch dataset (one item = one pre-built batch) and its collator."""
+    dataset = Word2VecBatches(
+        corpus,
+        architecture=config.architecture,
+        window=config.window,
+        negative=config.negative,
+        sample=config.sample,
+        ns_exponent=config.ns_exponent,
+        shrink_windows=config.shrink_windows,
+        max_sentence_length=config.max_sentence_length,
+        words_per_batch=words_per_batch or (16384 if str(device) == "cpu" else 262144),
+        seed=seed,
+        device=device,
+    )
+    return TrainingData(
+        train_dataset=dataset,
+        data_collator=unwrap_batch,
+        trainer_kwargs={"min_learning_rate": config.min_alpha},
+        training_overrides={"learning_rate": config.alpha, "num_train_epochs": config.epochs},
+    )
+
+
+FAMILY = ModelFamily(
+    name="word2vec",
+    config_class=Word2VecConfig,
+    model_class=Word2VecModel,
+    training_class=Word2VecForNegativeSampling,
+    tokenizer_class=WordTokenizer,
+    build_training_data=build_training_data,
+    config_from_args=config_from_corpus,
+    training_defaults={
+        "per_device_train_batch_size": 1,
+        "max_grad_norm": 0.0,
+        "remove_unused_columns": False,
+        "lr_scheduler_type": "linear",
+        "warmup_steps": 0,
+        "weight_decay": 0.0,
+        "logging_steps": 50,
+        "save_strategy": "no",
+        "dataloader_pin_memory": False,
+    },
+    quickstart={"config": {"vector_size": 100, "epochs": 5}, "min_count": 5},
+    description="Word2Vec (Mikolov et al. 2013): skip-gram and CBOW with negative sampling",
+)
+
+__all__ = [
+    "FAMILY",
+    "Word2VecConfig",
+    "Word2VecForNegativeSampling",
+    "Word2VecModel",
+    "Word2VecPreTrainedModel",
+]

@@ -1,0 +1,67 @@
+"""Configuration of Word2Vec (Mikolov et al. 2013): skip-gram / CBOW with negative sampling."""
+
+from transformers import PretrainedConfig
+
+ARCHITECTURES = ("skipgram", "cbow")
+
+
+class Word2VecConfig(PretrainedConfig):
+    """Hyperparameters of a Word2Vec model; defaults are gensim 4's.
+
+    `alpha` / `min_alpha` are the linear learning-rate schedule (decayed over all words of all epochs),
+    `sample` the frequent-word subsampling threshold, `ns_exponent` the unigram-distribution exponent of
+    the negative-sampling table. Vocabulary (and word counts) live with the tokenizer.
+
+    Example:
+        >>> Word2VecConfig(vocab_size=1000, vector_size=50, architecture="cbow").window
+        5
+    """
+
+    model_type = "hfe_word2vec"
+
+    def __init__(
+        self,
+        vocab_size: int = 4,
+        vector_size: int = 100,
+        window: int = 5,
+        negative: int = 5,
+        ns_exponent: float = 0.75,
+        sample: float = 1e-3,
+        architecture: str = "skipgram",
+        cbow_mean: bool = True,
+        shrink_windows: bool = True,
+        min_count: int = 5,
+        max_vocab_size: int | None = None,
+        max_sentence_length: int = 10000,
+        alpha: float = 0.025,
+        min_alpha: float = 1e-4,
+        epochs: int = 5,
+        pad_token_id: int = 1,
+        **kwargs,
+    ):
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+        for name, value in (("vector_size", vector_size), ("window", window), ("negative", negative),
+                            ("vocab_size", vocab_size), ("max_sentence_length", max_sentence_length)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0 <= sample < 1:
+            raise ValueError(f"sample must be in [0, 1), got {sample!r}")
+        if not 0 <= min_alpha <= alpha:
+            raise ValueError(f"need 0 <= min_alpha <= alpha, got alpha={alpha!r}, min_alpha={min_alpha!r}")
+        self.vocab_size = vocab_size
+        self.vector_size = vector_size
+        self.window = window
+        self.negative = negative
+        self.ns_exponent = ns_exponent
+        self.sample = sample
+        self.architecture = architecture
+        self.cbow_mean = cbow_mean
+        self.shrink_windows = shrink_windows
+        self.min_count = min_count
+        self.max_vocab_size = max_vocab_size
+        self.max_sentence_length = max_sentence_length
+        self.alpha = alpha
+        self.min_alpha = min_alpha
+        self.epochs = epochs
+        super().__init__(pad_token_id=pad_token_id, **kwargs)
