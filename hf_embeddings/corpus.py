@@ -18,8 +18,10 @@ import json
 import logging
 import lzma
 import os
+import re
 import shutil
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +37,7 @@ logger = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_CORPUS = DATA_DIR / "wiki-sample.txt.xz"
 DEFAULT_CORPUS_NAME = "default"
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2
 _COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 _BATCH_BYTES = 4 << 20  # lines are read and tokenized in ~4 MB batches
 
@@ -123,6 +125,15 @@ class _Source:
     size_hint: int | None = None  # bytes (files) or rows (datasets) for the progress bar
 
 
+def _lines(text: str) -> list[str]:
+    """Split at "\n" only, as `wc -l`, word2vec.c and gensim's LineSentence do (str.splitlines() would also
+    break at \x0b \x0c \x1c-\x1e \x85 \u2028 \u2029, which are whitespace inside a sentence)."""
+    lines = text.split("\n")
+    if len(lines) > 1 and not lines[-1]:
+        lines.pop()
+    return lines
+
+
 def _open_text(path: Path):
     opener = _COMPRESSED.get(path.suffix.lower())
     try:
@@ -138,7 +149,7 @@ def _file_batches(files: list[Path], progress) -> Iterator[list[str]]:
             while True:
                 try:
                     raw = f.readlines(_BATCH_BYTES)
-                except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
+                except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as e:
                     raise CorpusError(f"cannot read corpus file {path} after line {lineno}: {e}") from None
                 if not raw:
                     break
@@ -154,7 +165,7 @@ def _file_batches(files: list[Path], progress) -> Iterator[list[str]]:
                                 f"column {e.start + 1}); re-encode the file as UTF-8"
                             ) from None
                     raise
-                lines = text.splitlines()
+                lines = _lines(text)
                 lineno += len(raw)
                 if progress is not None:
                     progress.update(sum(map(len, raw)))
@@ -207,8 +218,15 @@ def _load_hub_dataset(name: str, split: str, config_name: str | None):
         ) from None
 
 
+_HUB_DATASET_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")  # "name" or "owner/name"
+
+
 def _looks_like_path(s: str) -> bool:
-    return os.sep in s or s.startswith(".") or Path(s).suffix.lower() in (".txt", ".gz", ".bz2", ".xz", ".text")
+    return (
+        not _HUB_DATASET_ID.fullmatch(s)
+        or s.startswith(".")
+        or Path(s).suffix.lower() in (".txt", ".gz", ".bz2", ".xz", ".text")
+    )
 
 
 def _resolve(source, text_column: str | None, split: str, config_name: str | None) -> _Source:
@@ -240,7 +258,7 @@ def _resolve(source, text_column: str | None, split: str, config_name: str | Non
 
         def batches(progress=None):
             for i in range(0, len(texts), 10_000):
-                chunk = [line for t in texts[i : i + 10_000] for line in t.splitlines() or [""]]
+                chunk = [line for t in texts[i : i + 10_000] for line in _lines(t)]
                 yield chunk
 
         return _Source(f"<{len(texts)} strings>", digest.hexdigest(), batches, None)
@@ -261,6 +279,7 @@ def _dataset_source(ds, text_column: str | None, name: str) -> _Source:
         ds = ds["train"]
     col = _dataset_text_column(ds, text_column)
     fingerprint = getattr(ds, "_fingerprint", None)
+    fingerprint = json.dumps([fingerprint, col]) if fingerprint else ""  # the column is part of the source
     rows = len(ds) if isinstance(ds, datasets.Dataset) else None
 
     def batches(progress=None):
@@ -268,9 +287,9 @@ def _dataset_source(ds, text_column: str | None, name: str) -> _Source:
             texts = batch[col]
             if progress is not None:
                 progress.update(len(texts))
-            yield [line for t in texts if t is not None for line in (t.splitlines() or [""])]
+            yield [line for t in texts if t is not None for line in _lines(t)]
 
-    return _Source(f"dataset {name}[{col}]", fingerprint or "", batches, rows)
+    return _Source(f"dataset {name}[{col}]", fingerprint, batches, rows)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -310,7 +329,8 @@ def _split_words(tokenizer_backend, splitter, lines: list[str]) -> list[list[str
     if splitter is not None:
         return splitter(lines)
     out = []
-    for enc in tokenizer_backend.encode_batch_fast(lines, add_special_tokens=False):
+    # not encode_batch_fast: it leaves `tokens` empty (it skips offsets and token strings)
+    for enc in tokenizer_backend.encode_batch(lines, add_special_tokens=False):
         out.append(enc.tokens)
     return out
 
@@ -363,7 +383,11 @@ def _finalize_vocab(words: list[str], counts: np.ndarray, min_count: int, max_vo
                     source: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Return (kept words sorted as gensim sorts them, their counts, provisional-id -> final-id map)."""
     prov = np.arange(len(words))
-    keep = prov[counts >= min_count]
+    # a corpus word spelled like a special token (PTB's "<unk>", "</s>") is that token, not a new word
+    special = {prov_id: SPECIAL_TOKENS.index(w) for prov_id, w in _find_words(words, SPECIAL_TOKENS)}
+    is_word = np.ones(len(words), dtype=bool)
+    is_word[list(special)] = False
+    keep = prov[(counts >= min_count) & is_word]
     if len(keep) == 0:
         if len(words) == 0:
             raise CorpusError(f"corpus {source} is empty: no words found")
@@ -378,7 +402,20 @@ def _finalize_vocab(words: list[str], counts: np.ndarray, min_count: int, max_vo
         order = order[:max_vocab_size]
     remap = np.zeros(len(words), dtype=np.int32)  # dropped words -> <unk> (0)
     remap[order] = np.arange(len(order), dtype=np.int32) + len(SPECIAL_TOKENS)
+    for prov_id, special_id in special.items():
+        remap[prov_id] = special_id
     return [words[i] for i in order], counts[order], remap
+
+
+def _find_words(words: list[str], wanted: Sequence[str]) -> list[tuple[int, str]]:
+    """(index, word) of each of `wanted` present in the distinct-word list `words`."""
+    found = []
+    for w in wanted:
+        try:
+            found.append((words.index(w), w))
+        except ValueError:
+            pass
+    return found
 
 
 def _remap_inplace(ids: np.ndarray, remap: np.ndarray, chunk: int = 1 << 24) -> None:
@@ -456,7 +493,7 @@ def load_corpus(
             _remap_inplace(ids, remap)
             stats.update(min_count=min_count, max_vocab_size=max_vocab_size, distinct_words=len(words), **options)
             tokenizer = WordTokenizer.from_vocabulary(
-                kept, kept_counts, unk_count=int(counts.sum() - kept_counts.sum()), stats=stats, **options
+                kept, kept_counts, unk_count=int(counts[remap == 0].sum()), stats=stats, **options
             )
         elif offsets[-1] == 0:
             raise CorpusError(f"corpus {src.description} is empty: no words found")
@@ -471,12 +508,19 @@ def load_corpus(
                 tokenizer.save_pretrained(tmp / "tokenizer")
             (tmp / "meta.json").write_text(json.dumps({"format_version": CACHE_FORMAT_VERSION, "stats": stats}))
             del ids, corpus
+            given = None if built is not None else tokenizer
             try:
                 os.replace(tmp, folder)
-            except OSError:  # another process finished the same cache first
-                shutil.rmtree(tmp, ignore_errors=True)
+            except OSError:  # another process finished the same cache first, or a broken entry is in the way
+                if _read_cache(folder, given, src.description) is None:
+                    broken = folder.with_name(f".broken-{folder.name}-{os.getpid()}")
+                    os.replace(folder, broken)
+                    shutil.rmtree(broken, ignore_errors=True)
+                    os.replace(tmp, folder)
+                else:
+                    shutil.rmtree(tmp, ignore_errors=True)
             tmp = None
-            cached = _read_cache(folder, None if built is not None else tokenizer, src.description)
+            cached = _read_cache(folder, given, src.description)
             if cached is None:
                 raise CorpusError(f"token cache {folder} could not be read back")
             return cached

@@ -6,8 +6,8 @@ It also carries the corpus **word counts** (`word_counts.json`), which Word2Vec 
 subsampling and the negative-sampling table and SIF pooling needs for word probabilities.
 
 Vocabulary ids: the special tokens ``<unk> <pad> <s> </s>`` take ids 0-3, then words in descending
-frequency; ties keep the order of first appearance in the corpus (gensim's order), so ``restrict_vocab=N``
-selects the same words as gensim does.
+frequency; tied words come in reverse order of first appearance in the corpus (gensim's
+`sort_by_descending_frequency`), so ``restrict_vocab=N`` selects the same words as gensim does.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property, lru_cache
 
@@ -46,12 +45,22 @@ def _punct_re(extra: frozenset[str] = frozenset()) -> re.Pattern[str]:
     return re.compile("[" + re.escape(_ASCII_PUNCT + "".join(sorted(extra))) + "]")
 
 
+_RUST_PUNCTUATION = pre_tokenizers.Punctuation(behavior="isolated")
+
+
+@lru_cache(maxsize=1 << 16)
 def _is_punct(c: str) -> bool:
-    return unicodedata.category(c).startswith("P")
+    """Whether the Punctuation pre-tokenizer isolates `c`. Rust is asked, not `unicodedata`: their Unicode
+    versions differ (e.g. U+2E49 or U+1B7D are punctuation to Python only)."""
+    return len(_RUST_PUNCTUATION.pre_tokenize_str(f"a{c}a")) == 3
 
 
-# Characters Python's str.split() treats as whitespace but Rust's char::is_whitespace does not.
+# Characters Python's str.split() treats as whitespace but Rust's char::is_whitespace does not. The fast
+# path hides each behind its own Unicode noncharacter (neither whitespace nor punctuation) and restores it.
 _PY_ONLY_WHITESPACE = re.compile("[\x1c-\x1f]")
+_HIDE_PY_ONLY_WHITESPACE = str.maketrans({chr(0x1C + i): chr(0xFDD0 + i) for i in range(4)})
+_SHOW_PY_ONLY_WHITESPACE = str.maketrans({chr(0xFDD0 + i): chr(0x1C + i) for i in range(4)})
+_HIDDEN_MARKS = re.compile("[\ufdd0-\ufdd3]")
 
 
 def build_backend(
@@ -112,8 +121,11 @@ def fast_splitter(backend: Tokenizer) -> Callable[[list[str]], list[list[str]]] 
             punct = True
         else:
             return None
-    normalizer = backend.normalizer
+    normalizer, pre_tokenizer = backend.normalizer, backend.pre_tokenizer
     lowercase = any(step["type"] == "Lowercase" for step in flat(norm, "normalizers"))
+
+    def _normalized(lines: list[str]) -> list[str]:
+        return [normalizer.normalize_str(line) for line in lines] if normalizer is not None else list(lines)
 
     def split_lines(lines: list[str]) -> list[list[str]]:
         text = "\n".join(lines)
@@ -123,16 +135,22 @@ def fast_splitter(backend: Tokenizer) -> Callable[[list[str]], list[list[str]]] 
         elif normalizer is not None:
             text = normalizer.normalize_str(text)
             ascii_only = text.isascii()
-        if _PY_ONLY_WHITESPACE.search(text):
-            text = _PY_ONLY_WHITESPACE.sub("\ufffe", text)  # keep them inside words, as Rust does
+        hidden = False
+        if _PY_ONLY_WHITESPACE.search(text):  # keep them inside words, as Rust does
+            if _HIDDEN_MARKS.search(text):  # the marks are taken: let Rust split these lines
+                return [[w for w, _ in pre_tokenizer.pre_tokenize_str(line)] for line in _normalized(lines)]
+            text = text.translate(_HIDE_PY_ONLY_WHITESPACE)
+            hidden = True
         if punct:
             extra = frozenset() if ascii_only else frozenset(c for c in set(text) if not c.isascii() and _is_punct(c))
             text = _punct_re(extra).sub(r" \g<0> ", text)
         out = [line.split() for line in text.split("\n")]
+        if hidden:
+            out = [[w.translate(_SHOW_PY_ONLY_WHITESPACE) for w in ws] for ws in out]
         if len(out) != len(lines):  # the normaliser produced or removed a newline: be exact instead
+            if len(lines) == 1:  # a newline inside the line is whitespace to Rust as well
+                return [[w for ws in out for w in ws]]
             return [split_lines([line])[0] for line in lines]
-        if "\ufffe" in text:
-            out = [[w.replace("\ufffe", "") for w in ws] for ws in out]
         return out
 
     return split_lines

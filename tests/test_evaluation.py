@@ -129,8 +129,14 @@ def test_oov_pairs_are_reported(gkv, restrict):
 def test_word_pairs_errors(tmp_path, gkv):
     bad = tmp_path / "pairs.tsv"
     bad.write_text("# header\nzzz\tyyy\t1.0\nnot a pair\n", encoding="utf8")
-    with pytest.raises(HFEmbeddingsError, match="1 out of vocabulary, 1 malformed"):
-        evaluate_word_pairs(gkv, bad)
+    res = evaluate_word_pairs(gkv, bad)  # nothing scorable: NaN correlations, counts kept, no exception
+    assert np.isnan(res["spearman"]) and np.isnan(res["pearson"])
+    assert (res["n_pairs"], res["n_oov"], res["invalid_lines"]) == (1, 1, [3])
+    one = tmp_path / "one.tsv"
+    w1, w2 = gkv.index_to_key[:2]
+    one.write_text(f"{w1}\t{w2}\t5.0\nzzz\tyyy\t1.0\n", encoding="utf8")
+    res = evaluate_word_pairs(gkv, one)  # a single scorable pair has no correlation either
+    assert np.isnan(res["spearman"]) and res["n_oov"] == 1
     with pytest.raises(HFEmbeddingsError, match="no such file"):
         evaluate_word_pairs(gkv, tmp_path / "missing.tsv")
 

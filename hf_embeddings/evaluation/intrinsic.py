@@ -292,13 +292,19 @@ def evaluate_word_pairs(
             similarities.append(float(sim))
     if invalid:
         logger.info("%s: skipped %d malformed lines", path, len(invalid))
-    if not gold:
-        raise HFEmbeddingsError(
-            f"{path}: no similarity judgement could be scored ({len(human)} valid pairs, "
-            f"{len(oov_pairs)} out of vocabulary, {len(invalid)} malformed lines)"
+    if len(gold) < 2:
+        # a correlation needs two scored pairs; a tiny vocabulary gets NaN figures and the OOV count,
+        # not an exception that would abort a whole evaluation suite
+        logger.warning(
+            "%s: only %d similarity judgement(s) could be scored (%d pairs, %d out of vocabulary, "
+            "%d malformed lines); correlations are NaN",
+            path, len(gold), len(human), len(oov_pairs), len(invalid),
         )
-    pearson = stats.pearsonr(gold, model)
-    spearman = stats.spearmanr(gold, model)
+        nan = float("nan")
+        pearson, spearman = (nan, nan), (nan, nan)
+    else:
+        pearson = stats.pearsonr(gold, model)
+        spearman = stats.spearmanr(gold, model)
     n_oov = len(oov_pairs)
     oov_ratio = n_oov / len(human) * 100.0
     logger.info("Pearson correlation coefficient against %s: %.4f", path, pearson[0])
