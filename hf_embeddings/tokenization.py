@@ -61,6 +61,7 @@ _PY_ONLY_WHITESPACE = re.compile("[\x1c-\x1f]")
 _HIDE_PY_ONLY_WHITESPACE = str.maketrans({chr(0x1C + i): chr(0xFDD0 + i) for i in range(4)})
 _SHOW_PY_ONLY_WHITESPACE = str.maketrans({chr(0xFDD0 + i): chr(0x1C + i) for i in range(4)})
 _HIDDEN_MARKS = re.compile("[\ufdd0-\ufdd3]")
+_SPECIAL_RE = re.compile("(" + "|".join(re.escape(t) for t in SPECIAL_TOKENS) + ")")
 
 
 def build_backend(
@@ -127,8 +128,21 @@ def fast_splitter(backend: Tokenizer) -> Callable[[list[str]], list[list[str]]] 
     def _normalized(lines: list[str]) -> list[str]:
         return [normalizer.normalize_str(line) for line in lines] if normalizer is not None else list(lines)
 
+    def with_specials(line: str) -> list[str]:
+        # special tokens are cut out of the raw text before normalisation, as transformers' added
+        # tokens are, so "<unk>" in a PTB-style corpus is the <unk> token in training and at inference
+        out: list[str] = []
+        for k, part in enumerate(_SPECIAL_RE.split(line)):
+            if k % 2:
+                out.append(part)
+            elif part:
+                out.extend(split_lines([part])[0])
+        return out
+
     def split_lines(lines: list[str]) -> list[list[str]]:
         text = "\n".join(lines)
+        if "<" in text and _SPECIAL_RE.search(text):
+            return [with_specials(line) for line in lines]
         ascii_only = text.isascii()
         if ascii_only:  # every Unicode normal form is the identity on ASCII; lowercasing is ASCII's
             text = text.lower() if lowercase else text

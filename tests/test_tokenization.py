@@ -364,3 +364,15 @@ def test_fallback_differs_from_fast_path_where_the_pipelines_differ():
     tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     corpus = load_corpus(["wait..."], tokenizer=tok, use_cache=False)
     assert corpus.sentence(0).tolist() == [4, 5]
+
+
+@pytest.mark.parametrize("split_punctuation", [True, False])
+def test_literal_special_tokens_match_between_corpus_and_tokenizer(split_punctuation):
+    # PTB-style corpora spell "<unk>" literally: training ids and tok(text) must agree on it
+    lines = ["the <unk> cat sat</s>", "a<unk>b <s> dog", "x, <pad>. y", "<UNK> lower"] * 2
+    corpus = load_corpus(lines, min_count=1, split_punctuation=split_punctuation, use_cache=False)
+    tok = corpus.tokenizer
+    for i, line in enumerate(lines):
+        assert corpus.sentence(i).tolist() == tok(line)["input_ids"]
+    assert corpus.decode(0) == ["the", "<unk>", "cat", "sat", "</s>"]
+    assert "<unk>" not in tok.words and "</s>" not in tok.words
