@@ -64,6 +64,21 @@ _HIDDEN_MARKS = re.compile("[\ufdd0-\ufdd3]")
 _SPECIAL_RE = re.compile("(" + "|".join(re.escape(t) for t in SPECIAL_TOKENS) + ")")
 
 
+_ASCII_WHITESPACE = np.zeros(256, dtype=bool)
+_ASCII_WHITESPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True  # what str.split() splits ASCII at
+
+
+def _ascii_line_lengths(text: str) -> np.ndarray:
+    """Number of whitespace-separated words on each "\\n"-separated line of ASCII `text`, vectorised."""
+    b = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    ws = _ASCII_WHITESPACE[b]
+    starts = np.flatnonzero(~ws[1:] & ws[:-1]) + 1
+    if len(b) and not ws[0]:
+        starts = np.concatenate([[0], starts])
+    ends = np.searchsorted(starts, np.flatnonzero(b == 10))
+    return np.diff(np.concatenate([[0], ends, [len(starts)]])).astype(np.int64)
+
+
 def build_backend(
     vocab: dict[str, int],
     *,
@@ -139,7 +154,9 @@ def fast_splitter(backend: Tokenizer) -> Callable[[list[str]], list[list[str]]] 
                 out.extend(split_lines([part])[0])
         return out
 
-    def split_lines(lines: list[str]) -> list[list[str]]:
+    def prepare(lines: list[str]) -> tuple[str, bool] | list[list[str]]:
+        """Normalised, punctuation-spaced text of `lines` (and whether marks hide characters), or the
+        finished per-line words when a special case needs line-by-line handling."""
         text = "\n".join(lines)
         if "<" in text and _SPECIAL_RE.search(text):
             return [with_specials(line) for line in lines]
@@ -158,6 +175,13 @@ def fast_splitter(backend: Tokenizer) -> Callable[[list[str]], list[list[str]]] 
         if punct:
             extra = frozenset() if ascii_only else frozenset(c for c in set(text) if not c.isascii() and _is_punct(c))
             text = _punct_re(extra).sub(r" \g<0> ", text)
+        return text, hidden
+
+    def split_lines(lines: list[str]) -> list[list[str]]:
+        prepared = prepare(lines)
+        if isinstance(prepared, list):
+            return prepared
+        text, hidden = prepared
         out = [line.split() for line in text.split("\n")]
         if hidden:
             out = [[w.translate(_SHOW_PY_ONLY_WHITESPACE) for w in ws] for ws in out]
@@ -167,6 +191,21 @@ def fast_splitter(backend: Tokenizer) -> Callable[[list[str]], list[list[str]]] 
             return [split_lines([line])[0] for line in lines]
         return out
 
+    def split_flat(lines: list[str]) -> tuple[list[str], np.ndarray]:
+        """All words of `lines` in one list plus the number of words per line (what corpus building
+        needs); ASCII text is split in one C call with line lengths from numpy, not line by line."""
+        prepared = prepare(lines)
+        if not isinstance(prepared, list):
+            text, hidden = prepared
+            if not hidden and text.isascii():
+                lengths = _ascii_line_lengths(text)
+                if len(lengths) == len(lines):
+                    return text.split(), lengths
+            prepared = split_lines(lines)
+        lengths = np.fromiter(map(len, prepared), dtype=np.int64, count=len(prepared))
+        return [w for ws in prepared for w in ws], lengths
+
+    split_lines.flat = split_flat  # type: ignore[attr-defined]
     return split_lines
 
 

@@ -292,6 +292,13 @@ def test_fast_splitter_matches_rust_pipeline(lowercase, unicode_normalization, s
     ]
     assert split(lines) == [_rust_words(backend, line) for line in lines]
 
+    # the flat form corpus building uses (one C-level split + numpy line lengths for ASCII batches)
+    for batch in (FAST_PATH_LINES, ascii_lines, lines, ["", "a b", "", "  c  "], ["single"], []):
+        per_line = [_rust_words(backend, line) for line in batch]
+        words, lengths = split.flat(batch)
+        assert words == [w for ws in per_line for w in ws]
+        assert lengths.tolist() == [len(ws) for ws in per_line]
+
 
 def test_fast_splitter_keeps_control_separators_inside_words():
     backend = build_backend({"<unk>": 0})
