@@ -89,11 +89,14 @@ def train(
     overwrite: bool = False,
     show_progress: bool = True,
     corpus_options: dict | None = None,
+    card: dict | None = None,
 ) -> TrainResult:
     """Train model family `model` on `corpus` through `transformers.Trainer`; write a Hub-ready folder.
 
     The folder is built in a temporary sibling and renamed into place at the end, so an interrupted run
-    never leaves something that looks complete.
+    never leaves something that looks complete. It is a complete Hub repo (see `hub.finalize_folder`):
+    weights, tokenizer, remote code, training log, loss curve and model card; `card` passes metadata to
+    the card (license, language, datasets, repo_id).
 
     Example:
         >>> result = train("word2vec", "default", "outputs/w2v", config={"vector_size": 50})  # doctest: +SKIP
@@ -168,6 +171,8 @@ def train(
             "device": dev,
             "hardware": _hardware(dev),
             "seed": seed,
+            "hf_embeddings_version": _package_version(),
+            "training_arguments": {k: v for k, v in sorted(args_kwargs.items()) if k != "disable_tqdm"},
             "epochs": trainer.epoch_history,
             "log_history": trainer.state.log_history,
         }
@@ -178,10 +183,28 @@ def train(
             results = run_evaluation(family, base, tokenized.tokenizer)
             (final / EVAL_RESULTS).write_text(json.dumps(results, indent=2))
         shutil.rmtree(tmp / "checkpoints", ignore_errors=True)
+        from .hub import finalize_folder
+
+        # config auto_map + format version, remote code, loss curve, model card
+        finalize_folder(
+            final,
+            family,
+            model=base,
+            tokenizer=tokenized.tokenizer,
+            model_name=out.name,
+            strict=False,
+            **(card or {}),
+        )
         _publish(final, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return TrainResult(out, base, tokenized.tokenizer, trainer.epoch_history, results, seconds)
+
+
+def _package_version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def _default_config(corpus, **options):
@@ -211,11 +234,17 @@ def load(path: str | os.PathLike) -> tuple[Any, Any]:
     """Return (model, tokenizer) from a saved folder or Hub id, via AutoModel / AutoTokenizer."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+    from .configuration_base import FORMAT_VERSION_KEY, FormatVersionError, check_format_version
+
     try:
         config = AutoConfig.from_pretrained(path)
+    except FormatVersionError as e:
+        raise FormatVersionError(f"{path}: {e}") from None
     except (OSError, ValueError) as e:
         raise HFEmbeddingsError(f"cannot load a model from {path}: {str(e).splitlines()[0]}") from None
     family_for_config(config)  # clear error for non-hf_embeddings models
+    # configs not derived from EmbeddingConfig keep the saved field as a plain attribute
+    check_format_version(getattr(config, FORMAT_VERSION_KEY, None), str(path))
     model = AutoModel.from_pretrained(path)
     tokenizer = AutoTokenizer.from_pretrained(path)
     if hasattr(model, "attach_tokenizer"):
@@ -232,4 +261,8 @@ def evaluate_dir(path: str | os.PathLike, *, write: bool = True) -> dict:
         tmp = target.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(results, indent=2))
         os.replace(tmp, target)
+        from .model_card import is_generated_card, write_model_card
+
+        if is_generated_card(path):  # the card shows the new numbers (a hand-written README is left alone)
+            write_model_card(path, model=model, tokenizer=tokenizer)
     return results

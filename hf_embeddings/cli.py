@@ -1,4 +1,4 @@
-"""`hf-embeddings` command line: train | evaluate | query | convert | push | demo | quickstart.
+"""`hf-embeddings` command line: train | evaluate | query | convert | push | card | demo | quickstart.
 
 Bad input (missing corpus, unknown model, bad option values, non-empty output folder ...) is reported
 as one line on stderr with exit code 2, never a traceback.
@@ -149,15 +149,33 @@ def build_parser() -> argparse.ArgumentParser:
     ci.add_argument("--format", choices=["auto", "word2vec", "word2vec-binary", "glove"], default="auto")
     ci.add_argument("--limit", type=_positive_int)
     ci.add_argument("--overwrite", action="store_true")
-    ce = csub.add_parser("export", help="model folder -> word2vec (text/binary) or GloVe text file")
+    ci.add_argument("--base-model", help="Hub id the vectors come from (model card metadata)")
+    ci.add_argument("--license", help="licence of the vectors (model card metadata, e.g. apache-2.0)")
+    ci.add_argument("--language", help="language code of the vectors (model card metadata, e.g. en)")
+    ci.add_argument("--model", default="word2vec", help="family of the folder: word2vec (default) or glove")
+    ce = csub.add_parser(
+        "export",
+        help="model folder -> word2vec (text/binary) or GloVe text file, or a sentence-transformers / model2vec "
+        "static-embedding folder (--format static)",
+    )
     ce.add_argument("path")
-    ce.add_argument("file")
-    ce.add_argument("--format", choices=["word2vec", "word2vec-binary", "glove"], default="word2vec")
+    ce.add_argument("file", help="output file (output folder for --format static)")
+    ce.add_argument(
+        "--format", choices=["word2vec", "word2vec-binary", "glove", "static"], default="word2vec"
+    )
+    ce.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder (static)")
 
     ps = sub.add_parser("push", help="push a model folder to the Hub in one commit")
     ps.add_argument("path")
     ps.add_argument("repo_id")
     ps.add_argument("--private", action="store_true")
+
+    cd = sub.add_parser("card", help="rewrite the model card (README.md) of a model folder from its contents")
+    cd.add_argument("path")
+    cd.add_argument("--repo-id", help="Hub id shown in the card's code examples")
+    cd.add_argument("--license", help="licence (e.g. apache-2.0, cc-by-sa-3.0)")
+    cd.add_argument("--language", help="language code (e.g. en)")
+    cd.add_argument("--base-model", help="Hub id of the model the vectors come from")
 
     d = sub.add_parser("demo", help="launch the Gradio demo on model folders or Hub ids")
     d.add_argument("models", nargs="*")
@@ -264,10 +282,20 @@ def cmd_convert(args) -> int:
     from .converters import export_vectors, import_vectors
 
     if args.convert_command == "import":
-        path = import_vectors(args.file, args.output_dir, fmt=args.format, limit=args.limit, overwrite=args.overwrite)
+        path = import_vectors(
+            args.file,
+            args.output_dir,
+            fmt=args.format,
+            limit=args.limit,
+            overwrite=args.overwrite,
+            base_model=args.base_model,
+            license=args.license,
+            language=args.language,
+            model=args.model,
+        )
         print(f"wrote {path}")
     else:
-        export_vectors(args.path, args.file, fmt=args.format)
+        export_vectors(args.path, args.file, fmt=args.format, overwrite=args.overwrite)
         print(f"wrote {args.file}")
     return 0
 
@@ -276,6 +304,23 @@ def cmd_push(args) -> int:
     from .hub import push_folder
 
     print(push_folder(args.path, args.repo_id, private=args.private))
+    return 0
+
+
+def cmd_card(args) -> int:
+    from pathlib import Path
+
+    from .model_card import write_model_card
+
+    if not (Path(args.path) / "config.json").is_file():
+        raise CLIError(f"{args.path} is not a saved model folder (no config.json)")
+    options = {
+        "repo_id": args.repo_id,
+        "license": args.license,
+        "language": args.language,
+        "base_model": args.base_model,
+    }
+    print(f"wrote {write_model_card(args.path, **{k: v for k, v in options.items() if v})}")
     return 0
 
 
@@ -307,6 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "query": lambda: cmd_query(args),
             "convert": lambda: cmd_convert(args),
             "push": lambda: cmd_push(args),
+            "card": lambda: cmd_card(args),
             "demo": lambda: cmd_demo(args),
             "quickstart": lambda: cmd_quickstart(args),
         }[args.command]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -18,24 +19,40 @@ from .formats import (
     write_glove_format,
     write_word2vec_format,
 )
+from .model_card import CONVERSION_LOG
 from .tokenization import SPECIAL_TOKENS, WordTokenizer
 
 FORMATS = ("auto", "word2vec", "word2vec-binary", "glove")
+EXPORT_FORMATS = ("word2vec", "word2vec-binary", "glove", "static")
+#: layout of a model2vec / sentence-transformers static-embedding folder
+STATIC_TENSOR = "embeddings"  # model2vec's key; sentence-transformers' StaticEmbedding.load falls back to it
 
 
-def read_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | None = None) -> tuple[list[str], np.ndarray]:
+def read_vectors(
+    path: str | os.PathLike, fmt: str = "auto", limit: int | None = None
+) -> tuple[list[str], np.ndarray]:
     """Return (words, vectors) from a word2vec text/binary or GloVe text file (format detected by default)."""
     if fmt not in FORMATS:
         raise HFEmbeddingsError(f"unknown vector format {fmt!r} (expected one of {', '.join(FORMATS)})")
     if not Path(path).is_file():
         raise HFEmbeddingsError(f"vector file not found: {path}")
     if fmt == "auto":
-        fmt = {"word2vec_binary": "word2vec-binary", "word2vec_text": "word2vec", "glove_text": "glove"}[
-            detect_vector_format(path)
-        ]
+        fmt = _detected_format(path)
     if fmt == "glove":
         return read_glove_format(path, limit=limit)
     return read_word2vec_format(path, binary=(fmt == "word2vec-binary"), limit=limit)
+
+
+def _detected_format(path: str | os.PathLike) -> str:
+    return {"word2vec_binary": "word2vec-binary", "word2vec_text": "word2vec", "glove_text": "glove"}[
+        detect_vector_format(path)
+    ]
+
+
+def _package_version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def import_vectors(
@@ -45,55 +62,231 @@ def import_vectors(
     fmt: str = "auto",
     limit: int | None = None,
     overwrite: bool = False,
+    base_model: str | None = None,
+    license: str | None = None,
+    language: str | None = None,
+    model: str = "word2vec",
 ) -> Path:
-    """Write a Word2VecModel folder (loadable with AutoModel) holding the vectors of a word2vec/GloVe file.
+    """Write a model folder (loadable with AutoModel) holding the vectors of a word2vec/GloVe file.
+
+    `model` is the family of the folder ("word2vec" or "glove"): the file's vectors become its input
+    embeddings and every other parameter is zero (Word2Vec's output table; GloVe's context vectors and
+    biases, so that W + W~ is the file's vectors too).
 
     The vocabulary is kept verbatim (no lowercasing or splitting: the file's words are the tokens). A
     file entry equal to one of our special tokens (word2vec files often start with `</s>`) fills that
-    special row instead of becoming a word. The file has no counts, so none are saved.
+    special row instead of becoming a word. The file has no counts, so none are saved. The folder is a
+    complete Hub repo (remote code, card); `conversion.json` records the source file, and `base_model`
+    (the Hub id the vectors come from, if any), `license` and `language` go to the card's metadata.
     """
     from .api import _publish, check_output_dir
-    from .models.word2vec import Word2VecConfig, Word2VecModel
+    from .hub import finalize_folder
+    from .registry import get_family
 
+    family = get_family(model)
     out = check_output_dir(output_dir, overwrite)
+    if fmt == "auto" and Path(path).is_file():
+        fmt = _detected_format(path)
     words, vectors = read_vectors(path, fmt, limit)
     special_rows = {w: i for i, w in enumerate(words) if w in SPECIAL_TOKENS}
     keep = [i for i, w in enumerate(words) if w not in special_rows]
     tokenizer = WordTokenizer.from_vocabulary(
         [words[i] for i in keep], lowercase=False, unicode_normalization=None, split_punctuation=False
     )
-    config = Word2VecConfig(vocab_size=len(tokenizer), vector_size=int(vectors.shape[1]), min_count=1)
-    model = Word2VecModel(config)
+    config = family.config_class(vocab_size=len(tokenizer), vector_size=int(vectors.shape[1]), min_count=1)
+    net = family.model_class(config)
     table = np.zeros((len(tokenizer), vectors.shape[1]), dtype=np.float32)
     table[len(SPECIAL_TOKENS) :] = vectors[keep]
     for word, row in special_rows.items():
         table[SPECIAL_TOKENS.index(word)] = vectors[row]
     with torch.no_grad():
-        model.embeddings.weight.copy_(torch.from_numpy(table))
-        model.output_embeddings.weight.zero_()
+        for p in net.parameters():
+            p.zero_()
+        net.get_input_embeddings().weight.copy_(torch.from_numpy(table))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        model.save_pretrained(tmp)
+        net.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        conversion = {
+            "source_file": Path(path).name,
+            "format": fmt,
+            "limit": limit,
+            "vectors": int(vectors.shape[0]),
+            "vector_size": int(vectors.shape[1]),
+            "hf_embeddings_version": _package_version(),
+        }
+        (tmp / CONVERSION_LOG).write_text(json.dumps(conversion, indent=2) + "\n", encoding="utf-8")
+        card = {"base_model": base_model, "license": license, "language": language}
+        finalize_folder(
+            tmp,
+            family,
+            model=net.attach_tokenizer(tokenizer),
+            tokenizer=tokenizer,
+            model_name=out.name,
+            **{k: v for k, v in card.items() if v},
+        )
         _publish(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
-def export_vectors(model_path: str | os.PathLike, file: str | os.PathLike, *, fmt: str = "word2vec") -> None:
-    """Write the word table of a saved static model (special tokens excluded) as word2vec or GloVe text."""
+def export_vectors(
+    model_path: str | os.PathLike, file: str | os.PathLike, *, fmt: str = "word2vec", overwrite: bool = False
+) -> None:
+    """Write the word table of a saved static model (special tokens excluded) as word2vec or GloVe text,
+    or (`fmt="static"`) a sentence-transformers / model2vec static-embedding folder (see `export_static_folder`)."""
     from .api import load
 
+    if fmt not in EXPORT_FORMATS:
+        raise HFEmbeddingsError(
+            f"unknown export format {fmt!r} (expected one of {', '.join(EXPORT_FORMATS)})"
+        )
+    if fmt == "static":
+        export_static_folder(model_path, file, overwrite=overwrite)
+        return
     model, _ = load(model_path)
-    if not hasattr(model, "wv"):
+    if not hasattr(type(model), "wv"):
         raise HFEmbeddingsError(f"{model_path}: this model has no static word table to export")
     kv = model.wv
     words, vectors = list(kv.index_to_key), np.asarray(kv.vectors, dtype=np.float32)
     if fmt == "glove":
         write_glove_format(file, words, vectors)
-    elif fmt in ("word2vec", "word2vec-binary"):
-        write_word2vec_format(file, words, vectors, binary=(fmt == "word2vec-binary"))
     else:
-        raise HFEmbeddingsError(f"unknown export format {fmt!r} (expected word2vec, word2vec-binary or glove)")
+        write_word2vec_format(file, words, vectors, binary=(fmt == "word2vec-binary"))
+
+
+def export_static_folder(
+    model_path: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    *,
+    normalize: bool = False,
+    overwrite: bool = False,
+) -> Path:
+    """Write a static-embedding folder that sentence-transformers and model2vec load as they are.
+
+    Layout (model2vec's, which `SentenceTransformer(path)` and `StaticModel.from_pretrained(path)` both
+    read): `model.safetensors` with one float32 tensor `embeddings` (one row per tokenizer id),
+    `tokenizer.json` (our word-level tokenizer: same normalisation and splitting), `config.json`
+    (model2vec's keys plus where the vectors come from), `modules.json` (one StaticEmbedding module at the
+    folder root, then Normalize if `normalize`) and a README. Sentence vectors are the mean of the word
+    vectors. Special-token rows are written as zeros: they carry no word meaning (model2vec drops `<unk>`
+    ids; sentence-transformers averages them in, so unknown words then only dilute the mean).
+
+    Example:
+        >>> export_static_folder("out/w2v", "out/w2v-static")                           # doctest: +SKIP
+        >>> SentenceTransformer("out/w2v-static").encode(["the cat sat"])               # doctest: +SKIP
+    """
+    from safetensors.numpy import save_file
+
+    from .api import _publish, check_output_dir, load
+    from .model_card import corpus_info
+
+    out = check_output_dir(output_dir, overwrite)
+    model, tokenizer = load(model_path)
+    if not hasattr(type(model), "word_table"):
+        raise HFEmbeddingsError(f"{model_path}: this model has no static word table to export")
+    with torch.no_grad():
+        table = model.word_table().detach().to(torch.float32).cpu().numpy().copy()
+    n_tok = len(tokenizer)
+    table = table[:n_tok]
+    for i in set(int(i) for i in tokenizer.all_special_ids):
+        table[i] = 0.0
+    source = Path(model_path)
+    log = (
+        json.loads((source / "training_log.json").read_text())
+        if (source / "training_log.json").is_file()
+        else None
+    )
+    config = {
+        "model_type": "model2vec",
+        "architectures": ["StaticModel"],
+        "tokenizer_name": None,
+        "apply_pca": None,
+        "apply_zipf": None,
+        "hidden_dim": int(table.shape[1]),
+        "seq_length": 1000000,
+        "normalize": normalize,
+        "hf_embeddings": {
+            "exported_from": source.name,
+            "model_type": model.config.model_type,
+            "hf_embeddings_version": _package_version(),
+        },
+    }
+    modules = [{"idx": 0, "name": "0", "path": ".", "type": "sentence_transformers.models.StaticEmbedding"}]
+    if normalize:
+        modules.append(
+            {"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"}
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        save_file({STATIC_TENSOR: np.ascontiguousarray(table)}, str(tmp / "model.safetensors"))
+        backend = _standalone_backend(tokenizer)
+        backend.save(str(tmp / "tokenizer.json"))
+        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        (tmp / "modules.json").write_text(json.dumps(modules, indent=2) + "\n", encoding="utf-8")
+        if normalize:
+            (tmp / "1_Normalize").mkdir()
+            (tmp / "1_Normalize" / "config.json").write_text("{}\n", encoding="utf-8")
+        corpus = corpus_info(log)
+        _write_static_card(
+            tmp,
+            name=out.name,
+            source=source.name,
+            dim=int(table.shape[1]),
+            rows=n_tok,
+            license=corpus.get("license") or "unknown",
+            normalize=normalize,
+        )
+        os.chmod(tmp, 0o755)
+        _publish(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _standalone_backend(tokenizer):
+    """A standalone copy of the `tokenizers.Tokenizer` behind `tokenizer`, without padding or truncation."""
+    from tokenizers import Tokenizer
+
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    backend.no_padding()
+    backend.no_truncation()
+    return backend
+
+
+def _write_static_card(
+    folder: Path, *, name: str, source: str, dim: int, rows: int, license: str, normalize: bool
+) -> None:
+    from huggingface_hub import ModelCard, ModelCardData
+
+    data = ModelCardData(
+        model_name=name,
+        library_name="model2vec",
+        license=license,
+        tags=["embeddings", "static-embeddings", "sentence-transformers", "hf-embeddings"],
+        pipeline_tag="sentence-similarity",
+    )
+    body = f"""
+# {name}
+
+Static word embeddings exported by hf-embeddings from the model folder `{source}`: {rows:,} rows of
+dimension {dim} (the tokenizer's words and special tokens, special-token rows zeroed). A text's
+vector is the mean of its words' vectors{", L2-normalised" if normalize else ""}.
+
+```python
+from model2vec import StaticModel
+model = StaticModel.from_pretrained("path/to/{name}")
+model.encode(["a sentence"])
+
+from sentence_transformers import SentenceTransformer
+model = SentenceTransformer("path/to/{name}")
+model.encode(["a sentence"])
+```
+
+Evaluation, training data and limitations: see the card of the original model folder.
+"""
+    card = ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
+    (folder / "README.md").write_text(str(card), encoding="utf-8")

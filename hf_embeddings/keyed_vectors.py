@@ -866,7 +866,14 @@ class StaticEmbeddingMixin:
             try:
                 from transformers import AutoTokenizer
 
-                tok = AutoTokenizer.from_pretrained(path)
+                # running as the remote code saved with a model (trust_remote_code): the tokenizer's code
+                # comes from the same trusted folder, and hf_embeddings may not be installed
+                remote = type(self).__module__.startswith("transformers_modules.")
+                tok = (
+                    AutoTokenizer.from_pretrained(path, trust_remote_code=True)
+                    if remote
+                    else AutoTokenizer.from_pretrained(path)
+                )
             except Exception as exc:  # any failure means "no tokenizer available"
                 reason = f"AutoTokenizer.from_pretrained({path!r}) failed: {type(exc).__name__}: {exc}"
             else:

@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "hf_embeddings.models"
 _BUILTIN = {
     "word2vec": "hf_embeddings.models.word2vec:FAMILY",
+    "nnlm": "hf_embeddings.models.nnlm:FAMILY",
+    "glove": "hf_embeddings.models.glove:FAMILY",
 }
 
 

@@ -1,0 +1,66 @@
+"""Base class of every model family's config: stamps and checks the hf_embeddings folder format version.
+
+A saved folder records `hf_embeddings_format_version` in its config.json. Loading a folder written by a
+newer hf_embeddings (a higher version) fails with a message that says so, instead of a shape mismatch or
+a silently wrong model. Folders written before the field existed load as version 1.
+
+Family configs derive from `EmbeddingConfig` instead of `PretrainedConfig` (nothing else to call):
+
+    class GloVeConfig(EmbeddingConfig):
+        model_type = "hfe_glove"
+        def __init__(self, vector_size=100, ..., **kwargs):
+            ...
+            super().__init__(**kwargs)
+
+This module is also copied into saved folders for `trust_remote_code` loading (see `remote_code.py`),
+so it imports nothing from hf_embeddings but `errors`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import PretrainedConfig
+
+from .errors import HFEmbeddingsError
+
+#: version of the saved-folder layout this code writes; bump it when old code could misread new folders
+FORMAT_VERSION = 1
+FORMAT_VERSION_KEY = "hf_embeddings_format_version"
+
+
+class FormatVersionError(HFEmbeddingsError):
+    """A saved folder was written in a format this hf_embeddings does not know (newer or invalid)."""
+
+
+def check_format_version(value: Any, where: str | None = None) -> int:
+    """Return the folder format version `value` (None -> 1); raises `FormatVersionError` when unsupported."""
+    source = f"{where}: " if where else ""
+    if value is None:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise FormatVersionError(
+            f"{source}invalid {FORMAT_VERSION_KEY} {value!r} in config.json (expected an integer >= 1)"
+        )
+    if value > FORMAT_VERSION:
+        raise FormatVersionError(
+            f"{source}this model folder has format version {value}, but this hf_embeddings reads format "
+            f"versions up to {FORMAT_VERSION}: upgrade hf-embeddings (pip install -U hf-embeddings)"
+        )
+    return value
+
+
+class EmbeddingConfig(PretrainedConfig):
+    """`PretrainedConfig` that records the folder format version and refuses folders of a newer one.
+
+    Example:
+        >>> EmbeddingConfig().hf_embeddings_format_version == FORMAT_VERSION
+        True
+    """
+
+    def __init__(self, **kwargs):
+        name = kwargs.get("name_or_path") or kwargs.get("_name_or_path")
+        check_format_version(kwargs.pop(FORMAT_VERSION_KEY, None), name or None)
+        # what this code writes: a folder re-saved by it has its layout, whatever version it was read from
+        self.hf_embeddings_format_version = FORMAT_VERSION
+        super().__init__(**kwargs)

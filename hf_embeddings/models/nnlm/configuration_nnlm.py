@@ -1,0 +1,147 @@
+"""Configuration of the neural probabilistic language model of Bengio et al. (2003)."""
+
+from __future__ import annotations
+
+from ...configuration_base import EmbeddingConfig
+
+
+def default_cutoffs(vocab_size: int) -> list[int]:
+    """Adaptive-softmax cluster boundaries for a frequency-sorted vocabulary of `vocab_size` ids.
+
+    A head of the ~2k most frequent ids, then clusters up to 10k and 50k (as for WikiText-103 in Grave
+    et al. 2017); a small vocabulary gets a single split at half its size.
+    """
+    cutoffs = [c for c in (2000, 10000, 50000) if c < vocab_size - 1]
+    return cutoffs or [max(1, vocab_size // 2)]
+
+
+class NNLMConfig(EmbeddingConfig):
+    """Hyperparameters of an NNLM: y = b + W x + U tanh(d + H x), x the concatenated vectors C(w) of the
+    `context_size` previous words (the paper's n - 1).
+
+    Model:
+        vocab_size: rows of C (tokenizer size; ids sorted by frequency after the 4 special tokens).
+        context_size: previous words the model looks at (the paper's n - 1); shorter contexts are
+            left-padded with `<s>`.
+        embedding_dim: m, the word-vector size.
+        hidden_size: h, the tanh layer's size; 0 removes the hidden layer (the paper's h = 0 models:
+            then direct connections are required).
+        direct_connections: the paper's W, from the word vectors straight to the output.
+        dropout: dropout on the word vectors and on the hidden layer (0 in the paper).
+        tie_word_embeddings: share U with C (needs hidden_size == embedding_dim and a full softmax).
+        adaptive_softmax: `torch.nn.AdaptiveLogSoftmaxWithLoss` output layer for large vocabularies;
+            `adaptive_softmax_cutoffs` its cluster boundaries (default: `default_cutoffs(vocab_size)`),
+            `adaptive_softmax_div_value` the shrink factor of each tail cluster's projection.
+        initializer_range: standard deviation of the initial word vectors.
+
+    Training (read by the family's `build_training_data`; `hf-embeddings train nnlm --epochs 5 ...`):
+        batch_size: n-gram windows per optimiser step; learning_rate, weight_decay, epochs: AdamW's;
+        validation_fraction: lines held out for the per-epoch held-out perplexity (0 = none).
+
+    Example:
+        >>> NNLMConfig(vocab_size=1000).context_size
+        5
+    """
+
+    model_type = "hfe_nnlm"
+
+    def __init__(
+        self,
+        vocab_size: int = 4,
+        context_size: int = 5,
+        embedding_dim: int = 60,
+        hidden_size: int = 100,
+        direct_connections: bool = True,
+        dropout: float = 0.0,
+        tie_word_embeddings: bool = False,
+        adaptive_softmax: bool = False,
+        adaptive_softmax_cutoffs: list[int] | None = None,
+        adaptive_softmax_div_value: float = 4.0,
+        initializer_range: float = 0.1,
+        batch_size: int = 256,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+        epochs: int = 5,
+        validation_fraction: float = 0.0,
+        unk_token_id: int = 0,
+        pad_token_id: int = 1,
+        bos_token_id: int = 2,
+        eos_token_id: int = 3,
+        **kwargs,
+    ):
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("context_size", context_size),
+            ("embedding_dim", embedding_dim),
+            ("batch_size", batch_size),
+            ("epochs", epochs),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(hidden_size, bool) or not isinstance(hidden_size, int) or hidden_size < 0:
+            raise ValueError(f"hidden_size must be an integer >= 0, got {hidden_size!r}")
+        if hidden_size == 0 and not direct_connections:
+            raise ValueError(
+                "hidden_size=0 needs direct_connections=True (the model would have no output path)"
+            )
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        if not 0.0 <= float(validation_fraction) < 1.0:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction!r}")
+        if learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+        if tie_word_embeddings:
+            if adaptive_softmax:
+                raise ValueError("tie_word_embeddings needs the full softmax (adaptive_softmax=False)")
+            if hidden_size != embedding_dim:
+                raise ValueError(
+                    f"tie_word_embeddings shares U (vocab x hidden_size) with C (vocab x embedding_dim): "
+                    f"needs hidden_size == embedding_dim, got {hidden_size} and {embedding_dim}"
+                )
+        if adaptive_softmax:
+            cutoffs = (
+                list(adaptive_softmax_cutoffs) if adaptive_softmax_cutoffs else default_cutoffs(vocab_size)
+            )
+            if (
+                any(isinstance(c, bool) or not isinstance(c, int) for c in cutoffs)
+                or cutoffs != sorted(set(cutoffs))
+                or cutoffs[0] < 1
+                or cutoffs[-1] > vocab_size - 1
+            ):
+                raise ValueError(
+                    f"adaptive_softmax_cutoffs must be increasing integers in [1, vocab_size - 1 = {vocab_size - 1}], "
+                    f"got {cutoffs}"
+                )
+            adaptive_softmax_cutoffs = cutoffs
+            if adaptive_softmax_div_value < 1:
+                raise ValueError(
+                    f"adaptive_softmax_div_value must be >= 1, got {adaptive_softmax_div_value!r}"
+                )
+        self.vocab_size = vocab_size
+        self.context_size = context_size
+        self.embedding_dim = embedding_dim
+        self.hidden_size = hidden_size
+        self.direct_connections = bool(direct_connections)
+        self.dropout = float(dropout)
+        self.tie_word_embeddings = bool(tie_word_embeddings)
+        self.adaptive_softmax = bool(adaptive_softmax)
+        self.adaptive_softmax_cutoffs = adaptive_softmax_cutoffs
+        self.adaptive_softmax_div_value = float(adaptive_softmax_div_value)
+        self.initializer_range = float(initializer_range)
+        self.batch_size = batch_size
+        self.learning_rate = float(learning_rate)
+        self.weight_decay = float(weight_decay)
+        self.epochs = epochs
+        self.validation_fraction = float(validation_fraction)
+        self.unk_token_id = unk_token_id
+        super().__init__(
+            pad_token_id=pad_token_id,
+            bos_token_id=bos_token_id,
+            eos_token_id=eos_token_id,
+            **kwargs,
+        )
+
+    @property
+    def feature_size(self) -> int:
+        """Size of x, the concatenated context word vectors: context_size * embedding_dim."""
+        return self.context_size * self.embedding_dim

@@ -1,0 +1,181 @@
+"""n-gram training windows for the NNLM, built with index arithmetic on the cached token-id array.
+
+Every sentence (corpus line) becomes `context_size` `<s>` tokens, its words, then `</s>`; each word and
+the `</s>` is a prediction target whose context is the `context_size` tokens before it, so windows never
+cross a sentence boundary and the first words see `<s>` padding. Empty lines have no target.
+
+`sentence_stream` lays the whole corpus out that way in one flat array (numpy, no Python loop over
+sentences or windows); a window is then `stream[p - n : p + 1]` for a target position p. `NGramBatches`
+serves whole batches of such windows (one item = one batch, shuffled per epoch by a seeded permutation),
+generated on the training device.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ...corpus import TokenizedCorpus
+from .modeling_nnlm import IGNORE_INDEX
+
+
+def sentence_stream(
+    ids: np.ndarray,
+    offsets: np.ndarray,
+    context_size: int,
+    *,
+    bos_id: int = 2,
+    eos_id: int = 3,
+    eos_count: int = 1,
+    keep_empty: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lay sentences out as `<s>` * context_size + words + `</s>` * eos_count in one flat int64 array.
+
+    Returns (stream, targets, starts): `targets` the stream positions of the words and the first `</s>`
+    of every sentence (in corpus order), `starts[p]` the stream position where p's sentence (its `<s>`
+    padding) begins. Empty sentences are dropped unless `keep_empty`.
+    """
+    ids = np.asarray(ids)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    lengths = np.diff(offsets)
+    if not keep_empty:
+        keep = lengths > 0
+        if not keep.all():
+            rows = np.flatnonzero(keep)
+            starts_tok = offsets[rows]
+            lengths = lengths[rows]
+            idx = np.repeat(starts_tok - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(
+                lengths.sum()
+            )
+            ids = ids[idx]
+            offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    n_sent = len(lengths)
+    extra = context_size + eos_count
+    total = int(offsets[-1]) + n_sent * extra
+    stream = np.full(total, bos_id, dtype=np.int64)
+    sent_of_token = np.repeat(np.arange(n_sent, dtype=np.int64), lengths)
+    word_pos = np.arange(int(offsets[-1]), dtype=np.int64) + sent_of_token * extra + context_size
+    stream[word_pos] = ids
+    sent_start = offsets[:-1] + np.arange(n_sent, dtype=np.int64) * extra  # where each sentence's <s> begin
+    eos_first = sent_start + context_size + lengths
+    for k in range(eos_count):
+        stream[eos_first + k] = eos_id
+    # targets in corpus order: sentence by sentence, its words then its </s>
+    is_target = np.zeros(total, dtype=bool)
+    is_target[word_pos] = True
+    is_target[eos_first] = True
+    targets = np.flatnonzero(is_target)
+    starts = np.repeat(sent_start, lengths + extra)
+    return stream, targets, starts
+
+
+def ngram_windows(
+    corpus: TokenizedCorpus, context_size: int, *, bos_id: int = 2, eos_id: int = 3
+) -> np.ndarray:
+    """All (context + target) windows of a corpus, (num_targets, context_size + 1) int64, corpus order."""
+    stream, targets, _ = sentence_stream(
+        corpus.ids, corpus.offsets, context_size, bos_id=bos_id, eos_id=eos_id
+    )
+    return stream[targets[:, None] + np.arange(-context_size, 1)]
+
+
+class NGramBatches(Dataset):
+    """Map-style dataset whose item k is the k-th batch of (context + target) windows of the epoch.
+
+    Item: `input_ids` (batch, context_size + 1) = the context then the target, `labels` the same with
+    every column but the last set to -100 (so the loss is the target's alone), `logits_to_keep` the one
+    position scored (the last context word's), `num_words` the number of targets; unshuffled (evaluation)
+    batches also carry `num_items_in_batch` (see `__getitem__`). With `shuffle`, the windows are visited in a seeded random order that changes with
+    `set_epoch`; without, in corpus order (evaluation). Use with batch size 1 and `unwrap_batch`.
+    """
+
+    def __init__(
+        self,
+        corpus: TokenizedCorpus,
+        context_size: int,
+        *,
+        batch_size: int = 256,
+        shuffle: bool = True,
+        seed: int = 0,
+        bos_id: int = 2,
+        eos_id: int = 3,
+        device: str | torch.device = "cpu",
+    ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        stream, targets, _ = sentence_stream(
+            corpus.ids, corpus.offsets, context_size, bos_id=bos_id, eos_id=eos_id
+        )
+        if len(targets) == 0:
+            raise ValueError("the corpus has no word to predict (every line is empty)")
+        self.context_size = int(context_size)
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.epoch = 0
+        self.num_targets = len(targets)
+        self.num_words = self.num_targets
+        self.device = torch.device(device)
+        self._stream = torch.as_tensor(stream)
+        self._targets = torch.as_tensor(targets)
+        self._offsets = torch.arange(-self.context_size, 1)
+        self._scored = torch.tensor([self.context_size - 1])
+        self._order = None  # (epoch, permutation) of the current epoch
+        self._on_device = False
+
+    def _materialize(self) -> None:
+        if not self._on_device:
+            self._stream = self._stream.to(self.device)
+            self._targets = self._targets.to(self.device)
+            self._offsets = self._offsets.to(self.device)
+            self._scored = self._scored.to(self.device)
+            self._on_device = True
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return -(-self.num_targets // self.batch_size)
+
+    def _permutation(self) -> torch.Tensor:
+        if self._order is None or self._order[0] != self.epoch:
+            g = torch.Generator(device=self.device)
+            g.manual_seed(self.seed * 1_000_003 + self.epoch)
+            self._order = (self.epoch, torch.randperm(self.num_targets, generator=g, device=self.device))
+        return self._order[1]
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        self._materialize()
+        lo, hi = index * self.batch_size, min((index + 1) * self.batch_size, self.num_targets)
+        pos = self._permutation()[lo:hi] if self.shuffle else torch.arange(lo, hi, device=self.device)
+        windows = self._stream[self._targets[pos][:, None] + self._offsets]
+        labels = torch.full_like(windows, IGNORE_INDEX)
+        labels[:, -1] = windows[:, -1]
+        batch = {
+            "input_ids": windows,
+            "labels": labels,
+            # the one position scored: the last context word, whose output predicts the target
+            "logits_to_keep": self._scored,
+            "num_words": torch.tensor(hi - lo, device=self.device),
+        }
+        if not self.shuffle:
+            # Trainer averages the evaluation batches' losses without weights (it takes every batch to be
+            # per_device_eval_batch_size long): dividing each batch's summed NLL by targets / batches makes
+            # that average the exact per-token mean, however short the last batch is
+            batch["num_items_in_batch"] = torch.tensor(
+                self.num_targets / len(self), dtype=torch.float64, device=self.device
+            )
+        return batch
+
+
+def unwrap_batch(features: list[dict]) -> dict:
+    """Collator for datasets whose items are whole batches (DataLoader batch_size=1)."""
+    if len(features) != 1:
+        raise ValueError(
+            "NNLM batches are pre-built: keep per_device_train_batch_size / per_device_eval_batch_size at 1 and "
+            "set the number of windows per step with the model option batch_size (--batch-size)"
+        )
+    return features[0]

@@ -1,0 +1,116 @@
+"""The `word-similarity` pipeline: nearest words, analogies and pair similarities of a static word model.
+
+Registered with transformers when `hf_embeddings` is imported:
+
+    >>> from transformers import pipeline
+    >>> words = pipeline("word-similarity", model="out/w2v")                       # doctest: +SKIP
+    >>> words("king", top_k=3)                                                     # doctest: +SKIP
+    [{'word': 'queen', 'score': 0.71}, {'word': 'prince', 'score': 0.69}, ...]
+    >>> words({"positive": ["king", "woman"], "negative": ["man"]}, top_k=1)        # doctest: +SKIP
+    [{'word': 'queen', 'score': 0.66}]
+    >>> words({"pair": ["cat", "dog"]})                                            # doctest: +SKIP
+    {'words': ['cat', 'dog'], 'score': 0.76}
+
+Inputs: a word (its neighbours), a dict with `positive` / `negative` word lists (3CosAdd, or 3CosMul with
+`cosmul=True`), or a dict with a `pair` of words (their cosine similarity); a list of those gives a list
+of results. Unknown words raise `KeyError` naming the word.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import Pipeline
+
+from .errors import HFEmbeddingsError
+
+TASK = "word-similarity"
+
+
+class WordSimilarityPipeline(Pipeline):
+    """Word queries against the word table of a static embedding model (Word2Vec, GloVe, NNLM)."""
+
+    _load_tokenizer = True
+    _load_image_processor = False
+    _load_feature_extractor = False
+    _load_processor = False
+    _load_video_processor = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not hasattr(type(self.model), "wv"):
+            raise HFEmbeddingsError(
+                f"the {TASK} pipeline needs a static word model; {type(self.model).__name__} has no word table "
+                "(use the feature-extraction pipeline)"
+            )
+        self.model.attach_tokenizer(self.tokenizer)
+
+    def _sanitize_parameters(
+        self,
+        top_k: int | None = None,
+        cosmul: bool | None = None,
+        restrict_vocab: int | None = None,
+        **kwargs,
+    ):
+        forward: dict[str, Any] = {}
+        if top_k is not None:
+            if not isinstance(top_k, int) or top_k < 1:
+                raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+            forward["top_k"] = top_k
+        if cosmul is not None:
+            forward["cosmul"] = bool(cosmul)
+        if restrict_vocab is not None:
+            forward["restrict_vocab"] = restrict_vocab
+        return {}, forward, {}
+
+    def preprocess(self, inputs: Any) -> dict:
+        if isinstance(inputs, str):
+            return {"positive": [inputs], "negative": []}
+        if isinstance(inputs, dict):
+            if "pair" in inputs:
+                pair = list(inputs["pair"])
+                if len(pair) != 2 or not all(isinstance(w, str) for w in pair):
+                    raise ValueError(f"'pair' needs exactly two words, got {inputs['pair']!r}")
+                return {"pair": pair}
+            positive = _words(inputs.get("positive", inputs.get("word")))
+            negative = _words(inputs.get("negative"))
+            if not positive and not negative:
+                raise ValueError("give a word, or a dict with 'positive' / 'negative' words or a 'pair'")
+            return {"positive": positive, "negative": negative}
+        raise ValueError(f"expected a word or a dict query, got {type(inputs).__name__}")
+
+    def _forward(
+        self, query: dict, top_k: int = 10, cosmul: bool = False, restrict_vocab: int | None = None
+    ) -> dict:
+        kv = self.model.wv
+        if "pair" in query:
+            return {"pair": query["pair"], "score": float(kv.similarity(*query["pair"]))}
+        fn = kv.most_similar_cosmul if cosmul else kv.most_similar
+        kwargs = {"restrict_vocab": restrict_vocab} if restrict_vocab is not None else {}
+        results = fn(positive=query["positive"], negative=query["negative"], topn=top_k, **kwargs)
+        return {"results": [(str(w), float(s)) for w, s in results]}
+
+    def postprocess(self, outputs: dict) -> Any:
+        if "pair" in outputs:
+            return {"words": outputs["pair"], "score": outputs["score"]}
+        return [{"word": w, "score": s} for w, s in outputs["results"]]
+
+
+def _words(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(w) for w in value]
+
+
+def register_pipelines() -> None:
+    """Register `word-similarity` with transformers' pipeline registry (idempotent)."""
+    from transformers import AutoModel
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    if TASK in PIPELINE_REGISTRY.get_supported_tasks():
+        return
+    PIPELINE_REGISTRY.register_pipeline(
+        TASK, pipeline_class=WordSimilarityPipeline, pt_model=AutoModel, type="text"
+    )
