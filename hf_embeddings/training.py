@@ -3,6 +3,7 @@ learning-rate decay to a floor (gensim's alpha -> min_alpha), float64 loss per e
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 
@@ -15,33 +16,83 @@ __all__ = ["EmbeddingTrainer", "SparseSGD", "TrainingData", "linear_to_floor"]
 class SparseSGD(torch.optim.Optimizer):
     """SGD that applies sparse gradients with one `index_add_` and never coalesces them.
 
-    `nn.Embedding(sparse=True)` hands back uncoalesced (index, row) gradients; coalescing (a sort) costs
-    more than the update itself, and `index_add_` sums duplicate rows anyway, exactly what sequential
-    per-pair SGD would add up to (minus the intermediate reads). Dense gradients get a plain SGD step.
+    Sparse gradients (`nn.Embedding(sparse=True)`, the fused Word2Vec kernel) come as uncoalesced
+    (index, row) pairs; coalescing (a sort) costs more than the update itself, and `index_add_` sums
+    duplicate rows anyway, exactly what sequential per-example SGD adds up to, minus the intermediate
+    reads. Those missing reads matter for rows that occur many times in one batch (a frequent word used
+    as a negative thousands of times): all their terms are computed at the same stale value and their
+    coherent sum can overshoot far beyond where sequential SGD would have gone, and diverge. Per-row
+    guards against that:
+
+    - `max_row_step=tau`: a trust region. A row whose update could be longer than tau
+      (lr * sum of its occurrences' gradient norms > tau) is scaled down to that bound; rows that move
+      less (nearly all) get exactly the SGD step.
+    - `max_row_updates=T`: a row seen n > T times in the gradient moves as if it had been seen T times.
+
+    Dense gradients get a plain SGD step.
     """
 
-    def __init__(self, params, lr: float = 0.025):
+    def __init__(
+        self,
+        params,
+        lr: float = 0.025,
+        max_row_updates: float | None = None,
+        max_row_step: float | None = None,
+    ):
         if lr < 0:
             raise ValueError(f"learning rate must be >= 0, got {lr}")
-        super().__init__(params, {"lr": lr})
+        if max_row_updates is not None and not max_row_updates > 0:
+            raise ValueError(f"max_row_updates must be > 0 or None, got {max_row_updates}")
+        if max_row_step is not None and not max_row_step > 0:
+            raise ValueError(f"max_row_step must be > 0 or None, got {max_row_step}")
+        super().__init__(params, {"lr": lr, "max_row_updates": max_row_updates, "max_row_step": max_row_step})
 
     @torch.no_grad()
     def step(self, closure=None):
         loss = closure() if closure is not None else None
         for group in self.param_groups:
             lr = group["lr"]
+            cap, tau = group.get("max_row_updates"), group.get("max_row_step")
             for p in group["params"]:
                 g = p.grad
                 if g is None:
                     continue
-                if g.is_sparse:
-                    p.index_add_(0, g._indices()[0], g._values().to(p.dtype), alpha=-lr)
-                else:
+                if not g.is_sparse:
                     p.add_(g, alpha=-lr)
+                    continue
+                idx, vals = g._indices()[0], g._values()
+                scale = row_update_scale(idx, p.shape[0], cap) if cap else None
+                if tau and lr > 0:
+                    bound = row_step_scale(idx, vals, p.shape[0], tau / lr, scale)
+                    scale = bound if scale is None else scale * bound
+                if scale is not None:
+                    vals = vals * scale.unsqueeze(1).to(vals.dtype)
+                p.index_add_(0, idx, vals.to(p.dtype), alpha=-lr)
         return loss
 
 
-def linear_to_floor(optimizer: torch.optim.Optimizer, total_steps: int, floor: float) -> torch.optim.lr_scheduler.LambdaLR:
+def row_update_scale(idx: torch.Tensor, num_rows: int, cap: float) -> torch.Tensor:
+    """Per-occurrence factor min(1, cap / occurrences of its row): a row seen n > cap times in one sparse
+    gradient moves as if it had been seen `cap` times (mean of its n gradient rows times cap)."""
+    counts = torch.bincount(idx, minlength=num_rows)
+    factor = (cap / counts.clamp_min(1).to(torch.float32)).clamp_max_(1.0)
+    return factor[idx]
+
+
+def row_step_scale(
+    idx: torch.Tensor, vals: torch.Tensor, num_rows: int, bound: float, scale: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Per-occurrence factor min(1, bound / sum of the row's gradient-row norms) (times `scale` first)."""
+    norms = torch.linalg.vector_norm(vals, dim=1).float()
+    if scale is not None:
+        norms = norms * scale
+    total = torch.zeros(num_rows, dtype=norms.dtype, device=norms.device).index_add_(0, idx, norms)
+    return (bound / total.clamp_min_(1e-30)).clamp_max_(1.0)[idx]
+
+
+def linear_to_floor(
+    optimizer: torch.optim.Optimizer, total_steps: int, floor: float
+) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear decay from each group's lr to `floor` over `total_steps` (gensim's alpha -> min_alpha)."""
     starts = [g["lr"] for g in optimizer.param_groups]
 
@@ -77,16 +128,30 @@ class EmbeddingTrainer(Trainer):
 
     - gradient norms/clipping understand sparse gradients (the stock Trainer crashes on them);
     - with `sparse_sgd=True` (default when the model has sparse parameters) the optimiser is `SparseSGD`
-      with `args.learning_rate`, decayed linearly to `min_learning_rate`;
+      with `args.learning_rate`, decayed linearly to `min_learning_rate`, and the per-row guards
+      `max_row_step` / `max_row_updates`;
+    - a model whose forward takes `learning_rate` gets the rate of the SGD step that will apply its
+      gradient (Word2Vec uses it to train the sub-batches of a batch one after the other);
     - the loss of each epoch is accumulated in float64 on the device (no per-step sync) and logged as
       `epoch_loss` (sum) and `epoch_loss_per_item`, with `words_per_second` from the batches' `num_words`.
     """
 
-    def __init__(self, *args, min_learning_rate: float | None = None, sparse_sgd: bool | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        min_learning_rate: float | None = None,
+        sparse_sgd: bool | None = None,
+        max_row_updates: float | None = None,
+        max_row_step: float | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.min_learning_rate = min_learning_rate
         self.sparse_sgd = sparse_sgd
+        self.max_row_updates = max_row_updates
+        self.max_row_step = max_row_step
         self.epoch_history: list[dict] = []
+        self._takes_lr: bool | None = None
         self._epoch_loss = None
         self._epoch_items = 0
         self._epoch_words = None
@@ -95,19 +160,28 @@ class EmbeddingTrainer(Trainer):
 
     # --- optimiser / schedule -------------------------------------------------------------------------
     def _model_is_sparse(self) -> bool:
-        return any(getattr(m, "sparse", False) for m in self.model.modules() if isinstance(m, torch.nn.Embedding))
+        return any(
+            getattr(m, "sparse", False) for m in self.model.modules() if isinstance(m, torch.nn.Embedding)
+        )
 
     def create_optimizer(self, model=None):
         use_sparse = self.sparse_sgd if self.sparse_sgd is not None else self._model_is_sparse()
         if self.optimizer is None and use_sparse:
             params = [p for p in (model or self.model).parameters() if p.requires_grad]
-            self.optimizer = SparseSGD(params, lr=self.args.learning_rate)
+            self.optimizer = SparseSGD(
+                params,
+                lr=self.args.learning_rate,
+                max_row_updates=self.max_row_updates,
+                max_row_step=self.max_row_step,
+            )
             return self.optimizer
         return super().create_optimizer(model) if model is not None else super().create_optimizer()
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.lr_scheduler is None and self.min_learning_rate is not None:
-            self.lr_scheduler = linear_to_floor(optimizer or self.optimizer, num_training_steps, self.min_learning_rate)
+            self.lr_scheduler = linear_to_floor(
+                optimizer or self.optimizer, num_training_steps, self.min_learning_rate
+            )
             return self.lr_scheduler
         return super().create_scheduler(num_training_steps, optimizer)
 
@@ -132,16 +206,38 @@ class EmbeddingTrainer(Trainer):
     # --- loss / throughput accounting ------------------------------------------------------------------
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         words = inputs.get("num_words")
-        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        if model.training and self._forward_takes_learning_rate(model) and self.optimizer is not None:
+            # the rate of the SGD step that will apply this gradient (Word2Vec's sequential sub-batches)
+            inputs = {**inputs, "learning_rate": self.optimizer.param_groups[0]["lr"]}
+        loss, outputs = super().compute_loss(
+            model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
+        )
         with torch.no_grad():
             d = loss.detach().to(torch.float64)
             self._epoch_loss = d if self._epoch_loss is None else self._epoch_loss + d
-            n = getattr(outputs, "num_pairs", None) if not isinstance(outputs, dict) else outputs.get("num_pairs")
+            n = (
+                getattr(outputs, "num_pairs", None)
+                if not isinstance(outputs, dict)
+                else outputs.get("num_pairs")
+            )
             if n is not None:
                 self._epoch_items = self._epoch_items + n
             if words is not None:
                 self._epoch_words = words if self._epoch_words is None else self._epoch_words + words
         return (loss, outputs) if return_outputs else loss
+
+    def _forward_takes_learning_rate(self, model) -> bool:
+        if self._takes_lr is None:
+            base = self.accelerator.unwrap_model(model) if hasattr(self, "accelerator") else model
+            try:
+                self._takes_lr = "learning_rate" in inspect.signature(base.forward).parameters
+            except (TypeError, ValueError):
+                self._takes_lr = False
+            # only meaningful when the step is plain SGD with that rate
+            self._takes_lr = self._takes_lr and isinstance(
+                getattr(self.optimizer, "optimizer", self.optimizer), SparseSGD
+            )
+        return self._takes_lr
 
     def _epoch_start(self) -> None:
         self._epoch_loss, self._epoch_items, self._epoch_words = None, 0, None
@@ -180,7 +276,14 @@ def _sparse_aware_norm(model: torch.nn.Module) -> float:
 class TrainingData:
     """What a family's `build_training_data` returns: datasets, collator and Trainer/argument overrides."""
 
-    def __init__(self, train_dataset, data_collator=None, eval_dataset=None, trainer_kwargs=None, training_overrides=None):
+    def __init__(
+        self,
+        train_dataset,
+        data_collator=None,
+        eval_dataset=None,
+        trainer_kwargs=None,
+        training_overrides=None,
+    ):
         self.train_dataset = train_dataset
         self.data_collator = data_collator
         self.eval_dataset = eval_dataset

@@ -1,5 +1,7 @@
 """Word2Vec family entry: skip-gram / CBOW with negative sampling."""
 
+import torch
+
 from ...registry import ModelFamily
 from ...tokenization import WordTokenizer
 from ...training import TrainingData
@@ -14,8 +16,23 @@ def config_from_corpus(corpus, **options) -> Word2VecConfig:
     return Word2VecConfig(vocab_size=len(corpus.tokenizer), **options)
 
 
-def build_training_data(corpus, config: Word2VecConfig, *, seed: int = 0, device="cpu", words_per_batch: int | None = None):
-    """Return the batch dataset (one item = one pre-built batch) and its collator."""
+def build_training_data(
+    corpus,
+    config: Word2VecConfig,
+    *,
+    seed: int = 0,
+    device="cpu",
+    words_per_batch: int | None = None,
+    dataloader_workers: int | None = None,
+) -> TrainingData:
+    """Return the batch dataset (one item = one pre-built batch, generated on `device`) and its collator.
+
+    `words_per_batch` (corpus words per optimiser step) defaults to 16384 on a CPU and 262144 on an
+    accelerator; inside a batch, sub-batches of `config.sub_batch_words` centre words train one after
+    the other, so the batch size trades per-step overhead, not quality. On a CPU the batches are built
+    in `dataloader_workers` (default 1) worker process while the previous one trains.
+    """
+    on_cpu = torch.device(device).type == "cpu"
     dataset = Word2VecBatches(
         corpus,
         architecture=config.architecture,
@@ -25,15 +42,25 @@ def build_training_data(corpus, config: Word2VecConfig, *, seed: int = 0, device
         ns_exponent=config.ns_exponent,
         shrink_windows=config.shrink_windows,
         max_sentence_length=config.max_sentence_length,
-        words_per_batch=words_per_batch or (16384 if str(device) == "cpu" else 262144),
+        words_per_batch=words_per_batch or (16384 if on_cpu else 262144),
+        block_size=config.block_size,
+        negatives_per_block=config.block_negatives,
         seed=seed,
         device=device,
     )
+    if dataloader_workers is None:
+        dataloader_workers = 1 if on_cpu else 0
     return TrainingData(
         train_dataset=dataset,
         data_collator=unwrap_batch,
         trainer_kwargs={"min_learning_rate": config.min_alpha},
-        training_overrides={"learning_rate": config.alpha, "num_train_epochs": config.epochs},
+        training_overrides={
+            "learning_rate": config.alpha,
+            "num_train_epochs": config.epochs,
+            "dataloader_num_workers": dataloader_workers,
+            # one worker for the whole run (the epoch reaches it through shared memory)
+            "dataloader_persistent_workers": dataloader_workers > 0,
+        },
     )
 
 

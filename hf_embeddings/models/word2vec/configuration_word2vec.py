@@ -12,6 +12,14 @@ class Word2VecConfig(PretrainedConfig):
     `sample` the frequent-word subsampling threshold, `ns_exponent` the unigram-distribution exponent of
     the negative-sampling table. Vocabulary (and word counts) live with the tokenizer.
 
+    How batches are trained (see `data_word2vec` and `modeling_word2vec`): the centre words of a batch
+    are grouped in blocks of `block_size` consecutive words whose examples share `block_negatives`
+    negatives (default 4 * `negative`), each weighted negative / block_negatives, so the expected update
+    is gensim's; inside a batch, sub-batches of `sub_batch_words` centre words are trained one after
+    the other (each sees the SGD updates of the previous ones), so training does not depend on the batch
+    size; `max_row_step` bounds how far one sub-batch may move a row (a trust region that only binds on
+    runaway rows: very frequent words in small vocabularies; None to disable).
+
     Example:
         >>> Word2VecConfig(vocab_size=1000, vector_size=50, architecture="cbow").window
         5
@@ -36,15 +44,31 @@ class Word2VecConfig(PretrainedConfig):
         alpha: float = 0.025,
         min_alpha: float = 1e-4,
         epochs: int = 5,
+        block_size: int = 8,
+        block_negatives: int | None = None,
+        sub_batch_words: int = 1024,
+        max_row_step: float | None = 2.0,
         pad_token_id: int = 1,
         **kwargs,
     ):
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
-        for name, value in (("vector_size", vector_size), ("window", window), ("negative", negative),
-                            ("vocab_size", vocab_size), ("max_sentence_length", max_sentence_length)):
+        if block_negatives is None:
+            block_negatives = 4 * negative if isinstance(negative, int) else negative
+        for name, value in (
+            ("vector_size", vector_size),
+            ("window", window),
+            ("negative", negative),
+            ("vocab_size", vocab_size),
+            ("max_sentence_length", max_sentence_length),
+            ("block_size", block_size),
+            ("block_negatives", block_negatives),
+            ("sub_batch_words", sub_batch_words),
+        ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if max_row_step is not None and not max_row_step > 0:
+            raise ValueError(f"max_row_step must be > 0 or None, got {max_row_step!r}")
         if not 0 <= sample < 1:
             raise ValueError(f"sample must be in [0, 1), got {sample!r}")
         if not 0 <= min_alpha <= alpha:
@@ -64,4 +88,8 @@ class Word2VecConfig(PretrainedConfig):
         self.alpha = alpha
         self.min_alpha = min_alpha
         self.epochs = epochs
+        self.block_size = block_size
+        self.block_negatives = block_negatives
+        self.sub_batch_words = sub_batch_words
+        self.max_row_step = max_row_step
         super().__init__(pad_token_id=pad_token_id, **kwargs)

@@ -2,13 +2,27 @@
 
 One batch covers a fixed span of `words_per_batch` in-vocabulary corpus positions (so the learning-rate
 schedule, which decays per step, decays per word as gensim's does). Per span:
+
 1. frequent-word subsampling with gensim's keep probability (sqrt(c / (s*T)) + 1) * (s*T) / c;
-2. a shrunk ("dynamic") window per centre word: window - randint(window);
-3. (input, output) pairs within a sentence: skip-gram pairs input = context word, output = centre word
-   (as in the C tool); CBOW rows of up to 2*window context words per centre word;
-4. `negative` negatives per row from the unigram^ns_exponent distribution (inverse-CDF sampling).
-Everything is a handful of tensor ops per batch; it runs on the training device, so on a GPU the data
-never crosses the bus. Batches are deterministic functions of (seed, epoch, batch index).
+2. a shrunk ("dynamic") window per centre word: window - randint(window), inside its sentence;
+3. the kept positions are cut into blocks of `block_size` consecutive centre words. A block carries its
+   centres (`centres`, (blocks, B)), the positions around them (`context`, (blocks, B + 2*window): the
+   centres plus `window` positions on each side), which of those pairs with which centre (`pair_mask`,
+   (blocks, B + 2*window, B): inside the centre's shrunk window, same sentence, not itself) and
+   `negatives_per_block` negatives from the unigram^ns_exponent distribution (alias method) that the
+   block's examples share.
+
+Skip-gram trains every (context -> centre) pair (the C tool's orientation: the context word's input
+vector against the centre word's output vector), CBOW every centre against its averaged context, exactly
+the pairs and windows gensim trains. Sharing negatives within a small block (as Ji et al. 2016,
+"Parallelizing Word2Vec in Shared and Distributed Memory", and BlazingText share them within a window)
+turns the work into small dense matrix products, reads each input row (B + 2*window) / B times instead
+of 2*window times, and with each negative weighted negative / negatives_per_block keeps the expected
+update of gensim's independent negatives.
+
+Everything is a handful of tensor ops per batch on the device given, so on a GPU the data never crosses
+the bus; on a CPU the family builds batches in a DataLoader worker, overlapping it with training.
+Batches are deterministic functions of (seed, epoch, batch index).
 """
 
 from __future__ import annotations
@@ -20,6 +34,9 @@ import torch
 from torch.utils.data import Dataset
 
 from ...corpus import TokenizedCorpus
+
+#: id of padding positions (they pair with nothing; any valid row id would do)
+PAD_CONTEXT_ID = 0
 
 
 def keep_probabilities(counts: np.ndarray, sample: float, num_special: int) -> np.ndarray:
@@ -35,14 +52,39 @@ def keep_probabilities(counts: np.ndarray, sample: float, num_special: int) -> n
     return p
 
 
-def negative_cdf(counts: np.ndarray, exponent: float, num_special: int) -> np.ndarray:
-    """Return the cumulative unigram^exponent distribution over ids (special tokens get no mass)."""
+def negative_distribution(counts: np.ndarray, exponent: float, num_special: int) -> np.ndarray:
+    """Return the unigram^exponent distribution over ids (special tokens get no mass)."""
     w = counts.astype(np.float64) ** exponent
     w[:num_special] = 0.0
-    if w.sum() <= 0:
+    total = w.sum()
+    if total <= 0:
         raise ValueError("cannot build the negative-sampling table: every word count is zero")
-    cdf = np.cumsum(w)
-    return cdf / cdf[-1]
+    return w / total
+
+
+def alias_table(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker/Vose alias table of a discrete distribution: draw i uniformly, keep it with probability
+    `accept[i]`, else take `alias[i]`. Exact up to float64 rounding; O(1) per draw (two gathers)."""
+    n = len(probs)
+    scaled = np.asarray(probs, dtype=np.float64) * n
+    accept = np.ones(n, dtype=np.float64)
+    alias = np.arange(n, dtype=np.int64)
+    small = [i for i in np.flatnonzero(scaled < 1.0).tolist()]
+    large = [i for i in np.flatnonzero(scaled >= 1.0).tolist()]
+    scaled_l = scaled.tolist()
+    while small and large:
+        s, big = small.pop(), large[-1]
+        accept[s] = scaled_l[s]
+        alias[s] = big
+        scaled_l[big] -= 1.0 - scaled_l[s]
+        if scaled_l[big] < 1.0:
+            small.append(large.pop())
+    # leftovers are 1 up to rounding; a zero-probability id must never be accepted
+    accept[probs <= 0] = 0.0
+    for i in small + large:
+        if probs[i] > 0:
+            accept[i] = 1.0
+    return accept, alias
 
 
 def _split_long_sentences(sent: np.ndarray, max_len: int) -> np.ndarray:
@@ -65,8 +107,12 @@ class Word2VecBatchSpec:
 class Word2VecBatches(Dataset):
     """Map-style dataset whose item k is the k-th training batch of the current epoch (a dict of tensors).
 
-    Use with `per_device_train_batch_size=1` and `unwrap_batch` as the collator (what the family's
-    `build_training_data` sets up). `set_epoch` changes the random draws per epoch.
+    Item keys (see the module docstring): `context` (blocks, B + 2*window) ids, `centres` (blocks, B)
+    ids, `pair_mask` (blocks, B + 2*window, B) bool, `negatives` (blocks, negatives_per_block) ids and
+    `num_words` (in-vocabulary corpus words the batch covers, before subsampling). Padding (past the
+    last kept word, or outside the batch) has id `PAD_CONTEXT_ID` and pairs with nothing. Use with
+    `per_device_train_batch_size=1` and `unwrap_batch` as the collator (what the family's
+    `build_training_data` sets up). `set_epoch` changes the random draws.
     """
 
     def __init__(
@@ -81,12 +127,16 @@ class Word2VecBatches(Dataset):
         shrink_windows: bool = True,
         max_sentence_length: int = 10000,
         words_per_batch: int = 16384,
+        block_size: int = 8,
+        negatives_per_block: int | None = None,
         seed: int = 0,
         device: str | torch.device = "cpu",
     ):
         counts = corpus.tokenizer.word_counts
         if counts is None:
-            raise ValueError("the tokenizer has no word counts: build it with load_corpus or WordTokenizer.train")
+            raise ValueError(
+                "the tokenizer has no word counts: build it with load_corpus or WordTokenizer.train"
+            )
         ns = corpus.tokenizer.num_special_tokens
         ids = np.asarray(corpus.ids)
         keep = ids >= ns  # gensim drops out-of-vocabulary words before windowing
@@ -95,13 +145,21 @@ class Word2VecBatches(Dataset):
         self.sent_np = _split_long_sentences(sent, max_sentence_length) if len(sent) else sent
         self.spec = Word2VecBatchSpec(architecture, window, negative, shrink_windows)
         self.words_per_batch = int(words_per_batch)
+        if block_size < 1:
+            raise ValueError(f"block_size must be >= 1, got {block_size}")
+        self.block_size = int(block_size)
+        self.negatives_per_block = int(negatives_per_block or negative)
         self.seed = int(seed)
-        self.epoch = 0
+        # shared memory: a persistent DataLoader worker sees the epoch the trainer sets in the main process
+        self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
         self.num_words = len(self.ids_np)
         self.raw_words = int(corpus.num_tokens)
         self.device = torch.device(device)
+        probs = negative_distribution(counts, ns_exponent, ns)
+        accept, alias = alias_table(probs)
         self._keep_p = torch.as_tensor(keep_probabilities(counts, sample, ns), dtype=torch.float32)
-        self._cdf = torch.as_tensor(negative_cdf(counts, ns_exponent, ns), dtype=torch.float64)
+        self._accept = torch.as_tensor(accept, dtype=torch.float64)
+        self._alias = torch.as_tensor(alias)
         self._ids = torch.as_tensor(self.ids_np)
         self._sent = torch.as_tensor(self.sent_np.astype(np.int64))
         self._on_device = False
@@ -114,12 +172,16 @@ class Word2VecBatches(Dataset):
 
     def _materialize(self) -> None:
         if not self._on_device:
-            for name in ("_keep_p", "_cdf", "_ids", "_sent"):
+            for name in ("_keep_p", "_accept", "_alias", "_ids", "_sent"):
                 setattr(self, name, getattr(self, name).to(self.device))
             self._on_device = True
 
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch[0])
+
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+        self._epoch[0] = int(epoch)
 
     def __len__(self) -> int:
         return max(1, -(-self.num_words // self.words_per_batch))
@@ -129,67 +191,61 @@ class Word2VecBatches(Dataset):
         g.manual_seed((self.seed * 1_000_003 + self.epoch) * 1_000_000_007 + index)
         return g
 
+    def sample_negatives(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+        """Draw ids from the unigram^ns_exponent distribution (alias method)."""
+        self._materialize()
+        n = len(self._accept)
+        i = torch.randint(0, n, shape, generator=generator, device=self.device)
+        u = torch.rand(shape, generator=generator, device=self.device, dtype=torch.float64)
+        return torch.where(u < self._accept[i], i, self._alias[i])
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         if not 0 <= index < len(self):
             raise IndexError(index)
         self._materialize()
+        dev = self.device
         g = self._generator(index)
         lo = index * self.words_per_batch
         ids = self._ids[lo : lo + self.words_per_batch]
         sent = self._sent[lo : lo + self.words_per_batch]
         n_words = len(ids)
-        kept = torch.rand(len(ids), generator=g, device=self.device) < self._keep_p[ids]
+        kept = torch.rand(n_words, generator=g, device=dev) < self._keep_p[ids]
         ids, sent = ids[kept], sent[kept]
-        w = self.spec.window
+        n, w, B = len(ids), self.spec.window, self.block_size
         if self.spec.shrink_windows:
-            eff = w - torch.randint(0, w, (len(ids),), generator=g, device=self.device)
+            eff = w - torch.randint(0, w, (n,), generator=g, device=dev)
         else:
-            eff = torch.full((len(ids),), w, device=self.device)
-        if self.spec.architecture == "skipgram":
-            batch = self._skipgram(ids, sent, eff)
-            n_rows = len(batch["outputs"])
-        else:
-            batch = self._cbow(ids, sent, eff)
-            n_rows = len(batch["outputs"])
-        u = torch.rand((n_rows, self.spec.negative), generator=g, device=self.device, dtype=torch.float64)
-        batch["negatives"] = torch.searchsorted(self._cdf, u).clamp_(max=len(self._cdf) - 1)
-        batch["num_words"] = torch.tensor(n_words, device=self.device)
-        return batch
-
-    def _skipgram(self, ids, sent, eff) -> dict[str, torch.Tensor]:
-        n = len(ids)
-        centres, contexts = [], []
-        for d in range(1, self.spec.window + 1):
-            if d >= n:
-                break
-            # pair (centre i, context i+d) exists if d is inside centre i's window, likewise (i+d, i)
-            same = sent[d:] == sent[:-d]
-            fwd = same & (eff[:-d] >= d)
-            bwd = same & (eff[d:] >= d)
-            i = torch.nonzero(fwd).squeeze(1)
-            centres.append(i)
-            contexts.append(i + d)
-            j = torch.nonzero(bwd).squeeze(1) + d
-            centres.append(j)
-            contexts.append(j - d)
-        if centres:
-            c = torch.cat(centres)
-            x = torch.cat(contexts)
-        else:
-            c = x = torch.zeros(0, dtype=torch.long, device=self.device)
-        # the C tool trains the context word's input vector against the centre word's output vector
-        return {"inputs": ids[x], "outputs": ids[c]}
-
-    def _cbow(self, ids, sent, eff) -> dict[str, torch.Tensor]:
-        n, w = len(ids), self.spec.window
-        pos = torch.arange(n, device=self.device)
-        offsets = torch.cat([torch.arange(-w, 0, device=self.device), torch.arange(1, w + 1, device=self.device)])
-        ctx = pos[:, None] + offsets[None, :]
-        inside = (ctx >= 0) & (ctx < n)
-        ctx_c = ctx.clamp(0, max(n - 1, 0))
-        mask = inside & (sent[ctx_c] == sent[:, None]) & (offsets.abs()[None, :] <= eff[:, None])
-        has = mask.any(1)
-        return {"context": ids[ctx_c][has], "context_mask": mask[has], "outputs": ids[has]}
+            eff = torch.full((n,), w, device=dev)
+        nb = max(1, -(-n // B))
+        # positions padded to whole blocks plus a halo of `window` on each side; padding belongs to no
+        # sentence (-1), so it never pairs with anything
+        ids_h = torch.full((nb * B + 2 * w,), PAD_CONTEXT_ID, dtype=ids.dtype, device=dev)
+        sent_h = torch.full((nb * B + 2 * w,), -1, dtype=sent.dtype, device=dev)
+        eff_p = torch.zeros(nb * B, dtype=eff.dtype, device=dev)
+        ids_h[w : w + n] = ids
+        sent_h[w : w + n] = sent
+        eff_p[:n] = eff
+        span = B + 2 * w
+        context = ids_h.unfold(0, span, B)  # (nb, B+2w): block b's centres are slots w..w+B-1
+        sent_u = sent_h.unfold(0, span, B)
+        centres = context[:, w : w + B]
+        sent_c = sent_u[:, w : w + B]
+        # slot j is at distance |j - w - c| from centre c of the same block
+        dist = (torch.arange(span, device=dev)[:, None] - w - torch.arange(B, device=dev)[None, :]).abs()
+        pair_mask = (
+            (sent_u[:, :, None] == sent_c[:, None, :])
+            & (sent_c[:, None, :] >= 0)
+            & (dist[None] > 0)
+            & (dist[None] <= eff_p.view(nb, 1, B))
+        )
+        negatives = self.sample_negatives((nb, self.negatives_per_block), g)
+        return {
+            "context": context.contiguous(),
+            "centres": centres.contiguous(),
+            "pair_mask": pair_mask,
+            "negatives": negatives,
+            "num_words": torch.tensor(n_words, device=dev),
+        }
 
 
 def unwrap_batch(features: list[dict]) -> dict:

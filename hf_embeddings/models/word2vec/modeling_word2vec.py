@@ -18,10 +18,245 @@ from .configuration_word2vec import Word2VecConfig
 @dataclass
 class Word2VecTrainingOutput(ModelOutput):
     """`loss` is the SGNS / CBOW-NS loss summed over the batch (SGD on a sum is what gensim does per pair);
-    `num_pairs` the number of (input, output) rows it sums over."""
+    `num_pairs` the number of (input, output) examples it sums over (skip-gram pairs, CBOW rows)."""
 
     loss: torch.FloatTensor | None = None
     num_pairs: torch.LongTensor | None = None
+
+
+def _block_weights(pair_mask, centres, negatives, neg_scale, skipgram, dtype):
+    """Per-score weights of a chunk of blocks.
+
+    Skip-gram scores are (blocks, U, B+Kn): every window slot u against the B centres and the Kn shared
+    negatives; a pair (u, c) weighs 1 on its centre column, and neg_scale on each negative column, summed
+    over the pairs of u (a negative equal to the pair's centre word is skipped, as in the C tool).
+    CBOW scores are (blocks, B, B+Kn): each centre's context mean against the same targets.
+    """
+    pm = pair_mask.to(dtype)
+    neq = (negatives[:, None, :] != centres[:, :, None]).to(dtype)  # (g, B, Kn)
+    if skipgram:
+        return torch.cat([pm, torch.bmm(pm, neq).mul_(neg_scale)], dim=2), pm
+    has = (pm.sum(1) > 0).to(dtype)  # (g, B) centres with at least one context word
+    B = centres.shape[1]
+    eye = torch.eye(B, dtype=dtype, device=pm.device)
+    return torch.cat([eye * has[:, :, None], neq.mul_(has[:, :, None] * neg_scale)], dim=2), pm
+
+
+def _signs(B: int, T: int, like: torch.Tensor) -> torch.Tensor:
+    """+1 for the centre (positive) columns, -1 for the negatives: loss = softplus(-sign * score)."""
+    s = torch.full((T,), -1.0, dtype=like.dtype, device=like.device)
+    s[:B] = 1.0
+    return s
+
+
+def reference_negative_sampling_loss(
+    weight_in: torch.Tensor,
+    weight_out: torch.Tensor,
+    context: torch.Tensor,
+    pair_mask: torch.Tensor,
+    centres: torch.Tensor,
+    negatives: torch.Tensor,
+    *,
+    skipgram: bool,
+    cbow_mean: bool = True,
+    neg_scale: float = 1.0,
+) -> torch.Tensor:
+    """Plain-autograd version of the training loss (slow; the definition the fused kernel is tested against).
+
+    A block holds B consecutive centre words (`centres`, (blocks, B)), the window slots around them
+    (`context`, (blocks, U)), which slot pairs with which centre (`pair_mask`, (blocks, U, B)) and the Kn
+    negatives the block's examples share (`negatives`, (blocks, Kn)), each weighted `neg_scale`.
+    Skip-gram: sum over pairs (u -> c) of -log s(w_u.w'_c) - neg_scale * sum_k log s(-w_u.w'_k).
+    CBOW: per centre c, the same with w_u replaced by the mean (or sum) of c's context vectors; the
+    gradient reaching each context vector is gensim's (the full error for the mean, error/count for the sum).
+    """
+    B = centres.shape[1]
+    pm = pair_mask.to(weight_in.dtype)
+    h = weight_in[context]  # (g, U, d)
+    o = weight_out[torch.cat([centres, negatives], dim=1)]  # (g, B+Kn, d)
+    neq = (negatives[:, None, :] != centres[:, :, None]).to(weight_in.dtype)
+    if skipgram:
+        pos = nn.functional.softplus(-torch.einsum("gud,gcd->guc", h, o[:, :B]))
+        neg = nn.functional.softplus(torch.einsum("gud,gkd->guk", h, o[:, B:]))
+        # pair (u, c): its positive term plus the shared negatives (those equal to c skipped)
+        per_pair = pos + neg_scale * torch.einsum("guk,gck->guc", neg, neq)
+        return (per_pair * pm).sum()
+    count = pm.sum(1)  # (g, B)
+    total = torch.einsum("guc,gud->gcd", pm, h)
+    cnt = count.clamp_min(1)[:, :, None]
+    if cbow_mean:
+        hidden = total.detach() / cnt + (total - total.detach())
+    else:
+        hidden = total.detach() + (total - total.detach()) / cnt
+    pos = nn.functional.softplus(-(hidden * o[:, :B]).sum(-1))
+    neg = nn.functional.softplus(torch.einsum("gcd,gkd->gck", hidden, o[:, B:]))
+    per_centre = pos + neg_scale * (neg * neq).sum(-1)
+    return (per_centre * (count > 0)).sum()
+
+
+class _NegativeSamplingLoss(torch.autograd.Function):
+    """Fused SGNS / CBOW-NS loss over blocks, with its gradient in closed form.
+
+    The batch is processed in sub-batches of `chunk` blocks. Per sub-batch, forward gathers the rows once
+    (the window slots of B consecutive centres overlap, so each input row is read about (B + 2*window) / B
+    times instead of 2*window), computes scores, loss and (when a gradient is wanted) the gradient rows
+    with a few batched matrix products while the rows are in cache; backward only wraps them as
+    uncoalesced sparse COO gradients (one row per block slot: `SparseSGD` adds them with `index_add_`).
+    No autograd graph is built over the gathers.
+
+    With `lr` (the learning rate of the SGD step that will apply this gradient), the sub-batches are
+    sequential: each is evaluated where SGD would be after the previous ones (their updates are applied
+    to the tables in place, and taken back once the batch is done), so the returned gradient is the sum
+    of the sub-batch gradients along that path and one SGD step with `lr` lands where SGD over the
+    sub-batches, one after the other, lands. Large batches then train like sub-batch-sized ones.
+    """
+
+    @staticmethod
+    def forward(
+        ctx,
+        weight_in,
+        weight_out,
+        context,
+        pair_mask,
+        centres,
+        negatives,
+        neg_scale,
+        skipgram,
+        cbow_mean,
+        chunk,
+        lr,
+        max_step,
+    ):
+        need_in, need_out = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        nb, U = context.shape
+        B = centres.shape[1]
+        targets = torch.cat([centres, negatives], dim=1)
+        T = targets.shape[1]
+        d = weight_in.shape[1]
+        dev, dt = weight_in.device, weight_in.dtype
+        sign = _signs(B, T, weight_in)
+        label = (sign > 0).to(dt)
+        loss = torch.zeros((), dtype=torch.float64, device=dev)
+        in_vals = torch.empty((nb, U, d), dtype=dt, device=dev) if need_in else None
+        out_vals = torch.empty((nb, T, d), dtype=dt, device=dev) if need_out else None
+        sequential = bool(lr) and need_in and need_out
+        scratch = (
+            torch.zeros(max(weight_in.shape[0], weight_out.shape[0]), dtype=dt, device=dev)
+            if max_step
+            else None
+        )
+        step = max(1, min(chunk, nb))
+        for a in range(0, nb, step):
+            b = min(a + step, nb)
+            g = b - a
+            wt, pm = _block_weights(pair_mask[a:b], centres[a:b], negatives[a:b], neg_scale, skipgram, dt)
+            h = weight_in.index_select(0, context[a:b].reshape(-1)).view(g, U, d)
+            o = weight_out.index_select(0, targets[a:b].reshape(-1)).view(g, T, d)
+            if skipgram:
+                x = h
+            else:
+                count = pm.sum(1).clamp_min_(1)  # (g, B) context words per centre
+                mix = pm / count[:, None, :] if cbow_mean else pm
+                x = torch.bmm(mix.transpose(1, 2), h)  # (g, B, d) context mean (sum)
+            s = torch.bmm(x, o.transpose(1, 2))  # (g, rows, T)
+            loss += (nn.functional.softplus(s * -sign) * wt).sum(dtype=torch.float64)
+            if not (need_in or need_out):
+                continue
+            coef = torch.sigmoid(s).sub_(label).mul_(wt)  # d loss / d score
+            if need_out:
+                torch.bmm(coef.transpose(1, 2), x, out=out_vals[a:b])
+            if need_in:
+                if skipgram:
+                    torch.bmm(coef, o, out=in_vals[a:b])
+                else:
+                    gx = torch.bmm(coef, o)  # (g, B, d) error of each centre's hidden vector
+                    # gensim: each context word gets the full error (mean) or error / count (sum)
+                    torch.bmm(pm if cbow_mean else mix / count[:, None, :], gx, out=in_vals[a:b])
+            if sequential and max_step:
+                _trust_region_(context[a:b].reshape(-1), in_vals[a:b].view(-1, d), scratch, max_step / lr)
+                _trust_region_(targets[a:b].reshape(-1), out_vals[a:b].view(-1, d), scratch, max_step / lr)
+            if sequential and b < nb:
+                weight_in.index_add_(0, context[a:b].reshape(-1), in_vals[a:b].view(-1, d), alpha=-lr)
+                weight_out.index_add_(0, targets[a:b].reshape(-1), out_vals[a:b].view(-1, d), alpha=-lr)
+        if sequential and nb > step:  # take the look-ahead updates back: the optimizer applies them
+            done = (nb - 1) // step * step
+            weight_in.index_add_(0, context[:done].reshape(-1), in_vals[:done].view(-1, d), alpha=lr)
+            weight_out.index_add_(0, targets[:done].reshape(-1), out_vals[:done].view(-1, d), alpha=lr)
+        ctx.grads = (
+            context.reshape(-1) if need_in else None,
+            in_vals,
+            targets.reshape(-1) if need_out else None,
+            out_vals,
+        )
+        ctx.shapes = (weight_in.shape, weight_out.shape)
+        return loss.to(dt)
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        grads = []
+        scale = None if (grad_loss.device.type == "cpu" and float(grad_loss) == 1.0) else grad_loss
+        for (idx, vals), shape in zip((ctx.grads[:2], ctx.grads[2:]), ctx.shapes):
+            if idx is None:
+                grads.append(None)
+                continue
+            vals = vals.view(-1, shape[1])
+            if scale is not None:
+                vals = vals * scale.to(vals.dtype)
+            # autograd keeps (steals) this tensor as .grad when nothing else references its parts
+            grads.append(torch.sparse_coo_tensor(idx.unsqueeze(0), vals, shape, check_invariants=False))
+            del vals
+        del ctx.grads
+        return grads[0], grads[1], None, None, None, None, None, None, None, None, None, None
+
+
+def _trust_region_(idx: torch.Tensor, vals: torch.Tensor, scratch: torch.Tensor, bound: float) -> None:
+    """Scale, in place, the gradient rows of every row id whose summed row norms exceed `bound` down to it
+    (`scratch`: a zero vector over ids, left zero again)."""
+    norms = torch.linalg.vector_norm(vals, dim=1)
+    scratch.index_add_(0, idx, norms)
+    total = scratch[idx]
+    scratch.index_fill_(0, idx, 0.0)
+    if vals.device.type == "cpu" and not bool((total > bound).any()):
+        return  # the common case; on an accelerator always scale rather than synchronise to find out
+    vals.mul_((bound / total.clamp_min_(bound)).unsqueeze(1))
+
+
+def negative_sampling_loss(
+    weight_in: torch.Tensor,
+    weight_out: torch.Tensor,
+    context: torch.Tensor,
+    pair_mask: torch.Tensor,
+    centres: torch.Tensor,
+    negatives: torch.Tensor,
+    *,
+    skipgram: bool,
+    cbow_mean: bool = True,
+    neg_scale: float = 1.0,
+    chunk_blocks: int = 256,
+    learning_rate: float | None = None,
+    max_row_step: float | None = None,
+) -> torch.Tensor:
+    """Training loss of one batch of blocks (see `reference_negative_sampling_loss` for the definition),
+    computed by the fused kernel in sub-batches of `chunk_blocks` blocks; its gradients w.r.t. the two
+    tables are sparse (one row per slot). With `learning_rate`, the sub-batches are sequential (see
+    `_NegativeSamplingLoss`): the gradient is then the one that makes an SGD step with that rate equal
+    to SGD over the sub-batches one after the other; `max_row_step` then bounds each sub-batch's step of
+    each row (a trust region: rows whose summed gradient-row norms times the rate exceed it are scaled
+    down to it)."""
+    return _NegativeSamplingLoss.apply(
+        weight_in,
+        weight_out,
+        context,
+        pair_mask,
+        centres,
+        negatives,
+        float(neg_scale),
+        bool(skipgram),
+        bool(cbow_mean),
+        int(chunk_blocks),
+        float(learning_rate) if learning_rate else None,
+        float(max_row_step) if max_row_step else None,
+    )
 
 
 class Word2VecPreTrainedModel(PreTrainedModel):
@@ -62,28 +297,13 @@ class Word2VecModel(StaticEmbeddingMixin, Word2VecPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings = value
 
-    def forward(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None, **kwargs) -> BaseModelOutput:
+    def forward(
+        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None, **kwargs
+    ) -> BaseModelOutput:
         hidden = self.embeddings(input_ids)
         if attention_mask is not None:
             hidden = hidden * attention_mask.unsqueeze(-1).to(hidden.dtype)
         return BaseModelOutput(last_hidden_state=hidden)
-
-    def negative_sampling_loss(
-        self,
-        hidden: torch.Tensor,
-        outputs: torch.LongTensor,
-        negatives: torch.LongTensor,
-    ) -> torch.Tensor:
-        """Sum over rows of -log s(h.w'_o) - sum_k log s(-h.w'_k); negatives equal to the target are
-        skipped, as the C tool skips them."""
-        targets = torch.cat([outputs.unsqueeze(1), negatives], dim=1)
-        out = self.output_embeddings(targets)  # (P, 1+K, d)
-        scores = torch.bmm(out, hidden.unsqueeze(2)).squeeze(2)
-        sign = torch.ones_like(scores)
-        sign[:, 1:] = -1
-        weight = torch.ones_like(scores)
-        weight[:, 1:] = (negatives != outputs.unsqueeze(1)).to(scores.dtype)
-        return -(nn.functional.logsigmoid(sign * scores) * weight).sum()
 
 
 class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel):
@@ -102,33 +322,39 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
 
     def forward(
         self,
-        outputs: torch.LongTensor,
+        context: torch.LongTensor,
+        pair_mask: torch.Tensor,
+        centres: torch.LongTensor,
         negatives: torch.LongTensor,
-        inputs: torch.LongTensor | None = None,
-        context: torch.LongTensor | None = None,
-        context_mask: torch.Tensor | None = None,
         num_words: torch.Tensor | None = None,
+        learning_rate: float | None = None,
         return_loss: bool = True,
     ) -> Word2VecTrainingOutput:
-        """Skip-gram rows give `inputs` (one context word each); CBOW rows give `context` + `context_mask`."""
-        emb = self.word2vec.embeddings
-        if self.config.architecture == "skipgram":
-            if inputs is None:
-                raise ValueError("skip-gram batches need `inputs`")
-            hidden = emb(inputs)
-        else:
-            if context is None or context_mask is None:
-                raise ValueError("CBOW batches need `context` and `context_mask`")
-            mask = context_mask.to(emb.weight.dtype).unsqueeze(-1)
-            total = (emb(context) * mask).sum(1)
-            if self.config.cbow_mean:
-                # forward uses the mean, but every context word receives the full error (the C tool and
-                # gensim add neu1e unscaled to each context vector)
-                count = mask.sum(1).clamp_min(1)
-                hidden = total.detach() / count + (total - total.detach())
-            else:
-                # summed context: gensim divides the error by the number of context words
-                count = mask.sum(1).clamp_min(1)
-                hidden = total.detach() + (total - total.detach()) / count
-        loss = self.word2vec.negative_sampling_loss(hidden, outputs, negatives)
-        return Word2VecTrainingOutput(loss=loss, num_pairs=torch.tensor(outputs.shape[0]))
+        """A batch of blocks of B consecutive centre words, as `Word2VecBatches` builds them: `centres`
+        (blocks, B), the window slots around them `context` (blocks, U), `pair_mask` (blocks, U, B) and the
+        block's shared `negatives` (blocks, Kn), each weighted negative / Kn.
+
+        `learning_rate` (passed by `EmbeddingTrainer`: the rate of the SGD step that follows) makes the
+        sub-batches of `config.sub_batch_words` centre words sequential, so a large batch trains like
+        sequential sub-batches; without it the whole batch is evaluated at the current weights.
+        """
+        skipgram = self.config.architecture == "skipgram"
+        emb = self.word2vec.embeddings.weight
+        chunk = max(1, self.config.sub_batch_words // centres.shape[1]) if centres.shape[1] else 1
+        loss = negative_sampling_loss(
+            emb,
+            self.word2vec.output_embeddings.weight,
+            context,
+            pair_mask,
+            centres,
+            negatives,
+            skipgram=skipgram,
+            cbow_mean=self.config.cbow_mean,
+            neg_scale=self.config.negative / negatives.shape[1],
+            chunk_blocks=chunk,
+            learning_rate=learning_rate if self.training else None,
+            max_row_step=self.config.max_row_step,
+        )
+        with torch.no_grad():
+            num = pair_mask.sum() if skipgram else pair_mask.any(1).sum()
+        return Word2VecTrainingOutput(loss=loss, num_pairs=num)

@@ -1,0 +1,264 @@
+"""Word2Vec training: hf_embeddings (transformers Trainer) vs gensim 4, same corpus, same settings.
+
+Both train on the same token stream (the corpus file tokenized by hf_embeddings' `load_corpus`, out-of-
+vocabulary words dropped, which gensim's `min_count` would do anyway) with d=100, window 5, negative 5,
+sample 1e-3, min_count 5, alpha 0.025 -> 1e-4 over all epochs; gensim uses one worker per CPU core.
+Per architecture it prints WordSim-353 and SimLex-999 Spearman, Google-analogy accuracy (3CosAdd,
+restrict_vocab 30000), with OOV counts, all from `hf_embeddings.evaluation` (gensim-identical numbers),
+training words/s (raw corpus words x epochs / training wall time, vocabulary building and evaluation
+excluded), the ratio ours / gensim, and the peak RSS of each run. Every run is a fresh subprocess
+that trains and saves its vectors (peak RSS: its VmHWM); the driver evaluates them. Figures are
+medians over --seeds.
+
+    python bench/word2vec_vs_gensim.py [FILE] [--arch both|skipgram|cbow] [--epochs 5] [--seeds 1]
+    python bench/word2vec_vs_gensim.py --quick          # 1 epoch, 1 seed: a fast sanity run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "gcide.txt.xz"
+SETTINGS = dict(vector_size=100, window=5, negative=5, sample=1e-3, min_count=5, alpha=0.025, min_alpha=1e-4)
+METRICS = (
+    ("wordsim353_spearman", "WS353 rho"),
+    ("simlex999_spearman", "SimLex rho"),
+    ("google_analogy_accuracy", "analogy acc"),
+)
+
+
+# ------------------------------------------------------------------------------------------- workers
+def _save_vectors(words: list[str], vectors, out: str) -> None:
+    """Workers only save the vectors (so their peak RSS is training's); the driver evaluates them."""
+    import numpy as np
+
+    np.save(out + ".npy", np.asarray(vectors, dtype=np.float32))
+    Path(out + ".words").write_text("\n".join(words), encoding="utf-8")
+
+
+def _evaluate(out: str) -> dict:
+    import numpy as np
+
+    from hf_embeddings.evaluation import evaluate_static_embeddings
+
+    words = Path(out + ".words").read_text(encoding="utf-8").split("\n")
+    r = evaluate_static_embeddings((words, np.load(out + ".npy")), restrict_vocab=30000)
+    keep = [m for m, _ in METRICS] + ["wordsim353_n_oov", "simlex999_n_oov", "google_analogy_n_oov"]
+    return {k: r[k] for k in keep}
+
+
+def run_ours(path: str, arch: str, epochs: int, seed: int, a) -> dict:
+    import torch
+    from transformers import TrainingArguments
+
+    from hf_embeddings import load_corpus
+    from hf_embeddings.models.word2vec import FAMILY, Word2VecForNegativeSampling, config_from_corpus
+    from hf_embeddings.training import EmbeddingTrainer
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    corpus = load_corpus(path, min_count=SETTINGS["min_count"], show_progress=False)
+    settings = {k: v for k, v in SETTINGS.items() if k != "min_count"}
+    cfg = config_from_corpus(corpus, architecture=arch, epochs=epochs, **settings)
+    torch.manual_seed(seed)
+    model = Word2VecForNegativeSampling(cfg)
+    extra = {"words_per_batch": a.words_per_batch} if a.words_per_batch else {}
+    data = FAMILY.build_training_data(corpus, cfg, seed=seed, **extra)
+    args = TrainingArguments(
+        output_dir=os.path.join(a.tmp, "out"),
+        use_cpu=True,
+        report_to="none",
+        disable_tqdm=True,
+        seed=seed,
+        **{**FAMILY.training_defaults, **data.training_overrides, "logging_steps": 10**9},
+    )
+    trainer = EmbeddingTrainer(
+        model=model,
+        args=args,
+        train_dataset=data.train_dataset,
+        data_collator=data.data_collator,
+        **data.trainer_kwargs,
+    )
+    t = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - t
+    model.attach_tokenizer(corpus.tokenizer)
+    _save_vectors(list(model.wv.index_to_key), model.wv.vectors, a.vectors)
+    out = dict(
+        train_seconds=seconds,
+        raw_words=corpus.num_tokens,
+        threads=torch.get_num_threads(),
+        words_per_batch=data.train_dataset.words_per_batch,
+        epoch_loss_per_item=[h["epoch_loss_per_item"] for h in trainer.epoch_history],
+    )
+    return out
+
+
+def run_gensim(path: str, arch: str, epochs: int, seed: int, a) -> dict:
+    from gensim.models import Word2Vec
+
+    # the token stream written by `_write_tokens`; read into memory (gensim's fastest iterable input)
+    with open(a.tokens, encoding="utf-8") as f:
+        sentences = [[sys.intern(w) for w in line.split()] for line in f]
+    raw_words = int(Path(a.tokens + ".raw_words").read_text())
+    workers = a.gensim_workers or os.cpu_count() or 1
+    model = Word2Vec(sg=int(arch == "skipgram"), workers=workers, seed=seed, epochs=epochs, **SETTINGS)
+    model.build_vocab(sentences)
+    t = time.perf_counter()
+    model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
+    seconds = time.perf_counter() - t
+    _save_vectors(list(model.wv.index_to_key), model.wv.vectors, a.vectors)
+    out = dict(train_seconds=seconds, raw_words=raw_words, workers=workers)
+    return out
+
+
+def _write_tokens(path: str, out: str) -> None:
+    """Write the corpus as our tokenizer sees it (one sentence per line, OOV words dropped) for gensim."""
+    from hf_embeddings import load_corpus
+
+    corpus = load_corpus(path, min_count=SETTINGS["min_count"], show_progress=False)
+    tok = corpus.tokenizer
+    ns = tok.num_special_tokens
+    words = tok.convert_ids_to_tokens(list(range(len(tok))))
+    with open(out, "w", encoding="utf-8") as f:
+        for i in range(len(corpus)):
+            f.write(" ".join(words[j] for j in corpus.sentence(i).tolist() if j >= ns) + "\n")
+    Path(out + ".raw_words").write_text(str(corpus.num_tokens))
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident set of this process since it was exec'd (VmHWM). `ru_maxrss` of a child would also
+    count the parent's pages between fork and exec."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# -------------------------------------------------------------------------------------------- driver
+def _spawn(system: str, arch: str, seed: int, a) -> dict:
+    cmd = [sys.executable, __file__, a.file, "--worker", system, "--arch", arch, "--seed", str(seed)]
+    cmd += [
+        "--epochs",
+        str(a.epochs),
+        "--threads",
+        str(a.threads or 0),
+        "--gensim-workers",
+        str(a.gensim_workers or 0),
+    ]
+    vectors = os.path.join(a.tmp, f"{system}-{arch}-{seed}")
+    cmd += [
+        "--words-per-batch",
+        str(a.words_per_batch or 0),
+        "--tmp",
+        a.tmp,
+        "--tokens",
+        a.tokens,
+        "--vectors",
+        vectors,
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    stdout = proc.stdout.read()
+    proc.stdout.close()
+    proc.wait()
+    if proc.returncode != 0:
+        raise SystemExit(f"{system} {arch} seed {seed} failed (exit {proc.returncode})")
+    line = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")][-1]
+    res = json.loads(line[len("RESULT ") :])
+    res.update(_evaluate(vectors))
+    res["words_per_second"] = res["raw_words"] * a.epochs / res["train_seconds"]
+    return res
+
+
+def _median(runs: list[dict], key: str) -> float:
+    vals = [r[key] for r in runs if r.get(key) is not None]
+    return statistics.median(vals) if vals else float("nan")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", nargs="?", default=str(DEFAULT))
+    p.add_argument("--arch", choices=["both", "skipgram", "cbow"], default="both")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=1, help="runs per system and architecture (medians reported)")
+    p.add_argument("--quick", action="store_true", help="1 epoch, 1 seed")
+    p.add_argument("--threads", type=int, default=0, help="torch threads for ours (0: torch's default)")
+    p.add_argument("--gensim-workers", type=int, default=0, help="gensim workers (0: one per core)")
+    p.add_argument("--words-per-batch", type=int, default=0, help="ours (0: the family default)")
+    p.add_argument("--systems", default="ours,gensim", help="comma-separated subset of ours,gensim")
+    p.add_argument("--json", help="also write all runs to this file")
+    p.add_argument("--worker", choices=["ours", "gensim"], help=argparse.SUPPRESS)
+    p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--tmp", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--tokens", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--vectors", default=None, help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.quick:
+        a.epochs, a.seeds = 1, 1
+    if a.worker:
+        arch = a.arch
+        fn = run_ours if a.worker == "ours" else run_gensim
+        res = fn(a.file, arch, a.epochs, a.seed, a)
+        res["peak_rss_mb"] = _peak_rss_mb()
+        print("RESULT " + json.dumps(res), flush=True)
+        return
+
+    import tempfile
+
+    archs = ["skipgram", "cbow"] if a.arch == "both" else [a.arch]
+    systems = [s.strip() for s in a.systems.split(",") if s.strip()]
+    everything = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        a.tmp = tmp
+        a.tokens = os.path.join(tmp, "tokens.txt")
+        if "gensim" in systems:
+            _write_tokens(a.file, a.tokens)
+        for arch in archs:
+            for system in systems:
+                runs = []
+                for seed in range(a.seeds):
+                    r = _spawn(system, arch, seed, a)
+                    runs.append(r)
+                    print(
+                        f"  {arch:8s} {system:6s} seed {seed}: "
+                        + "  ".join(f"{label} {r[k]:.4f}" for k, label in METRICS)
+                        + f"  {r['words_per_second']:,.0f} words/s  peak RSS {r['peak_rss_mb']:,.0f} MB",
+                        flush=True,
+                    )
+                everything[(arch, system)] = runs
+    print(f"\ncorpus {a.file}, {a.epochs} epoch(s), median of {a.seeds} seed(s), {os.cpu_count()} CPU cores")
+    header = f"{'':10s}{'':8s}" + "".join(f"{label:>13s}" for _, label in METRICS)
+    header += f"{'OOV ws/sl/an':>16s}{'words/s':>12s}{'peak RSS MB':>13s}"
+    for arch in archs:
+        print("\n" + header)
+        for system in systems:
+            runs = everything[(arch, system)]
+            r0 = runs[0]
+            oov = f"{r0['wordsim353_n_oov']}/{r0['simlex999_n_oov']}/{r0['google_analogy_n_oov']}"
+            print(
+                f"{arch:10s}{system:8s}"
+                + "".join(f"{_median(runs, k):13.4f}" for k, _ in METRICS)
+                + f"{oov:>16s}{_median(runs, 'words_per_second'):12,.0f}{_median(runs, 'peak_rss_mb'):13,.0f}"
+            )
+        if set(systems) >= {"ours", "gensim"}:
+            ours, gen = everything[(arch, "ours")], everything[(arch, "gensim")]
+            diffs = "".join(f"{_median(ours, k) - _median(gen, k):+13.4f}" for k, _ in METRICS)
+            ratio = _median(ours, "words_per_second") / _median(gen, "words_per_second")
+            print(f"{arch:10s}{'diff':8s}{diffs}{'':16s}{ratio:11.2f}x  (ours / gensim words/s)")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({f"{arch}/{system}": runs for (arch, system), runs in everything.items()}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

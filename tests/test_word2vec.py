@@ -1,0 +1,439 @@
+"""Word2Vec: batch generation semantics (gensim's), the fused loss kernel, SparseSGD, Trainer integration."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModel, Trainer, TrainingArguments
+
+import hf_embeddings  # noqa: F401  (registers the families with the Auto classes)
+from hf_embeddings import load_corpus
+from hf_embeddings.models.word2vec import (
+    FAMILY,
+    Word2VecConfig,
+    Word2VecForNegativeSampling,
+    Word2VecModel,
+    config_from_corpus,
+)
+from hf_embeddings.models.word2vec.data_word2vec import (
+    PAD_CONTEXT_ID,
+    Word2VecBatches,
+    alias_table,
+    keep_probabilities,
+    negative_distribution,
+)
+from hf_embeddings.models.word2vec.modeling_word2vec import (
+    negative_sampling_loss,
+    reference_negative_sampling_loss,
+)
+from hf_embeddings.training import EmbeddingTrainer, SparseSGD
+
+# ------------------------------------------------------------------------------------------ fixtures
+CLUSTERS = [[f"{name}{i}" for i in range(8)] for name in ("ant", "bee", "cow", "dog")]
+
+
+def planted_sentences(n: int = 500, length: int = 10, seed: int = 0) -> list[str]:
+    """Sentences whose words all come from one of four topic clusters: a word's true neighbours are its
+    cluster mates."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        cluster = CLUSTERS[rng.integers(len(CLUSTERS))]
+        out.append(" ".join(rng.choice(cluster, size=length)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def planted_corpus():
+    return load_corpus(planted_sentences(), min_count=1, use_cache=False)
+
+
+def train(corpus, tmp_path, *, seed=0, workers=0, words_per_batch=256, **config):
+    options = dict(vector_size=16, window=3, negative=5, sample=0.0, epochs=8, alpha=0.05, min_count=1)
+    options.update(config)
+    cfg = config_from_corpus(corpus, **options)
+    torch.manual_seed(seed)
+    model = Word2VecForNegativeSampling(cfg)
+    data = FAMILY.build_training_data(
+        corpus, cfg, seed=seed, words_per_batch=words_per_batch, dataloader_workers=workers
+    )
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "out"),
+        use_cpu=True,
+        report_to="none",
+        disable_tqdm=True,
+        seed=seed,
+        **{**FAMILY.training_defaults, **data.training_overrides, "logging_steps": 10**9},
+    )
+    trainer = EmbeddingTrainer(
+        model=model,
+        args=args,
+        train_dataset=data.train_dataset,
+        data_collator=data.data_collator,
+        **data.trainer_kwargs,
+    )
+    trainer.train()
+    model.attach_tokenizer(corpus.tokenizer)
+    return model, trainer
+
+
+# ---------------------------------------------------------------------------- training end to end
+@pytest.mark.parametrize("architecture", ["skipgram", "cbow"])
+def test_planted_clusters_are_recovered_and_loss_decreases(planted_corpus, tmp_path, architecture):
+    model, trainer = train(planted_corpus, tmp_path, architecture=architecture)
+    wv = model.wv
+    cluster_of = {w: k for k, words in enumerate(CLUSTERS) for w in words}
+    hits = total = 0
+    for word in cluster_of:
+        for neighbour, _ in wv.most_similar(word, topn=5):
+            hits += cluster_of[neighbour] == cluster_of[word]
+            total += 1
+    assert hits / total >= 0.95, f"{architecture}: only {hits}/{total} nearest neighbours in the same cluster"
+    assert trainer._takes_lr  # the Trainer hands the step's learning rate to the model (sub-batches)
+    losses = [h["epoch_loss_per_item"] for h in trainer.epoch_history]
+    assert len(losses) == 8 and all(math.isfinite(x) for x in losses)
+    assert losses[-1] < losses[0] * 0.9
+    assert all(b <= a * 1.02 for a, b in zip(losses, losses[1:])), losses
+    assert all(h["words_per_second"] > 0 for h in trainer.epoch_history)
+
+
+def test_same_seed_same_weights_with_or_without_a_dataloader_worker(planted_corpus, tmp_path):
+    a, _ = train(planted_corpus, tmp_path / "a", seed=3, epochs=2)
+    b, _ = train(planted_corpus, tmp_path / "b", seed=3, epochs=2, workers=1)
+    c, _ = train(planted_corpus, tmp_path / "c", seed=4, epochs=2)
+    for name in ("embeddings", "output_embeddings"):
+        wa = getattr(a.word2vec, name).weight
+        assert torch.equal(wa, getattr(b.word2vec, name).weight)
+        assert not torch.equal(wa, getattr(c.word2vec, name).weight)
+
+
+def test_save_and_load_round_trip(planted_corpus, tmp_path):
+    model, _ = train(planted_corpus, tmp_path, epochs=1)
+    model.save_pretrained(tmp_path / "head")
+    head = Word2VecForNegativeSampling.from_pretrained(tmp_path / "head")
+    base_dir = tmp_path / "base"
+    model.word2vec.save_pretrained(base_dir)
+    base = Word2VecModel.from_pretrained(base_dir)
+    auto = AutoModel.from_pretrained(base_dir)
+    assert type(auto) is Word2VecModel
+    w = model.word2vec.embeddings.weight
+    for other in (head.word2vec, base, auto):
+        assert torch.equal(other.embeddings.weight, w)
+        assert torch.equal(other.output_embeddings.weight, model.word2vec.output_embeddings.weight)
+    for key in ("vocab_size", "vector_size", "architecture", "window", "negative", "block_negatives"):
+        assert getattr(auto.config, key) == getattr(model.config, key)
+
+
+# ------------------------------------------------------------------------------- batch generation
+def test_keep_probabilities_are_gensims():
+    gensim_w2v = pytest.importorskip("gensim.models.word2vec")
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(300)]
+    counts = np.sort(rng.zipf(1.3, size=300).clip(1, 10**6))[::-1].astype(np.int64)
+    model = gensim_w2v.Word2Vec(sample=1e-3, min_count=1)
+    model.build_vocab_from_freq(dict(zip(words, counts.tolist())))
+    theirs = np.array([model.wv.get_vecattr(w, "sample_int") for w in words], dtype=np.float64) / (2**32 - 1)
+    ours = keep_probabilities(np.r_[np.zeros(4, np.int64), counts], 1e-3, 4)
+    assert np.all(ours[:4] == 0)
+    np.testing.assert_allclose(ours[4:], theirs, rtol=1e-6, atol=1e-9)
+    assert ours[4] < 0.2 and ours[-1] == 1.0  # the test exercises both regimes
+
+
+def _batches(corpus, epoch=0, **kw):
+    options = dict(
+        architecture="skipgram", window=5, negative=5, sample=1e-3, ns_exponent=0.75, words_per_batch=4096
+    )
+    options.update(kw)
+    ds = Word2VecBatches(corpus, **options)
+    ds.set_epoch(epoch)
+    return ds, [ds[i] for i in range(len(ds))]
+
+
+@pytest.fixture(scope="module")
+def zipf_corpus():
+    rng = np.random.default_rng(1)
+    vocab = [f"t{i}" for i in range(400)]
+    p = 1.0 / np.arange(1, 401) ** 1.1
+    p /= p.sum()
+    sents = [" ".join(rng.choice(vocab, size=rng.integers(5, 40), p=p)) for _ in range(3000)]
+    return load_corpus(sents, min_count=1, use_cache=False)
+
+
+def test_empirical_keep_rate_matches(zipf_corpus):
+    counts = zipf_corpus.tokenizer.word_counts
+    keep = keep_probabilities(counts, 1e-3, zipf_corpus.tokenizer.num_special_tokens)
+    kept = np.zeros(len(counts))
+    for epoch in range(3):
+        _, batches = _batches(zipf_corpus, epoch=epoch)
+        for b in batches:
+            ids = b["centres"].reshape(-1)
+            kept += np.bincount(ids[ids != PAD_CONTEXT_ID].numpy(), minlength=len(counts))
+    seen = counts * 3
+    for i in np.argsort(-counts)[:30]:  # the frequent (subsampled) words
+        n, p = seen[i], keep[i]
+        assert p < 1
+        assert abs(kept[i] - n * p) <= 5 * math.sqrt(n * p * (1 - p)) + 1, (i, kept[i], n * p)
+    rare = counts < 0.5 * np.sort(counts)[-40]
+    rare[: zipf_corpus.tokenizer.num_special_tokens] = False
+    rare &= keep == 1.0
+    assert np.array_equal(kept[rare], seen[rare])  # never-subsampled words are all kept
+
+
+def test_negatives_follow_unigram_power(zipf_corpus):
+    counts = zipf_corpus.tokenizer.word_counts
+    ns = zipf_corpus.tokenizer.num_special_tokens
+    probs = negative_distribution(counts, 0.75, ns)
+    np.testing.assert_allclose(probs[ns:], counts[ns:] ** 0.75 / (counts[ns:] ** 0.75).sum(), rtol=1e-12)
+    accept, alias = alias_table(probs)
+    n = len(probs)
+    implied = accept.copy()
+    np.add.at(implied, alias, 1.0 - accept)
+    np.testing.assert_allclose(implied / n, probs, atol=1e-12)
+    ds, _ = _batches(zipf_corpus)
+    g = torch.Generator().manual_seed(0)
+    draws = ds.sample_negatives((2_000_000,), g).numpy()
+    freq = np.bincount(draws, minlength=n)
+    assert freq[:ns].sum() == 0
+    expected = probs * len(draws)
+    ok = expected >= 20
+    chi2 = (((freq - expected) ** 2)[ok] / expected[ok]).sum()
+    dof = ok.sum() - 1
+    assert chi2 < dof + 6 * math.sqrt(2 * dof), (chi2, dof)
+    top = np.argsort(-probs)[:20]
+    assert np.max(np.abs(freq[top] / expected[top] - 1)) < 0.03
+
+
+def test_dynamic_window_distances():
+    w = 5
+    rng = np.random.default_rng(2)
+    # long sentences of distinct-enough words; no subsampling, so every position is a centre
+    sents = [" ".join(f"x{j}" for j in rng.integers(0, 50, size=2000)) for _ in range(20)]
+    corpus = load_corpus(sents, min_count=1, use_cache=False)
+    ds, batches = _batches(corpus, sample=0.0, window=w)
+    B = ds.block_size
+    dist = np.abs(np.arange(B + 2 * w)[:, None] - w - np.arange(B)[None, :])
+    hist = np.zeros(w + 1)
+    centres = 0
+    for b in batches:
+        pm = b["pair_mask"].numpy()
+        hist += np.bincount(np.broadcast_to(dist, pm.shape)[pm], minlength=w + 1)
+        centres += int((b["centres"] != PAD_CONTEXT_ID).sum())
+    assert hist[0] == 0
+    # a centre's shrunk window is w - U{0..w-1}: distance k is inside with probability (w - k + 1) / w,
+    # on both sides (sentence and batch edges remove a fraction ~ 2w / 2000 of the pairs)
+    per_centre = hist[1:] / centres
+    expected = 2 * (w - np.arange(1, w + 1) + 1) / w
+    np.testing.assert_allclose(per_centre, expected, rtol=0.03)
+    # pairs never cross sentences
+    b = batches[0]
+    assert b["pair_mask"].dtype == torch.bool and b["context"].shape[1] == B + 2 * w
+
+
+def test_pairs_stay_inside_sentences():
+    corpus = load_corpus(["a b c", "d e", "f", "g h i j"], min_count=1, use_cache=False)
+    ds, (batch,) = _batches(corpus, sample=0.0, window=3, words_per_batch=64)
+    tok = corpus.tokenizer
+    sentence_of = {
+        tok.convert_tokens_to_ids(w): k
+        for k, s in enumerate(["a b c", "d e", "f", "g h i j"])
+        for w in s.split()
+    }
+    pm, ctx, cen = batch["pair_mask"], batch["context"], batch["centres"]
+    pairs = set()
+    for blk, u, c in pm.nonzero().tolist():
+        x, y = int(ctx[blk, u]), int(cen[blk, c])
+        assert sentence_of[x] == sentence_of[y]
+        pairs.add((x, y))
+    assert len(pairs) <= 2 * 3 + 2 + 12
+
+
+# ------------------------------------------------------------------------------------ the kernel
+@pytest.mark.parametrize("skipgram", [True, False])
+@pytest.mark.parametrize("cbow_mean", [True, False])
+def test_fused_kernel_matches_autograd_reference(skipgram, cbow_mean):
+    torch.manual_seed(0)
+    V, d, nb, B, w, K = 40, 6, 23, 4, 2, 3
+    U = B + 2 * w
+    context = torch.randint(0, V, (nb, U))
+    pair_mask = torch.rand(nb, U, B) < 0.5
+    pair_mask[2] = False
+    centres = torch.randint(0, V, (nb, B))
+    negatives = torch.randint(0, V, (nb, K))
+    negatives[0, 0] = centres[0, 1]  # a negative equal to a centre word is skipped for that centre
+    grads = []
+    for fn, extra in ((negative_sampling_loss, {"chunk_blocks": 5}), (reference_negative_sampling_loss, {})):
+        # scores stay below 20, where torch's softplus (the reference) switches to its linear branch
+        win = (
+            0.5 * torch.randn(V, d, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        ).requires_grad_()
+        wout = (
+            0.5 * torch.randn(V, d, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+        ).requires_grad_()
+        loss = fn(
+            win,
+            wout,
+            context,
+            pair_mask,
+            centres,
+            negatives,
+            skipgram=skipgram,
+            cbow_mean=cbow_mean,
+            neg_scale=0.6,
+            **extra,
+        )
+        (loss * 1.5).backward()
+        dense = [p.grad.to_dense() if p.grad.is_sparse else p.grad for p in (win, wout)]
+        grads.append((loss.detach(), *dense))
+    for ours, ref in zip(grads[0], grads[1]):
+        torch.testing.assert_close(ours, ref, rtol=1e-10, atol=1e-10)
+
+
+def _random_blocks(seed, V=40, nb=23, B=4, w=2, K=3):
+    g = torch.Generator().manual_seed(seed)
+    U = B + 2 * w
+    return (
+        torch.randint(0, V, (nb, U), generator=g),
+        torch.rand(nb, U, B, generator=g) < 0.5,
+        torch.randint(0, V, (nb, B), generator=g),
+        torch.randint(0, V, (nb, K), generator=g),
+    )
+
+
+@pytest.mark.parametrize("skipgram", [True, False])
+def test_sequential_sub_batches_are_sgd_over_sub_batches(skipgram):
+    V, d, lr = 40, 6, 0.1
+    blocks = _random_blocks(0, V=V)
+    g = torch.Generator().manual_seed(3)
+    win0 = torch.randn(V, d, dtype=torch.float64, generator=g)
+    wout0 = 0.3 * torch.randn(V, d, dtype=torch.float64, generator=g)
+    win, wout = win0.clone().requires_grad_(), wout0.clone().requires_grad_()
+    negative_sampling_loss(win, wout, *blocks, skipgram=skipgram, chunk_blocks=5, learning_rate=lr).backward()
+    # the look-ahead updates were taken back: the weights are unchanged until the optimiser steps
+    torch.testing.assert_close(win.detach(), win0, rtol=0, atol=1e-14)
+    torch.testing.assert_close(wout.detach(), wout0, rtol=0, atol=1e-14)
+    step_in, step_out = win0 - lr * win.grad.to_dense(), wout0 - lr * wout.grad.to_dense()
+    ref_in, ref_out = win0.clone(), wout0.clone()
+    for a in range(0, blocks[0].shape[0], 5):
+        x, y = ref_in.clone().requires_grad_(), ref_out.clone().requires_grad_()
+        reference_negative_sampling_loss(x, y, *(t[a : a + 5] for t in blocks), skipgram=skipgram).backward()
+        ref_in, ref_out = ref_in - lr * x.grad, ref_out - lr * y.grad
+    torch.testing.assert_close(step_in, ref_in, rtol=0, atol=1e-12)
+    torch.testing.assert_close(step_out, ref_out, rtol=0, atol=1e-12)
+
+
+def test_trust_region_bounds_each_rows_step():
+    V, d, lr, tau = 40, 6, 0.5, 0.05
+    blocks = _random_blocks(1, V=V, nb=10)
+    g = torch.Generator().manual_seed(4)
+    win = torch.randn(V, d, generator=g).requires_grad_()
+    wout = torch.randn(V, d, generator=g).requires_grad_()
+    kw = dict(skipgram=True, chunk_blocks=100, learning_rate=lr)
+    negative_sampling_loss(win, wout, *blocks, max_row_step=tau, **kw).backward()
+    free_in, free_out = win.grad, wout.grad
+    win.grad = wout.grad = None
+    negative_sampling_loss(win, wout, *blocks, **kw).backward()
+    for bounded, free in ((free_in, win.grad), (free_out, wout.grad)):
+        step = (lr * bounded.to_dense()).norm(dim=1)
+        assert step.max() <= tau * (1 + 1e-5)
+        unbounded = (lr * free.to_dense()).norm(dim=1)
+        assert unbounded.max() > 2 * tau  # the bound did bind
+        small = (lr * free.coalesce().to_dense()).norm(dim=1) < tau / 10
+        # rows far below the bound whose occurrences are few are untouched
+        untouched = small & (torch.bincount(free._indices()[0], minlength=V) == 1)
+        assert torch.equal(bounded.to_dense()[untouched], free.to_dense()[untouched])
+
+
+def test_kernel_gradients_are_uncoalesced_sparse():
+    cfg = Word2VecConfig(vocab_size=30, vector_size=4)
+    model = Word2VecForNegativeSampling(cfg)
+    ctx = torch.randint(4, 30, (3, 8))
+    pm = torch.rand(3, 8, 4) < 0.5
+    out = model(
+        context=ctx,
+        pair_mask=pm,
+        centres=torch.randint(4, 30, (3, 4)),
+        negatives=torch.randint(4, 30, (3, 5)),
+    )
+    out.loss.backward()
+    g = model.word2vec.embeddings.weight.grad
+    assert g.is_sparse and not g.is_coalesced() and g._values().shape == (24, 4)
+
+
+# --------------------------------------------------------------------------------------- SparseSGD
+def test_sparse_sgd_applies_duplicate_rows():
+    p = torch.nn.Parameter(torch.zeros(5, 2))
+    idx = torch.tensor([[1, 3, 1, 1]])
+    vals = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]])
+    p.grad = torch.sparse_coo_tensor(idx, vals, (5, 2), check_invariants=True)
+    SparseSGD([p], lr=0.5).step()
+    expected = torch.zeros(5, 2)
+    expected[1] = -0.5 * torch.tensor([13.0, 16.0])
+    expected[3] = -0.5 * torch.tensor([3.0, 4.0])
+    assert torch.equal(p.data, expected)
+    q = torch.nn.Parameter(torch.ones(2, 2))
+    q.grad = torch.full((2, 2), 2.0)
+    SparseSGD([q], lr=0.25).step()  # dense gradients: plain SGD
+    assert torch.equal(q.data, torch.full((2, 2), 0.5))
+
+
+def test_sparse_sgd_row_trust_region_and_cap():
+    idx = torch.tensor([[0, 0, 0, 0, 2]])
+    vals = torch.tensor([[3.0, 4.0]] * 4 + [[0.3, 0.4]])  # row 0: 4 x norm 5; row 2: norm 0.5
+    p = torch.nn.Parameter(torch.zeros(3, 2))
+    p.grad = torch.sparse_coo_tensor(idx, vals, (3, 2), check_invariants=True)
+    SparseSGD([p], lr=0.1, max_row_step=1.0).step()
+    # row 0 would move lr * 20 = 2 > 1: scaled to 1; row 2 moves 0.05 < 1: untouched
+    torch.testing.assert_close(p.data[0], torch.tensor([-0.6, -0.8]))
+    torch.testing.assert_close(p.data[2], torch.tensor([-0.03, -0.04]))
+    p2 = torch.nn.Parameter(torch.zeros(3, 2))
+    p2.grad = torch.sparse_coo_tensor(idx, vals, (3, 2), check_invariants=True)
+    SparseSGD([p2], lr=0.1, max_row_updates=2).step()
+    torch.testing.assert_close(p2.data[0], torch.tensor([-0.6, -0.8]))  # 4 occurrences counted as 2
+    torch.testing.assert_close(p2.data[2], torch.tensor([-0.03, -0.04]))
+
+
+# ------------------------------------------------------------- the Trainer's private hooks we override
+def _trainer_with_sparse_grads(tmp_path, max_grad_norm):
+    torch.manual_seed(0)
+    model = Word2VecForNegativeSampling(Word2VecConfig(vocab_size=12, vector_size=3))
+    args = TrainingArguments(
+        output_dir=str(tmp_path), use_cpu=True, report_to="none", max_grad_norm=max_grad_norm
+    )
+    trainer = EmbeddingTrainer(model=model, args=args)
+    emb = model.word2vec.embeddings.weight
+    emb.grad = torch.sparse_coo_tensor(
+        torch.tensor([[1, 1, 4]]),
+        torch.tensor([[3.0, 0, 0], [0, 4, 0], [0, 0, 12]]),
+        emb.shape,
+        check_invariants=True,
+    )
+    return trainer, model, emb
+
+
+def test_trainer_hooks_exist():
+    # pinned private API: EmbeddingTrainer overrides these to support sparse gradients
+    assert callable(getattr(Trainer, "_clip_grad_norm", None))
+    assert callable(getattr(Trainer, "_get_grad_norm", None))
+
+
+def test_sparse_aware_clip_grad_norm(tmp_path):
+    trainer, model, emb = _trainer_with_sparse_grads(tmp_path, max_grad_norm=1.0)
+    norm = trainer._clip_grad_norm(model)
+    assert norm == pytest.approx(13.0)  # duplicates summed first: |(3, 4, 0)| and |(0, 0, 12)|
+    assert emb.grad.is_sparse
+    assert emb.grad.coalesce().to_dense().norm().item() == pytest.approx(1.0, rel=1e-5)
+    assert trainer._get_grad_norm(model) is None  # too costly to compute on sparse gradients
+    assert trainer._get_grad_norm(model, grad_norm=2.5) == 2.5
+
+
+def test_sparse_aware_grad_norm_without_clipping(tmp_path):
+    trainer, model, emb = _trainer_with_sparse_grads(tmp_path, max_grad_norm=0.0)
+    before = emb.grad.coalesce().to_dense().clone()
+    assert trainer._clip_grad_norm(model) == pytest.approx(13.0)
+    assert torch.equal(emb.grad.coalesce().to_dense(), before)
+    model.word2vec.embeddings.weight.grad = None
+    model.word2vec.output_embeddings.weight.grad = torch.ones(12, 3)  # dense: the stock path
+    assert float(trainer._get_grad_norm(model)) == pytest.approx(6.0)
