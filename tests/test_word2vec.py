@@ -51,7 +51,7 @@ def planted_corpus():
     return load_corpus(planted_sentences(), min_count=1, use_cache=False)
 
 
-def train(corpus, tmp_path, *, seed=0, workers=0, words_per_batch=256, **config):
+def train(corpus, tmp_path, *, seed=0, workers=0, words_per_batch=256, persistent=False, **config):
     options = dict(vector_size=16, window=3, negative=5, sample=0.0, epochs=8, alpha=0.05, min_count=1)
     options.update(config)
     cfg = config_from_corpus(corpus, **options)
@@ -66,6 +66,7 @@ def train(corpus, tmp_path, *, seed=0, workers=0, words_per_batch=256, **config)
         report_to="none",
         disable_tqdm=True,
         seed=seed,
+        dataloader_persistent_workers=persistent,
         **{**FAMILY.training_defaults, **data.training_overrides, "logging_steps": 10**9},
     )
     trainer = EmbeddingTrainer(
@@ -103,10 +104,13 @@ def test_planted_clusters_are_recovered_and_loss_decreases(planted_corpus, tmp_p
 def test_same_seed_same_weights_with_or_without_a_dataloader_worker(planted_corpus, tmp_path):
     a, _ = train(planted_corpus, tmp_path / "a", seed=3, epochs=2)
     b, _ = train(planted_corpus, tmp_path / "b", seed=3, epochs=2, workers=1)
+    # a persistent worker lives across epochs: it must still see each new epoch's random draws
+    p, _ = train(planted_corpus, tmp_path / "p", seed=3, epochs=2, workers=1, persistent=True)
     c, _ = train(planted_corpus, tmp_path / "c", seed=4, epochs=2)
     for name in ("embeddings", "output_embeddings"):
         wa = getattr(a.word2vec, name).weight
         assert torch.equal(wa, getattr(b.word2vec, name).weight)
+        assert torch.equal(wa, getattr(p.word2vec, name).weight)
         assert not torch.equal(wa, getattr(c.word2vec, name).weight)
 
 
@@ -311,9 +315,8 @@ def test_sequential_sub_batches_are_sgd_over_sub_batches(skipgram):
     wout0 = 0.3 * torch.randn(V, d, dtype=torch.float64, generator=g)
     win, wout = win0.clone().requires_grad_(), wout0.clone().requires_grad_()
     negative_sampling_loss(win, wout, *blocks, skipgram=skipgram, chunk_blocks=5, learning_rate=lr).backward()
-    # the look-ahead updates were taken back: the weights are unchanged until the optimiser steps
-    torch.testing.assert_close(win.detach(), win0, rtol=0, atol=1e-14)
-    torch.testing.assert_close(wout.detach(), wout0, rtol=0, atol=1e-14)
+    # the look-ahead updates were taken back: the weights are bit-identical until the optimiser steps
+    assert torch.equal(win.detach(), win0) and torch.equal(wout.detach(), wout0)
     step_in, step_out = win0 - lr * win.grad.to_dense(), wout0 - lr * wout.grad.to_dense()
     ref_in, ref_out = win0.clone(), wout0.clone()
     for a in range(0, blocks[0].shape[0], 5):

@@ -30,7 +30,8 @@ def build_training_data(
     `words_per_batch` (corpus words per optimiser step) defaults to 16384 on a CPU and 262144 on an
     accelerator; inside a batch, sub-batches of `config.sub_batch_words` centre words train one after
     the other, so the batch size trades per-step overhead, not quality. On a CPU the batches are built
-    in `dataloader_workers` (default 1) worker process while the previous one trains.
+    in `dataloader_workers` (default 1) worker process while the previous one trains (persistent
+    workers work too: the dataset's epoch lives in shared memory).
     """
     on_cpu = torch.device(device).type == "cpu"
     dataset = Word2VecBatches(
@@ -58,8 +59,6 @@ def build_training_data(
             "learning_rate": config.alpha,
             "num_train_epochs": config.epochs,
             "dataloader_num_workers": dataloader_workers,
-            # one worker for the whole run (the epoch reaches it through shared memory)
-            "dataloader_persistent_workers": dataloader_workers > 0,
         },
     )
 

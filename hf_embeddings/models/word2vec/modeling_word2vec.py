@@ -106,7 +106,7 @@ class _NegativeSamplingLoss(torch.autograd.Function):
 
     With `lr` (the learning rate of the SGD step that will apply this gradient), the sub-batches are
     sequential: each is evaluated where SGD would be after the previous ones (their updates are applied
-    to the tables in place, and taken back once the batch is done), so the returned gradient is the sum
+    to the tables in place, and the rows restored bit for bit once the batch is done), so the returned gradient is the sum
     of the sub-batch gradients along that path and one SGD step with `lr` lands where SGD over the
     sub-batches, one after the other, lands. Large batches then train like sub-batch-sized ones.
     """
@@ -142,10 +142,14 @@ class _NegativeSamplingLoss(torch.autograd.Function):
         sequential = bool(lr) and need_in and need_out
         scratch = (
             torch.zeros(max(weight_in.shape[0], weight_out.shape[0]), dtype=dt, device=dev)
-            if max_step
+            if max_step and sequential
             else None
         )
         step = max(1, min(chunk, nb))
+        done = (nb - 1) // step * step if sequential else 0  # blocks before the last sub-batch
+        if done:  # the rows the look-ahead will move, as they are now (put back, bit-exact, at the end)
+            saved_in = weight_in.index_select(0, context[:done].reshape(-1))
+            saved_out = weight_out.index_select(0, targets[:done].reshape(-1))
         for a in range(0, nb, step):
             b = min(a + step, nb)
             g = b - a
@@ -178,10 +182,9 @@ class _NegativeSamplingLoss(torch.autograd.Function):
             if sequential and b < nb:
                 weight_in.index_add_(0, context[a:b].reshape(-1), in_vals[a:b].view(-1, d), alpha=-lr)
                 weight_out.index_add_(0, targets[a:b].reshape(-1), out_vals[a:b].view(-1, d), alpha=-lr)
-        if sequential and nb > step:  # take the look-ahead updates back: the optimizer applies them
-            done = (nb - 1) // step * step
-            weight_in.index_add_(0, context[:done].reshape(-1), in_vals[:done].view(-1, d), alpha=lr)
-            weight_out.index_add_(0, targets[:done].reshape(-1), out_vals[:done].view(-1, d), alpha=lr)
+        if done:  # take the look-ahead back (duplicate ids carry identical rows): the optimiser applies it
+            weight_in.index_copy_(0, context[:done].reshape(-1), saved_in)
+            weight_out.index_copy_(0, targets[:done].reshape(-1), saved_out)
         ctx.grads = (
             context.reshape(-1) if need_in else None,
             in_vals,
