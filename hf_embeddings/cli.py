@@ -74,6 +74,9 @@ def split_options(family, options: dict) -> tuple[dict, dict]:
     training_keys = set(inspect.signature(TrainingArguments.__init__).parameters)
     config, training = {}, {}
     for key, value in options.items():
+        if key in config_keys:  # a model option wins over a Trainer alias of the same name (--batch-size)
+            config[key] = value
+            continue
         key = TRAINING_ALIASES.get(key, key)
         if key in config_keys:
             config[key] = value

@@ -289,3 +289,23 @@ class TrainingData:
         self.eval_dataset = eval_dataset
         self.trainer_kwargs = dict(trainer_kwargs or {})
         self.training_overrides = dict(training_overrides or {})
+
+
+# TrainingArguments shared by families whose dataset items are whole pre-built batches
+PREBUILT_BATCH_ARGS = {
+    "per_device_train_batch_size": 1,
+    "remove_unused_columns": False,
+    "warmup_steps": 0,
+    "save_strategy": "no",
+    "dataloader_pin_memory": False,
+}
+
+
+def unwrap_batch(features: list[dict]) -> dict:
+    """Collator for datasets whose items are whole batches (DataLoader batch_size=1)."""
+    if len(features) != 1:
+        raise ValueError(
+            "this model's batches are pre-built by its data builder: keep per_device_train_batch_size / "
+            "per_device_eval_batch_size at 1 and set the batch size with the model's own option"
+        )
+    return features[0]

@@ -12,10 +12,10 @@ from transformers import TrainerCallback
 from ...errors import FormatError, HFEmbeddingsError
 from ...registry import ModelFamily
 from ...tokenization import WordTokenizer
-from ...training import TrainingData
+from ...training import PREBUILT_BATCH_ARGS, TrainingData, unwrap_batch
 from .configuration_glove import COOCCURRENCE_FILE, GloVeConfig
 from .cooccurrence import Cooccurrence, count_cooccurrences, load_cooccurrence
-from .data_glove import GloVeEntries, unwrap_batch
+from .data_glove import GloVeEntries
 from .modeling_glove import GloVeForWeightedLeastSquares, GloVeModel, GloVePreTrainedModel, glove_loss
 from .optimization_glove import GloVeAdaGrad
 
@@ -139,15 +139,11 @@ FAMILY = ModelFamily(
     build_training_data=build_training_data,
     config_from_args=config_from_corpus,
     training_defaults={
-        "per_device_train_batch_size": 1,
+        **PREBUILT_BATCH_ARGS,
         "max_grad_norm": 0.0,
-        "remove_unused_columns": False,
         "lr_scheduler_type": "constant",  # glove.c: a fixed initial rate, AdaGrad does the decay
-        "warmup_steps": 0,
         "weight_decay": 0.0,
         "logging_steps": 100,
-        "save_strategy": "no",
-        "dataloader_pin_memory": False,
     },
     quickstart={
         "config": {"vector_size": 100, "epochs": 15, "x_max": 10.0},

@@ -96,10 +96,3 @@ class GloVeEntries(Dataset):
             "log_values": self.log_values[idx],
             "weights": self.weights[idx],
         }
-
-
-def unwrap_batch(features: list[dict]) -> dict:
-    """Collator for datasets whose items are whole batches (DataLoader batch_size=1)."""
-    if len(features) != 1:
-        raise ValueError("GloVe batches are pre-built: use per_device_train_batch_size=1")
-    return features[0]

@@ -10,9 +10,9 @@ from transformers import TrainerCallback
 
 from ...registry import ModelFamily
 from ...tokenization import WordTokenizer
-from ...training import TrainingData
+from ...training import PREBUILT_BATCH_ARGS, TrainingData, unwrap_batch
 from .configuration_nnlm import NNLMConfig
-from .data_nnlm import NGramBatches, ngram_windows, sentence_stream, unwrap_batch
+from .data_nnlm import NGramBatches, ngram_windows, sentence_stream
 from .kneser_ney import KneserNeyLM
 from .modeling_nnlm import NNLMForCausalLM, NNLMModel, NNLMPreTrainedModel
 from .pipeline_nnlm import NextWordPipeline, register_pipeline
@@ -133,17 +133,13 @@ FAMILY = ModelFamily(
     build_training_data=build_training_data,
     config_from_args=config_from_corpus,
     training_defaults={
-        "per_device_train_batch_size": 1,
+        **PREBUILT_BATCH_ARGS,
         "per_device_eval_batch_size": 1,
         "prediction_loss_only": True,
-        "remove_unused_columns": False,
         "lr_scheduler_type": "linear",
-        "warmup_steps": 0,
         "max_grad_norm": 1.0,
         "logging_nan_inf_filter": False,  # its per-step isnan check would sync the GPU every step
         "logging_steps": 200,
-        "save_strategy": "no",
-        "dataloader_pin_memory": False,
     },
     # quickstart: 2 cores, a few minutes -> adaptive softmax and no direct connections (about 3x faster on
     # a CPU than with them); bench/nnlm_vs_ngram.py trains the paper's configurations

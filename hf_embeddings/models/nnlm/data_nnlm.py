@@ -169,13 +169,3 @@ class NGramBatches(Dataset):
                 self.num_targets / len(self), dtype=torch.float64, device=self.device
             )
         return batch
-
-
-def unwrap_batch(features: list[dict]) -> dict:
-    """Collator for datasets whose items are whole batches (DataLoader batch_size=1)."""
-    if len(features) != 1:
-        raise ValueError(
-            "NNLM batches are pre-built: keep per_device_train_batch_size / per_device_eval_batch_size at 1 and "
-            "set the number of windows per step with the model option batch_size (--batch-size)"
-        )
-    return features[0]
