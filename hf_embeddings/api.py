@@ -122,7 +122,11 @@ def train(
         config["max_vocab_size"] = max_vocab_size
     dev = resolve_device(device)
     tokenized = load_corpus(
-        corpus, min_count=min_count, max_vocab_size=max_vocab_size, show_progress=show_progress, **(corpus_options or {})
+        corpus,
+        min_count=min_count,
+        max_vocab_size=max_vocab_size,
+        show_progress=show_progress,
+        **(corpus_options or {}),
     )
     try:
         cfg = (family.config_from_args or _default_config)(tokenized, **config)
@@ -142,7 +146,11 @@ def train(
             raise HFEmbeddingsError(f"unknown training option(s): {', '.join(bad)}")
         args_kwargs.setdefault("disable_tqdm", not show_progress)
         args = TrainingArguments(
-            output_dir=str(tmp / "checkpoints"), report_to="none", seed=seed, use_cpu=(dev == "cpu"), **args_kwargs
+            output_dir=str(tmp / "checkpoints"),
+            report_to="none",
+            seed=seed,
+            use_cpu=(dev == "cpu"),
+            **args_kwargs,
         )
         trainer = EmbeddingTrainer(
             model=net,
@@ -180,7 +188,10 @@ def train(
         results = {}
         if evaluate:
             base.attach_tokenizer(tokenized.tokenizer) if hasattr(base, "attach_tokenizer") else None
-            results = run_evaluation(family, base, tokenized.tokenizer)
+            results = {
+                **heldout_results(trainer.state.log_history),
+                **run_evaluation(family, base, tokenized.tokenizer),
+            }
             (final / EVAL_RESULTS).write_text(json.dumps(results, indent=2))
         shutil.rmtree(tmp / "checkpoints", ignore_errors=True)
         from .hub import finalize_folder
@@ -217,6 +228,20 @@ def _hardware(device: str) -> str:
     return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
 
 
+def heldout_results(log_history: list[dict]) -> dict:
+    """The last held-out evaluation of a training run (`eval_*perplexity` keys, as the families' callbacks
+    log them), renamed `heldout_*` for the results file and the model card."""
+    for entry in reversed(log_history):
+        found = {
+            "heldout_" + k[len("eval_") :]: v
+            for k, v in entry.items()
+            if k.startswith("eval_") and k.endswith("perplexity")
+        }
+        if found:
+            return found
+    return {}
+
+
 def run_evaluation(family: ModelFamily, model, tokenizer) -> dict:
     """Run the family's evaluation suite (static word-vector benchmarks by default)."""
     if family.evaluate is not None:
@@ -230,8 +255,14 @@ def run_evaluation(family: ModelFamily, model, tokenizer) -> dict:
     return {}
 
 
-def load(path: str | os.PathLike) -> tuple[Any, Any]:
-    """Return (model, tokenizer) from a saved folder or Hub id, via AutoModel / AutoTokenizer."""
+def load(path: str | os.PathLike, *, head: str | None = None) -> tuple[Any, Any]:
+    """Return (model, tokenizer) from a saved folder or Hub id, via AutoModel / AutoTokenizer.
+
+    `head` names an Auto class (e.g. "AutoModelForCausalLM") to use instead of AutoModel when the model's
+    family registers it (`ModelFamily.extra_auto_classes`), so a caller can ask for a capability (a
+    language-model head) without knowing which families have it.
+    """
+    import transformers
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     from .configuration_base import FORMAT_VERSION_KEY, FormatVersionError, check_format_version
@@ -242,10 +273,11 @@ def load(path: str | os.PathLike) -> tuple[Any, Any]:
         raise FormatVersionError(f"{path}: {e}") from None
     except (OSError, ValueError) as e:
         raise HFEmbeddingsError(f"cannot load a model from {path}: {str(e).splitlines()[0]}") from None
-    family_for_config(config)  # clear error for non-hf_embeddings models
+    family = family_for_config(config)  # clear error for non-hf_embeddings models
     # configs not derived from EmbeddingConfig keep the saved field as a plain attribute
     check_format_version(getattr(config, FORMAT_VERSION_KEY, None), str(path))
-    model = AutoModel.from_pretrained(path)
+    auto = getattr(transformers, head) if head in family.extra_auto_classes else AutoModel
+    model = auto.from_pretrained(path)
     tokenizer = AutoTokenizer.from_pretrained(path)
     if hasattr(model, "attach_tokenizer"):
         model.attach_tokenizer(tokenizer)
@@ -258,6 +290,12 @@ def evaluate_dir(path: str | os.PathLike, *, write: bool = True) -> dict:
     results = run_evaluation(family_for_config(model.config), model, tokenizer)
     if write:
         target = Path(path) / EVAL_RESULTS
+        try:  # held-out perplexities need the training split: keep those measured at training time
+            previous = json.loads(target.read_text())
+        except (OSError, ValueError):
+            previous = {}
+        kept = {k: v for k, v in previous.items() if k.startswith("heldout_") and k not in results}
+        results = {**kept, **results}
         tmp = target.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(results, indent=2))
         os.replace(tmp, target)

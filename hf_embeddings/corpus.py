@@ -99,7 +99,9 @@ class TokenizedCorpus:
             rows = np.sort(order[lo:hi])
             lens = self.lengths[rows]
             starts = self.offsets[rows]
-            idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(lens.sum())
+            idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(
+                lens.sum()
+            )
             parts.append(
                 TokenizedCorpus(
                     ids=np.asarray(self.ids[idx]),
@@ -183,7 +185,9 @@ def _files_of(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     files = sorted(
-        p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        p
+        for p in path.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
     )
     if not files:
         raise CorpusError(f"corpus folder {path} contains no files")
@@ -326,7 +330,11 @@ class _IdSink:
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         if self.fh is not None:
             self.fh.close()
-            ids = np.memmap(self.folder / "ids.bin", dtype=np.int32, mode="r+", shape=(self.n,)) if self.n else np.zeros(0, np.int32)
+            ids = (
+                np.memmap(self.folder / "ids.bin", dtype=np.int32, mode="r+", shape=(self.n,))
+                if self.n
+                else np.zeros(0, np.int32)
+            )
         else:
             ids = np.concatenate(self.parts) if self.parts else np.zeros(0, np.int32)
         return ids, offsets
@@ -342,7 +350,9 @@ def _split_words(tokenizer_backend, splitter, lines: list[str]) -> list[list[str
     return out
 
 
-def _encode_pass(src: _Source, sink: _IdSink, tokenizer: WordTokenizer | None, options: dict, show_progress: bool):
+def _encode_pass(
+    src: _Source, sink: _IdSink, tokenizer: WordTokenizer | None, options: dict, show_progress: bool
+):
     """Tokenize every batch of `src` into `sink`. When building a vocabulary returns (words, counts) in
     first-appearance order and the map from the provisional ids written to the sink to those words; with
     a tokenizer returns None (the sink holds final ids)."""
@@ -362,8 +372,13 @@ def _encode_pass(src: _Source, sink: _IdSink, tokenizer: WordTokenizer | None, o
     if show_progress:
         from tqdm.auto import tqdm
 
-        progress = tqdm(total=src.size_hint, unit="B" if src.description and src.size_hint else "it",
-                        unit_scale=True, desc="tokenizing", leave=False)
+        progress = tqdm(
+            total=src.size_hint,
+            unit="B" if src.description and src.size_hint else "it",
+            unit_scale=True,
+            desc="tokenizing",
+            leave=False,
+        )
     try:
         for lines in src.batches(progress):
             if splitter is not None:
@@ -372,7 +387,9 @@ def _encode_pass(src: _Source, sink: _IdSink, tokenizer: WordTokenizer | None, o
             else:
                 words_per_line = _split_words(backend, None, lines)
                 lengths = np.fromiter(map(len, words_per_line), dtype=np.int64, count=len(words_per_line))
-                flat = np.fromiter(itertools.chain.from_iterable(words_per_line), dtype=object, count=int(lengths.sum()))
+                flat = np.fromiter(
+                    itertools.chain.from_iterable(words_per_line), dtype=object, count=int(lengths.sum())
+                )
             if vocab_index is not None:
                 ids = vocab_index.get_indexer(flat)
                 ids[ids < 0] = 0
@@ -397,8 +414,9 @@ def _encode_pass(src: _Source, sink: _IdSink, tokenizer: WordTokenizer | None, o
     return list(words), np.rint(counts).astype(np.int64), prov_to_word
 
 
-def _finalize_vocab(words: list[str], counts: np.ndarray, min_count: int, max_vocab_size: int | None,
-                    source: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _finalize_vocab(
+    words: list[str], counts: np.ndarray, min_count: int, max_vocab_size: int | None, source: str
+) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Return (kept words sorted as gensim sorts them, their counts, provisional-id -> final-id map)."""
     prov = np.arange(len(words))
     # a corpus word spelled like a special token (PTB's "<unk>", "</s>") is that token, not a new word
@@ -471,7 +489,9 @@ def load_corpus(
         raise CorpusError(f"min_count must be an integer >= 1, got {min_count!r}")
     if max_vocab_size is not None and (not isinstance(max_vocab_size, int) or max_vocab_size < 1):
         raise CorpusError(f"max_vocab_size must be a positive integer or None, got {max_vocab_size!r}")
-    options = dict(lowercase=lowercase, unicode_normalization=unicode_normalization, split_punctuation=split_punctuation)
+    options = dict(
+        lowercase=lowercase, unicode_normalization=unicode_normalization, split_punctuation=split_punctuation
+    )
     build_backend({SPECIAL_TOKENS[0]: 0}, **options)  # validates the options early
     src = _resolve(source, text_column, split, config_name)
 
@@ -504,12 +524,20 @@ def load_corpus(
         sink = _IdSink(tmp)
         built = _encode_pass(src, sink, tokenizer, options, show_progress)
         ids, offsets = sink.finish()
-        stats = {"total_words": int(offsets[-1]), "num_sentences": len(offsets) - 1, "source": src.description}
+        stats = {
+            "total_words": int(offsets[-1]),
+            "num_sentences": len(offsets) - 1,
+            "source": src.description,
+        }
         if built is not None:
             words, counts, prov_to_word = built
-            kept, kept_counts, remap = _finalize_vocab(words, counts, min_count, max_vocab_size, src.description)
+            kept, kept_counts, remap = _finalize_vocab(
+                words, counts, min_count, max_vocab_size, src.description
+            )
             _remap_inplace(ids, remap[prov_to_word])
-            stats.update(min_count=min_count, max_vocab_size=max_vocab_size, distinct_words=len(words), **options)
+            stats.update(
+                min_count=min_count, max_vocab_size=max_vocab_size, distinct_words=len(words), **options
+            )
             tokenizer = WordTokenizer.from_vocabulary(
                 kept, kept_counts, unk_count=int(counts[remap == 0].sum()), stats=stats, **options
             )
@@ -524,7 +552,9 @@ def load_corpus(
             np.save(tmp / "offsets.npy", offsets)
             if built is not None:
                 tokenizer.save_pretrained(tmp / "tokenizer")
-            (tmp / "meta.json").write_text(json.dumps({"format_version": CACHE_FORMAT_VERSION, "stats": stats}))
+            (tmp / "meta.json").write_text(
+                json.dumps({"format_version": CACHE_FORMAT_VERSION, "stats": stats})
+            )
             del ids, corpus
             given = None if built is not None else tokenizer
             try:
@@ -558,7 +588,11 @@ def _read_cache(folder: Path, tokenizer: WordTokenizer | None, description: str)
             return None
         offsets = np.load(folder / "offsets.npy")
         n = int(offsets[-1])
-        ids = np.memmap(folder / "ids.bin", dtype=np.int32, mode="r", shape=(n,)) if n else np.zeros(0, np.int32)
+        ids = (
+            np.memmap(folder / "ids.bin", dtype=np.int32, mode="r", shape=(n,))
+            if n
+            else np.zeros(0, np.int32)
+        )
         if tokenizer is None:
             tokenizer = WordTokenizer.from_pretrained(folder / "tokenizer")
     except (OSError, ValueError) as e:

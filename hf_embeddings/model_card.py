@@ -371,7 +371,7 @@ def build_model_card(
     card_data = ModelCardData(
         model_name=name,
         library_name="transformers",
-        pipeline_tag="feature-extraction",
+        pipeline_tag=family.pipeline_tag,
         tags=["hf-embeddings", family.name, "word-embeddings"]
         + (["static-embeddings"] if static else ["contextual-embeddings"]),
         license=license,

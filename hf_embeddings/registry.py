@@ -42,6 +42,7 @@ class ModelFamily:
     card_template: str | None = None  # file name under model_cards/
     extra_auto_classes: dict[str, type] = field(default_factory=dict)  # {"AutoModelForCausalLM": cls}
     description: str = ""
+    pipeline_tag: str = "feature-extraction"  # the Hub task the model card declares
     config_from_args: Callable[..., Any] | None = None  # (corpus, tokenizer, **options) -> config
 
     def __post_init__(self) -> None:
@@ -120,4 +121,6 @@ def family_for_config(config) -> ModelFamily:
     for family in discover_families().values():
         if family.config_class.model_type == getattr(config, "model_type", None):
             return family
-    raise HFEmbeddingsError(f"no hf_embeddings model family has model_type {getattr(config, 'model_type', None)!r}")
+    raise HFEmbeddingsError(
+        f"no hf_embeddings model family has model_type {getattr(config, 'model_type', None)!r}"
+    )

@@ -173,7 +173,11 @@ def fast_splitter(backend: Tokenizer) -> Callable[[list[str]], list[list[str]]] 
             text = text.translate(_HIDE_PY_ONLY_WHITESPACE)
             hidden = True
         if punct:
-            extra = frozenset() if ascii_only else frozenset(c for c in set(text) if not c.isascii() and _is_punct(c))
+            extra = (
+                frozenset()
+                if ascii_only
+                else frozenset(c for c in set(text) if not c.isascii() and _is_punct(c))
+            )
             text = _punct_re(extra).sub(r" \g<0> ", text)
         return text, hidden
 
@@ -245,7 +249,10 @@ class WordTokenizer(TokenizersBackend):
                 raise HFEmbeddingsError(f"duplicate word {w!r} in vocabulary")
             vocab[w] = len(vocab)
         backend = build_backend(
-            vocab, lowercase=lowercase, unicode_normalization=unicode_normalization, split_punctuation=split_punctuation
+            vocab,
+            lowercase=lowercase,
+            unicode_normalization=unicode_normalization,
+            split_punctuation=split_punctuation,
         )
         tok = cls(
             tokenizer_object=backend,
@@ -322,7 +329,9 @@ class WordTokenizer(TokenizersBackend):
         file_names = super()._save_pretrained(save_directory, file_names, legacy_format, filename_prefix)
         if self.word_counts is None:
             return file_names
-        path = os.path.join(save_directory, (filename_prefix + "-" if filename_prefix else "") + WORD_COUNTS_FILE)
+        path = os.path.join(
+            save_directory, (filename_prefix + "-" if filename_prefix else "") + WORD_COUNTS_FILE
+        )
         words = self.convert_ids_to_tokens(list(range(len(self))))
         payload = {
             "format_version": WORD_COUNTS_FORMAT_VERSION,

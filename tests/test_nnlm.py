@@ -341,6 +341,7 @@ def trained_dir(tmp_path_factory):
         device="cpu",
         seed=0,
         show_progress=False,
+        evaluate=True,
         config={
             "context_size": 2,
             "embedding_dim": 8,
@@ -364,6 +365,27 @@ def test_api_training_reports_held_out_perplexity(trained_dir):
     assert evals[-1]["eval_perplexity"] == pytest.approx(2.0, rel=0.1)
     assert evals[-1]["eval_perplexity"] == pytest.approx(math.exp(evals[-1]["eval_loss"]))
     assert (trained_dir / "model.safetensors").is_file()
+    # the results file and the card carry the final held-out perplexity, and re-evaluating the folder
+    # (no training split at hand) keeps it
+    results = json.loads((trained_dir / "eval_results.json").read_text())
+    assert results["heldout_perplexity"] == pytest.approx(evals[-1]["eval_perplexity"])
+    card = (trained_dir / "README.md").read_text()
+    assert "pipeline_tag: text-generation" in card
+    assert f"{results['heldout_perplexity']:.2f}" in card or f"{results['heldout_perplexity']:.3f}" in card
+
+
+def test_reevaluation_keeps_held_out_perplexity(trained_dir, tmp_path):
+    import json
+    import shutil
+
+    from hf_embeddings.api import evaluate_dir
+
+    copy = tmp_path / "m"
+    shutil.copytree(trained_dir, copy)
+    before = json.loads((copy / "eval_results.json").read_text())["heldout_perplexity"]
+    results = evaluate_dir(copy)
+    assert results["heldout_perplexity"] == before
+    assert json.loads((copy / "eval_results.json").read_text())["heldout_perplexity"] == before
 
 
 def test_save_load_round_trip(trained_dir, tmp_path):

@@ -298,7 +298,11 @@ def evaluate_word_pairs(
         logger.warning(
             "%s: only %d similarity judgement(s) could be scored (%d pairs, %d out of vocabulary, "
             "%d malformed lines); correlations are NaN",
-            path, len(gold), len(human), len(oov_pairs), len(invalid),
+            path,
+            len(gold),
+            len(human),
+            len(oov_pairs),
+            len(invalid),
         )
         nan = float("nan")
         pearson, spearman = (nan, nan), (nan, nan)

@@ -159,6 +159,7 @@ FAMILY = ModelFamily(
     },
     extra_auto_classes={"AutoModelForCausalLM": NNLMForCausalLM},
     description="NNLM (Bengio et al. 2003): feed-forward neural language model with word vectors",
+    pipeline_tag="text-generation",
 )
 
 register_pipeline()
