@@ -9,14 +9,14 @@ from .corpus import TokenizedCorpus, load_corpus
 from .errors import CorpusError, FormatError, HFEmbeddingsError
 from .hub import push_folder, push_to_hub, save_model_folder
 from .keyed_vectors import KeyedVectors, StaticEmbeddingMixin
-from .pipelines import register_pipelines as _register_pipelines
+from .pipeline_registry import register_pipeline_lazily as _register_pipeline_lazily
 from .registry import ModelFamily, discover_families, get_family, register_family
 from .tokenization import WordTokenizer
 
 __version__ = "0.1.0"
 
 discover_families()
-_register_pipelines()
+_register_pipeline_lazily("word-similarity", "hf_embeddings.pipelines:WordSimilarityPipeline", "AutoModel")
 
 __all__ = [
     "CorpusError",

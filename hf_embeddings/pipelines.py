@@ -1,6 +1,7 @@
 """The `word-similarity` pipeline: nearest words, analogies and pair similarities of a static word model.
 
-Registered with transformers when `hf_embeddings` is imported:
+Registered with transformers when `hf_embeddings` is imported (deferred until transformers' pipelines
+are: see `pipeline_registry`):
 
     >>> from transformers import pipeline
     >>> words = pipeline("word-similarity", model="out/w2v")                       # doctest: +SKIP
@@ -102,15 +103,3 @@ def _words(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     return [str(w) for w in value]
-
-
-def register_pipelines() -> None:
-    """Register `word-similarity` with transformers' pipeline registry (idempotent)."""
-    from transformers import AutoModel
-    from transformers.pipelines import PIPELINE_REGISTRY
-
-    if TASK in PIPELINE_REGISTRY.get_supported_tasks():
-        return
-    PIPELINE_REGISTRY.register_pipeline(
-        TASK, pipeline_class=WordSimilarityPipeline, pt_model=AutoModel, type="text"
-    )

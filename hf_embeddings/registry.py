@@ -23,6 +23,7 @@ _BUILTIN = {
     "word2vec": "hf_embeddings.models.word2vec:FAMILY",
     "nnlm": "hf_embeddings.models.nnlm:FAMILY",
     "glove": "hf_embeddings.models.glove:FAMILY",
+    "elmo": "hf_embeddings.models.elmo:FAMILY",
 }
 
 
@@ -124,3 +125,41 @@ def family_for_config(config) -> ModelFamily:
     raise HFEmbeddingsError(
         f"no hf_embeddings model family has model_type {getattr(config, 'model_type', None)!r}"
     )
+
+
+class TrainingData:
+    """What a family's `build_training_data` returns: datasets, collator and Trainer/argument overrides."""
+
+    def __init__(
+        self,
+        train_dataset,
+        data_collator=None,
+        eval_dataset=None,
+        trainer_kwargs=None,
+        training_overrides=None,
+    ):
+        self.train_dataset = train_dataset
+        self.data_collator = data_collator
+        self.eval_dataset = eval_dataset
+        self.trainer_kwargs = dict(trainer_kwargs or {})
+        self.training_overrides = dict(training_overrides or {})
+
+
+# TrainingArguments shared by families whose dataset items are whole pre-built batches
+PREBUILT_BATCH_ARGS = {
+    "per_device_train_batch_size": 1,
+    "remove_unused_columns": False,
+    "warmup_steps": 0,
+    "save_strategy": "no",
+    "dataloader_pin_memory": False,
+}
+
+
+def unwrap_batch(features: list[dict]) -> dict:
+    """Collator for datasets whose items are whole batches (DataLoader batch_size=1)."""
+    if len(features) != 1:
+        raise ValueError(
+            "this model's batches are pre-built by its data builder: keep per_device_train_batch_size / "
+            "per_device_eval_batch_size at 1 and set the batch size with the model's own option"
+        )
+    return features[0]

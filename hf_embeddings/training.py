@@ -10,7 +10,17 @@ import time
 import torch
 from transformers import Trainer, TrainerCallback
 
-__all__ = ["EmbeddingTrainer", "SparseSGD", "TrainingData", "linear_to_floor"]
+# what families return (kept in the registry so importing a family does not import the Trainer)
+from .registry import PREBUILT_BATCH_ARGS, TrainingData, unwrap_batch
+
+__all__ = [
+    "PREBUILT_BATCH_ARGS",
+    "EmbeddingTrainer",
+    "SparseSGD",
+    "TrainingData",
+    "linear_to_floor",
+    "unwrap_batch",
+]
 
 
 class SparseSGD(torch.optim.Optimizer):
@@ -271,41 +281,3 @@ def _sparse_aware_norm(model: torch.nn.Module) -> float:
             g = g.coalesce()._values()
         total += float(g.double().pow(2).sum())
     return math.sqrt(total)
-
-
-class TrainingData:
-    """What a family's `build_training_data` returns: datasets, collator and Trainer/argument overrides."""
-
-    def __init__(
-        self,
-        train_dataset,
-        data_collator=None,
-        eval_dataset=None,
-        trainer_kwargs=None,
-        training_overrides=None,
-    ):
-        self.train_dataset = train_dataset
-        self.data_collator = data_collator
-        self.eval_dataset = eval_dataset
-        self.trainer_kwargs = dict(trainer_kwargs or {})
-        self.training_overrides = dict(training_overrides or {})
-
-
-# TrainingArguments shared by families whose dataset items are whole pre-built batches
-PREBUILT_BATCH_ARGS = {
-    "per_device_train_batch_size": 1,
-    "remove_unused_columns": False,
-    "warmup_steps": 0,
-    "save_strategy": "no",
-    "dataloader_pin_memory": False,
-}
-
-
-def unwrap_batch(features: list[dict]) -> dict:
-    """Collator for datasets whose items are whole batches (DataLoader batch_size=1)."""
-    if len(features) != 1:
-        raise ValueError(
-            "this model's batches are pre-built by its data builder: keep per_device_train_batch_size / "
-            "per_device_eval_batch_size at 1 and set the batch size with the model's own option"
-        )
-    return features[0]

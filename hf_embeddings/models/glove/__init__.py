@@ -10,9 +10,8 @@ import torch
 from transformers import TrainerCallback
 
 from ...errors import FormatError, HFEmbeddingsError
-from ...registry import ModelFamily
+from ...registry import PREBUILT_BATCH_ARGS, ModelFamily, TrainingData, unwrap_batch
 from ...tokenization import WordTokenizer
-from ...training import PREBUILT_BATCH_ARGS, TrainingData, unwrap_batch
 from .configuration_glove import COOCCURRENCE_FILE, GloVeConfig
 from .cooccurrence import Cooccurrence, count_cooccurrences, load_cooccurrence
 from .data_glove import GloVeEntries

@@ -8,14 +8,13 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from ...registry import ModelFamily
+from ...pipeline_registry import register_pipeline_lazily
+from ...registry import PREBUILT_BATCH_ARGS, ModelFamily, TrainingData, unwrap_batch
 from ...tokenization import WordTokenizer
-from ...training import PREBUILT_BATCH_ARGS, TrainingData, unwrap_batch
 from .configuration_nnlm import NNLMConfig
 from .data_nnlm import NGramBatches, ngram_windows, sentence_stream
 from .kneser_ney import KneserNeyLM
 from .modeling_nnlm import NNLMForCausalLM, NNLMModel, NNLMPreTrainedModel
-from .pipeline_nnlm import NextWordPipeline, register_pipeline
 
 
 def config_from_corpus(corpus, **options) -> NNLMConfig:
@@ -162,7 +161,18 @@ FAMILY = ModelFamily(
     pipeline_tag="text-generation",
 )
 
-register_pipeline()
+register_pipeline_lazily(
+    "next-word", "hf_embeddings.models.nnlm.pipeline_nnlm:NextWordPipeline", "AutoModelForCausalLM"
+)
+
+
+def __getattr__(name: str):
+    if name == "NextWordPipeline":  # imported on demand: it pulls in transformers.pipelines
+        from .pipeline_nnlm import NextWordPipeline
+
+        return NextWordPipeline
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FAMILY",

@@ -1,6 +1,7 @@
 """The `next-word` pipeline: the top-k next words of an NNLM, with their probabilities.
 
-Registered with transformers when `hf_embeddings` is imported:
+Registered with transformers when `hf_embeddings` is imported (deferred until transformers' pipelines
+are: see `hf_embeddings.pipeline_registry`):
 
     >>> from transformers import pipeline
     >>> nxt = pipeline("next-word", model="out/nnlm")                       # doctest: +SKIP
@@ -78,15 +79,3 @@ class NextWordPipeline(Pipeline):
             {"word": w, "probability": float(v.exp()), "token_id": int(i)}
             for w, v, i in zip(words, values, ids)
         ]
-
-
-def register_pipeline() -> None:
-    """Register `next-word` with transformers' pipeline registry (idempotent)."""
-    from transformers import AutoModelForCausalLM
-    from transformers.pipelines import PIPELINE_REGISTRY
-
-    if TASK in PIPELINE_REGISTRY.get_supported_tasks():
-        return
-    PIPELINE_REGISTRY.register_pipeline(
-        TASK, pipeline_class=NextWordPipeline, pt_model=AutoModelForCausalLM, type="text"
-    )

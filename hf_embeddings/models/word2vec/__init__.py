@@ -2,11 +2,10 @@
 
 import torch
 
-from ...registry import ModelFamily
+from ...registry import PREBUILT_BATCH_ARGS, ModelFamily, TrainingData, unwrap_batch
 from ...tokenization import WordTokenizer
-from ...training import TrainingData
 from .configuration_word2vec import Word2VecConfig
-from .data_word2vec import Word2VecBatches, unwrap_batch
+from .data_word2vec import Word2VecBatches
 from .modeling_word2vec import Word2VecForNegativeSampling, Word2VecModel, Word2VecPreTrainedModel
 
 
@@ -72,15 +71,11 @@ FAMILY = ModelFamily(
     build_training_data=build_training_data,
     config_from_args=config_from_corpus,
     training_defaults={
-        "per_device_train_batch_size": 1,
+        **PREBUILT_BATCH_ARGS,
         "max_grad_norm": 0.0,
-        "remove_unused_columns": False,
         "lr_scheduler_type": "linear",
-        "warmup_steps": 0,
         "weight_decay": 0.0,
         "logging_steps": 50,
-        "save_strategy": "no",
-        "dataloader_pin_memory": False,
     },
     quickstart={"config": {"vector_size": 100, "epochs": 5}, "min_count": 5},
     description="Word2Vec (Mikolov et al. 2013): skip-gram and CBOW with negative sampling",

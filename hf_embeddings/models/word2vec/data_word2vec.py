@@ -246,10 +246,3 @@ class Word2VecBatches(Dataset):
             "negatives": negatives,
             "num_words": torch.tensor(n_words, device=dev),
         }
-
-
-def unwrap_batch(features: list[dict]) -> dict:
-    """Collator for datasets whose items are whole batches (DataLoader batch_size=1)."""
-    if len(features) != 1:
-        raise ValueError("Word2Vec batches are pre-built: use per_device_train_batch_size=1")
-    return features[0]
