@@ -167,6 +167,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=["word2vec", "word2vec-binary", "glove", "static"], default="word2vec"
     )
     ce.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder (static)")
+    cel = csub.add_parser(
+        "elmo", help="original ELMo (bilm-tf / AllenNLP) options.json + weights.hdf5 -> model folder"
+    )
+    cel.add_argument("--options", required=True, help="options.json of the original model")
+    cel.add_argument("--weights", required=True, help="weights.hdf5 of the original model")
+    cel.add_argument("--output-dir", required=True)
+    cel.add_argument("--overwrite", action="store_true")
+    cel.add_argument("--license", help="licence of the weights (model card metadata)")
+    cel.add_argument("--base-model", help="Hub id the weights come from (model card metadata)")
+    cex = csub.add_parser("elmo-export", help="ELMo model folder -> original options.json + weights.hdf5")
+    cex.add_argument("path")
+    cex.add_argument("--options", required=True, help="options.json to write")
+    cex.add_argument("--weights", required=True, help="weights.hdf5 to write")
 
     ps = sub.add_parser("push", help="push a model folder to the Hub in one commit")
     ps.add_argument("path")
@@ -284,6 +297,8 @@ def cmd_query(args) -> int:
 def cmd_convert(args) -> int:
     from .converters import export_vectors, import_vectors
 
+    if args.convert_command in ("elmo", "elmo-export"):
+        return _convert_elmo(args)
     if args.convert_command == "import":
         path = import_vectors(
             args.file,
@@ -300,6 +315,24 @@ def cmd_convert(args) -> int:
     else:
         export_vectors(args.path, args.file, fmt=args.format, overwrite=args.overwrite)
         print(f"wrote {args.file}")
+    return 0
+
+
+def _convert_elmo(args) -> int:
+    from .models.elmo import convert_original, export_original
+
+    if args.convert_command == "elmo":
+        path = convert_original(args.options, args.weights, args.output_dir, overwrite=args.overwrite,
+                                license=args.license, base_model=args.base_model)  # fmt: skip
+        print(f"wrote {path}")
+        return 0
+    from .api import load
+
+    model, _ = load(args.path)
+    if getattr(model.config, "model_type", None) != "hfe_elmo":
+        raise CLIError(f"{args.path} is not an ELMo model folder")
+    export_original(model, args.options, args.weights)
+    print(f"wrote {args.options} and {args.weights}")
     return 0
 
 

@@ -1,0 +1,576 @@
+"""ELMo (Peters et al. 2018): a character-CNN token layer and a biLSTM language model whose layers, mixed by
+learned scalar weights, are contextual word representations.
+
+Forward semantics follow bilm-tf / AllenNLP exactly (see docs/elmo-format.md in the project): character
+embedding -> valid Conv1d per width -> max over positions -> activation -> highway (sigmoid(carry) gates the
+relu branch) -> projection = token embedding x; sentence boundaries added at the character level; L LSTM
+layers per direction, forward and backward independent stacks, each LSTM
+    z = x W_ih + h W_hh + b   (TensorFlow gate order i, j, f, o; forget_bias added to f)
+    c = clip(sigmoid(f) c + sigmoid(i) tanh(j)),  h = clip((sigmoid(o) tanh(c)) W_proj)
+with a residual around layers >= 1; layer 0 = [x, x]; boundaries removed from the outputs.
+
+Speed: both directions of a layer run together (stacked weights, one batched matmul per step), the input
+side of every step is one matmul over the whole packed sequence before the time loop, sequences are
+sorted by length and packed so that each step only touches the sequences still running (no state ever
+flows through padding), and the backward direction reads each sequence reversed within its own span.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_outputs import SequenceClassifierOutput, TokenClassifierOutput
+from transformers.utils import ModelOutput
+
+from .configuration_elmo import ElmoConfig
+from .tokenization_elmo import NUM_CHAR_IDS, bos_char_ids, eos_char_ids, words_to_char_ids
+
+IGNORE_INDEX = -100
+
+
+# ------------------------------------------------------------------------------------------------------
+# token layer
+# ------------------------------------------------------------------------------------------------------
+class ElmoHighway(nn.Module):
+    """One highway layer in TensorFlow's convention: t = sigmoid(x W_carry + b_carry),
+    y = t * relu(x W_transform + b_transform) + (1 - t) * x. `weight` stacks [W_transform; W_carry] (out, in)."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.width = width
+        self.weight = nn.Parameter(torch.empty(2 * width, width))
+        self.bias = nn.Parameter(torch.empty(2 * width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        transform, carry = nn.functional.linear(x, self.weight, self.bias).chunk(2, dim=-1)
+        gate = torch.sigmoid(carry)
+        return gate * torch.relu(transform) + (1 - gate) * x
+
+
+class ElmoCharacterEncoder(nn.Module):
+    """Character ids (N, max_chars) -> context-independent token embeddings (N, projection_dim)."""
+
+    def __init__(self, config: ElmoConfig):
+        super().__init__()
+        self.char_embedding = nn.Embedding(NUM_CHAR_IDS, config.char_embedding_dim, padding_idx=0)
+        self.convs = nn.ModuleList(nn.Conv1d(config.char_embedding_dim, n, w) for w, n in config.filters)
+        self.highways = nn.ModuleList(ElmoHighway(config.num_filters) for _ in range(config.n_highway))
+        self.projection = nn.Linear(config.num_filters, config.projection_dim)
+        self.activation = torch.relu if config.activation == "relu" else torch.tanh
+
+    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
+        x = self.char_embedding(char_ids).transpose(1, 2)  # (N, D, max_chars)
+        x = torch.cat([self.activation(conv(x).amax(dim=-1)) for conv in self.convs], dim=-1)
+        for highway in self.highways:
+            x = highway(x)
+        return self.projection(x)
+
+
+class ElmoTokenCache(nn.Module):
+    """Precomputed token embeddings of a word list, looked up by their character ids (exact match, found
+    through a hash of the row); tokens not in the cache go through the character CNN."""
+
+    def __init__(self, char_ids: torch.Tensor, embeddings: torch.Tensor):
+        super().__init__()
+        self._mult = _hash_multipliers(char_ids.shape[1], char_ids.device)
+        keys = _row_hash(char_ids, self._mult)
+        keys, order = keys.sort()
+        self.register_buffer("keys", keys, persistent=False)
+        self.register_buffer("char_ids", char_ids[order], persistent=False)
+        self.register_buffer("embeddings", embeddings[order], persistent=False)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def lookup(self, char_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(hit mask (N,), cache rows (N,) valid where hit) for character rows (N, max_chars)."""
+        h = _row_hash(char_ids, self._mult.to(char_ids.device))
+        pos = torch.searchsorted(self.keys, h).clamp_max(len(self.keys) - 1)
+        hit = (self.keys[pos] == h) & (self.char_ids[pos] == char_ids).all(dim=-1)
+        return hit, pos
+
+
+def _hash_multipliers(width: int, device) -> torch.Tensor:
+    g = np.random.default_rng(12345).integers(1, 2**62, size=width, dtype=np.int64) | 1
+    return torch.as_tensor(g, device=device)
+
+
+def _row_hash(rows: torch.Tensor, mult: torch.Tensor) -> torch.Tensor:
+    return (rows.long() * mult).sum(dim=-1)  # wraps around in int64: fine for a hash
+
+
+# ------------------------------------------------------------------------------------------------------
+# biLSTM
+# ------------------------------------------------------------------------------------------------------
+class ElmoBiLstmLayer(nn.Module):
+    """Both directions of one LSTM-with-projection layer, stacked on dim 0 (0 = forward, 1 = backward).
+
+    weight_ih (2, 4C, P), weight_hh (2, 4C, P), bias (2, 4C) in TensorFlow gate order i, j, f, o (the
+    original's B, without the forget bias), weight_proj (2, P, C)."""
+
+    def __init__(self, input_dim: int, cell_dim: int, projection_dim: int):
+        super().__init__()
+        self.cell_dim = cell_dim
+        self.weight_ih = nn.Parameter(torch.empty(2, 4 * cell_dim, input_dim))
+        self.weight_hh = nn.Parameter(torch.empty(2, 4 * cell_dim, projection_dim))
+        self.bias = nn.Parameter(torch.empty(2, 4 * cell_dim))
+        self.weight_proj = nn.Parameter(torch.empty(2, projection_dim, cell_dim))
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        batch_sizes: list[int],
+        forget_bias: float,
+        cell_clip: float | None,
+        proj_clip: float | None,
+    ) -> torch.Tensor:
+        """inputs (2, N, P): the packed (time-major, length-sorted) sequences of each direction -> outputs
+        (2, N, P), packed the same way. `batch_sizes[t]` sequences are still running at step t."""
+        C = self.cell_dim
+        bias = self.bias.clone()
+        bias[:, 2 * C : 3 * C] += forget_bias
+        # the input side of every step at once: one matmul for the whole packed sequence
+        xp = torch.baddbmm(bias.unsqueeze(1), inputs, self.weight_ih.transpose(1, 2))  # (2, N, 4C)
+        w_hh, w_proj = self.weight_hh.transpose(1, 2), self.weight_proj.transpose(1, 2)
+        n0 = batch_sizes[0]
+        h = inputs.new_zeros(2, n0, w_hh.shape[1])
+        c = inputs.new_zeros(2, n0, C)
+        outputs, offset = [], 0
+        for n in batch_sizes:
+            z = torch.baddbmm(xp[:, offset : offset + n], h[:, :n], w_hh)
+            gates = torch.sigmoid(z)
+            c = gates[..., 2 * C : 3 * C] * c[:, :n] + gates[..., :C] * torch.tanh(z[..., C : 2 * C])
+            if cell_clip is not None:
+                c = c.clamp(-cell_clip, cell_clip)
+            h = torch.bmm(gates[..., 3 * C :] * torch.tanh(c), w_proj)
+            if proj_clip is not None:
+                h = h.clamp(-proj_clip, proj_clip)
+            outputs.append(h)
+            offset += n
+        return torch.cat(outputs, dim=1)
+
+
+def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence of x (B, T, ...) within its first lengths[b] steps; padding stays in place."""
+    T = x.shape[1]
+    t = torch.arange(T, device=x.device)
+    idx = torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # (B, T)
+    return x.gather(1, idx.view(*idx.shape, *([1] * (x.dim() - 2))).expand_as(x))
+
+
+class ElmoScalarMix(nn.Module):
+    """gamma * sum_k softmax(w)_k * layer_k, optionally layer-normalising each layer over its unmasked
+    positions first (AllenNLP's convention: statistics over the whole masked tensor, eps 1e-13)."""
+
+    def __init__(self, num_layers: int, do_layer_norm: bool = False):
+        super().__init__()
+        self.do_layer_norm = do_layer_norm
+        self.scalar_parameters = nn.Parameter(torch.zeros(num_layers))
+        self.gamma = nn.Parameter(torch.ones(1))
+
+    def weights(self) -> torch.Tensor:
+        return torch.softmax(self.scalar_parameters, dim=0)
+
+    def forward(self, layers: list[torch.Tensor], mask: torch.Tensor | None = None) -> torch.Tensor:
+        weights = self.weights().to(layers[0].dtype)
+        if self.do_layer_norm:
+            if mask is None:
+                mask = layers[0].new_ones(layers[0].shape[:-1])
+            m = mask.to(layers[0].dtype).unsqueeze(-1)
+            count = m.sum() * layers[0].shape[-1]
+            normed = []
+            for layer in layers:
+                mean = (layer * m).sum() / count
+                var = (((layer - mean) * m) ** 2).sum() / count
+                normed.append((layer - mean) / torch.sqrt(var + 1e-13))
+            layers = normed
+        mixed = sum(w * layer for w, layer in zip(weights, layers))
+        return self.gamma.to(mixed.dtype) * mixed
+
+
+# ------------------------------------------------------------------------------------------------------
+# models
+# ------------------------------------------------------------------------------------------------------
+@dataclass
+class ElmoModelOutput(ModelOutput):
+    """`last_hidden_state`: the first scalar mix (B, T, 2P); `elmo_representations`: every scalar mix;
+    `hidden_states`: the L + 1 layers (token layer duplicated, then [forward, backward] of each biLSTM
+    layer), each (B, T, 2P); `mask`: (B, T) true at real tokens. Boundaries removed, padding zero."""
+
+    last_hidden_state: torch.FloatTensor | None = None
+    elmo_representations: tuple[torch.FloatTensor, ...] | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    mask: torch.BoolTensor | None = None
+
+
+@dataclass
+class ElmoLanguageModelOutput(ModelOutput):
+    """`loss`: mean of the forward and backward next-word NLLs; `forward_nll` / `backward_nll`: summed
+    NLL (nats) of each direction; `num_targets`: targets per direction (words + one boundary per sentence)."""
+
+    loss: torch.FloatTensor | None = None
+    forward_nll: torch.FloatTensor | None = None
+    backward_nll: torch.FloatTensor | None = None
+    num_targets: torch.Tensor | None = None
+
+
+@dataclass
+class BiLMOutput:
+    """What the biLM computes, sentence boundaries included (length T + 2)."""
+
+    token_embeddings: torch.Tensor  # (B, T+2, P)
+    layers: list[tuple[torch.Tensor, torch.Tensor]]  # per LSTM layer: (forward, backward), each (B, T+2, P)
+    mask: torch.Tensor  # (B, T+2) bool, boundaries included
+    token_mask: torch.Tensor  # (B, T) bool
+    lengths: torch.Tensor  # (B,) number of real tokens
+
+
+class ElmoPreTrainedModel(PreTrainedModel):
+    config_class = ElmoConfig
+    base_model_prefix = "elmo"
+    main_input_name = "char_ids"
+    accepts_loss_kwargs = False
+    _no_split_modules: list[str] = []
+
+    def _init_weights(self, module: nn.Module) -> None:
+        # Leaf modules that own parameters (see the platform notes): every parameter has a branch here.
+        std = self.config.initializer_range
+        if isinstance(module, nn.Embedding):
+            if module.num_embeddings == NUM_CHAR_IDS:  # characters: uniform(-1, 1) as bilm-tf, id 0 zero
+                init.uniform_(module.weight, -1.0, 1.0)
+                with torch.no_grad():
+                    module.weight[0].zero_()
+            else:
+                init.normal_(module.weight, mean=0.0, std=std)
+        elif isinstance(module, nn.Conv1d):
+            init.normal_(module.weight, mean=0.0, std=(module.in_channels * module.kernel_size[0]) ** -0.5)
+            init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
+            bound = module.in_features**-0.5
+            init.uniform_(module.weight, -bound, bound)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, ElmoHighway):
+            init.normal_(module.weight, mean=0.0, std=module.width**-0.5)
+            init.zeros_(module.bias)
+            with torch.no_grad():
+                module.bias[module.width :].fill_(-2.0)  # carry bias -2: start close to the identity
+        elif isinstance(module, ElmoBiLstmLayer):
+            bound = module.weight_hh.shape[-1] ** -0.5
+            for p in (module.weight_ih, module.weight_hh):
+                init.uniform_(p, -bound, bound)
+            init.uniform_(module.weight_proj, -(module.cell_dim**-0.5), module.cell_dim**-0.5)
+            init.zeros_(module.bias)
+        elif isinstance(module, ElmoScalarMix):
+            init.zeros_(module.scalar_parameters)
+            init.ones_(module.gamma)
+        elif isinstance(module, nn.AdaptiveLogSoftmaxWithLoss):
+            pass  # made of nn.Linear leaves, handled above
+
+    # --- the shared body ----------------------------------------------------------------------------------
+    def _build_body(self, config: ElmoConfig) -> None:
+        self.char_encoder = ElmoCharacterEncoder(config)
+        self.lstm_layers = nn.ModuleList(
+            ElmoBiLstmLayer(config.projection_dim, config.lstm_dim, config.projection_dim)
+            for _ in range(config.n_layers)
+        )
+        self.lstm_dropout = nn.Dropout(config.dropout)
+        self.token_cache: ElmoTokenCache | None = None
+
+    def boundary_char_ids(self, device=None) -> torch.Tensor:
+        """(2, max_chars): the character ids of the sentence start and end tokens. Not a buffer: a
+        non-persistent buffer would come back uninitialised from `from_pretrained`."""
+        n = self.config.max_characters_per_token
+        return torch.as_tensor(np.stack([bos_char_ids(n), eos_char_ids(n)]), dtype=torch.long, device=device)
+
+    def _check_char_ids(self, char_ids: torch.Tensor | None) -> torch.Tensor:
+        if char_ids is None:
+            raise ValueError(
+                "ELMo reads char_ids (batch, tokens, max_characters_per_token): see tokenizer.encode_sentences"
+            )
+        if char_ids.dim() == 2:
+            char_ids = char_ids.unsqueeze(0)
+        n = self.config.max_characters_per_token
+        if char_ids.dim() != 3 or char_ids.shape[-1] != n:
+            raise ValueError(f"char_ids must be (batch, tokens, {n}), got shape {tuple(char_ids.shape)}")
+        if char_ids.dtype.is_floating_point:
+            raise ValueError(f"char_ids must be integer ids, got {char_ids.dtype}")
+        if char_ids.numel() and (int(char_ids.min()) < 0 or int(char_ids.max()) >= NUM_CHAR_IDS):
+            raise ValueError(f"character ids must be in 0..{NUM_CHAR_IDS - 1}")
+        return char_ids.long()
+
+    # --- token layer, with the optional cache ---------------------------------------------------------
+    def token_embeddings(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """(N, max_chars) -> (N, P), from the cache where possible (inference only)."""
+        cache = self.token_cache
+        if cache is None or self.training or len(char_ids) == 0:
+            return self.char_encoder(char_ids)
+        hit, pos = cache.lookup(char_ids)
+        out = cache.embeddings[pos].to(self.char_encoder.projection.weight.dtype)
+        miss = ~hit
+        if bool(miss.any()):
+            out = out.clone()
+            out[miss] = self.char_encoder(char_ids[miss])
+        return out
+
+    @torch.no_grad()
+    def set_token_cache(self, words: list[str] | None, batch_size: int = 4096) -> None:
+        """Precompute the token layer for `words` (plus the sentence boundaries); inference then looks
+        tokens up instead of running the character CNN. `None` removes the cache. Recompute after any
+        change of the weights (training clears nothing by itself; the cache is not used in training mode)."""
+        if words is None:
+            self.token_cache = None
+            return
+        n = self.config.max_characters_per_token
+        device = self.char_encoder.projection.weight.device
+        chars = torch.as_tensor(
+            words_to_char_ids(list(dict.fromkeys(words)), n), dtype=torch.long, device=device
+        )
+        chars = torch.unique(torch.cat([chars, self.boundary_char_ids(device)]), dim=0)
+        was_training = self.training
+        self.eval()
+        self.token_cache = None
+        embeddings = torch.cat(
+            [self.char_encoder(chars[i : i + batch_size]) for i in range(0, len(chars), batch_size)]
+        )
+        self.train(was_training)
+        self.token_cache = ElmoTokenCache(chars, embeddings)
+
+    # --- the biLM ---------------------------------------------------------------------------------------
+    def bilm(self, char_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> BiLMOutput:
+        """Token embeddings and both directions of every LSTM layer, sentence boundaries included."""
+        char_ids = self._check_char_ids(char_ids)
+        token_mask = (char_ids > 0).any(dim=-1)
+        if attention_mask is not None:
+            if attention_mask.shape != token_mask.shape:
+                raise ValueError(
+                    f"attention_mask shape {tuple(attention_mask.shape)} does not match char_ids {tuple(token_mask.shape)}"
+                )
+            token_mask = token_mask & attention_mask.bool()
+        lengths = token_mask.sum(dim=1)
+        B, T = token_mask.shape
+        P = self.config.projection_dim
+        dtype = self.char_encoder.projection.weight.dtype
+        rows = torch.arange(B, device=char_ids.device)
+        x = torch.zeros(B, T + 2, P, dtype=dtype, device=char_ids.device)
+        boundary = self.token_embeddings(self.boundary_char_ids(char_ids.device))
+        real = x[:, 1 : T + 1]
+        real[token_mask] = self.token_embeddings(char_ids[token_mask])
+        x[:, 0] = boundary[0]
+        x[rows, lengths + 1] = boundary[1]
+        full_lengths = lengths + 2
+        mask = torch.arange(T + 2, device=x.device)[None, :] < full_lengths[:, None]
+        x = x * mask.unsqueeze(-1).to(dtype)
+
+        cpu_lengths = full_lengths.cpu()
+        fwd = pack_padded_sequence(x, cpu_lengths, batch_first=True, enforce_sorted=False)
+        bwd = pack_padded_sequence(reverse_within_lengths(x, full_lengths), cpu_lengths, batch_first=True,
+                                   enforce_sorted=False)  # fmt: skip
+        batch_sizes = fwd.batch_sizes.tolist()
+        h = torch.stack([fwd.data, bwd.data])  # (2, N, P)
+        layers = []
+        cfg = self.config
+        for k, layer in enumerate(self.lstm_layers):
+            inp = h
+            out = layer(self.lstm_dropout(inp), batch_sizes, cfg.forget_bias, cfg.cell_clip, cfg.proj_clip)
+            if k > 0 and cfg.use_skip_connections:
+                out = out + inp
+            h = out
+            f, _ = pad_packed_sequence(fwd._replace(data=out[0]), batch_first=True, total_length=T + 2)
+            b, _ = pad_packed_sequence(bwd._replace(data=out[1]), batch_first=True, total_length=T + 2)
+            layers.append((f, reverse_within_lengths(b, full_lengths)))
+        return BiLMOutput(x, layers, mask, token_mask, lengths)
+
+    def layer_outputs(self, bilm: BiLMOutput) -> list[torch.Tensor]:
+        """The L + 1 layers with boundaries, each (B, T+2, 2P): [x, x], then [forward, backward]."""
+        x = bilm.token_embeddings
+        return [torch.cat([x, x], dim=-1)] + [torch.cat(pair, dim=-1) for pair in bilm.layers]
+
+    @staticmethod
+    def remove_boundaries(t: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
+        """(B, T+2, ...) with boundaries -> (B, T, ...) of the real tokens, zero at padding."""
+        T = token_mask.shape[1]
+        return t[:, 1 : T + 1] * token_mask.view(*token_mask.shape, *([1] * (t.dim() - 2))).to(t.dtype)
+
+
+class ElmoModel(ElmoPreTrainedModel):
+    """ELMo: every layer, the mask and `num_output_representations` learned scalar mixes.
+
+    Example:
+        >>> from hf_embeddings.models.elmo import ElmoCharacterTokenizer
+        >>> model = ElmoModel(ElmoConfig.from_preset("tiny"))
+        >>> tok = ElmoCharacterTokenizer.from_vocabulary([])
+        >>> out = model(**tok.encode_sentences(["a small test", "hi"]))
+        >>> out.last_hidden_state.shape, len(out.hidden_states)
+        (torch.Size([2, 3, 128]), 3)
+    """
+
+    _keys_to_ignore_on_load_unexpected = [r"^lm_head\.", r"^adaptive_head\."]
+
+    def __init__(self, config: ElmoConfig):
+        super().__init__(config)
+        self._build_body(config)
+        self.scalar_mixes = nn.ModuleList(
+            ElmoScalarMix(config.num_layers_out, config.do_layer_norm)
+            for _ in range(config.num_output_representations)
+        )
+        self.post_init()
+
+    def scalar_mix_weights(self) -> list[tuple[list[float], float]]:
+        """(softmax weights over the layers, gamma) of every scalar mix."""
+        return [(m.weights().tolist(), m.gamma.item()) for m in self.scalar_mixes]
+
+    def forward(
+        self,
+        char_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        input_ids: torch.Tensor | None = None,  # word ids from the tokenizer: not used by the model
+        **kwargs,
+    ) -> ElmoModelOutput:
+        bilm = self.bilm(char_ids, attention_mask)
+        layers = self.layer_outputs(bilm)
+        mixes = tuple(
+            self.remove_boundaries(mix(layers, bilm.mask), bilm.token_mask) for mix in self.scalar_mixes
+        )
+        hidden = tuple(self.remove_boundaries(layer, bilm.token_mask) for layer in layers)
+        return ElmoModelOutput(
+            last_hidden_state=mixes[0], elmo_representations=mixes, hidden_states=hidden, mask=bilm.token_mask
+        )
+
+
+class ElmoForLanguageModeling(ElmoPreTrainedModel):
+    """The biLM training objective: the forward LSTM predicts the next word, the backward LSTM the previous
+    one, from the top layer, through one softmax shared by both directions (full, or adaptive for large
+    vocabularies); loss = mean of the two directions' mean NLL.
+
+    Flat layout (no `model.elmo.` submodule) with ElmoModel's parameter names, so a checkpoint of this
+    class loads into `ElmoModel` (the softmax is ignored) and the whole LM is what the generic code saves.
+    `labels` are the word ids of the tokens (B, T) (-100: not scored); the sentence-start / end targets are
+    added here. Ids >= vocab_size count as <unk>.
+    """
+
+    _keys_to_ignore_on_load_unexpected = [r"^scalar_mixes\."]
+
+    def __init__(self, config: ElmoConfig):
+        super().__init__(config)
+        self._build_body(config)
+        self.lm_head = self.adaptive_head = None
+        if config.adaptive_softmax:
+            self.adaptive_head = nn.AdaptiveLogSoftmaxWithLoss(
+                config.projection_dim, config.vocab_size, cutoffs=list(config.adaptive_softmax_cutoffs),
+                div_value=4.0, head_bias=True,
+            )  # fmt: skip
+        else:
+            self.lm_head = nn.Linear(config.projection_dim, config.vocab_size)
+        self.post_init()
+
+    def _nll(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.adaptive_head is not None:
+            return -self.adaptive_head(h, targets).output
+        return nn.functional.cross_entropy(self.lm_head(h).float(), targets, reduction="none")
+
+    def forward(
+        self,
+        char_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        input_ids: torch.Tensor | None = None,
+        num_items_in_batch: torch.Tensor | float | None = None,
+        num_words: torch.Tensor | None = None,
+        **kwargs,
+    ) -> ElmoLanguageModelOutput:
+        """`labels` default to `input_ids` (the tokenizer's word ids) where `attention_mask` is set.
+        With `num_items_in_batch`, the loss is the summed NLL of both directions / 2 / num_items_in_batch
+        (the evaluation batches use it so that Trainer's mean over batches is the exact per-target mean)."""
+        bilm = self.bilm(char_ids, attention_mask)
+        if labels is None:
+            if input_ids is None:
+                raise ValueError(
+                    "ElmoForLanguageModeling needs labels (or input_ids): the word ids to predict"
+                )
+            labels = input_ids.masked_fill(~bilm.token_mask, IGNORE_INDEX)
+        cfg = self.config
+        B, T = bilm.token_mask.shape
+        if labels.shape != (B, T):
+            raise ValueError(f"labels must be (batch, tokens) = {(B, T)}, got {tuple(labels.shape)}")
+        labels = labels.masked_fill(~bilm.token_mask, IGNORE_INDEX)
+        labels = torch.where(labels >= cfg.vocab_size, torch.full_like(labels, cfg.unk_token_id), labels)
+        # targets with boundaries: <s>, the words, </s> at len + 1
+        tgt = torch.full((B, T + 2), IGNORE_INDEX, dtype=torch.long, device=labels.device)
+        tgt[:, 0] = cfg.bos_token_id
+        tgt[:, 1 : T + 1] = labels
+        tgt[torch.arange(B, device=labels.device), bilm.lengths + 1] = cfg.eos_token_id
+        valid = torch.arange(T + 1, device=labels.device)[None, :] <= bilm.lengths[:, None]  # (B, T+1)
+        fwd_top, bwd_top = bilm.layers[-1]
+        fwd_t, bwd_t = tgt[:, 1:], tgt[:, :-1]  # forward at p predicts p + 1; backward at p + 1 predicts p
+        f_ok, b_ok = valid & (fwd_t != IGNORE_INDEX), valid & (bwd_t != IGNORE_INDEX)
+        h = torch.cat([self.lstm_dropout(fwd_top[:, :-1][f_ok]), self.lstm_dropout(bwd_top[:, 1:][b_ok])])
+        nll = self._nll(h, torch.cat([fwd_t[f_ok], bwd_t[b_ok]]))
+        n_f = int(f_ok.sum())
+        fwd_nll, bwd_nll = nll[:n_f].sum(), nll[n_f:].sum()
+        count = f_ok.sum()
+        if num_items_in_batch is not None:
+            loss = (fwd_nll + bwd_nll) / 2 / num_items_in_batch
+        else:
+            loss = (fwd_nll / count.clamp_min(1) + bwd_nll / b_ok.sum().clamp_min(1)) / 2
+        return ElmoLanguageModelOutput(loss=loss, forward_nll=fwd_nll.detach(), backward_nll=bwd_nll.detach(),
+                                       num_targets=count)  # fmt: skip
+
+
+class _ElmoTaskModel(ElmoPreTrainedModel):
+    """An ElmoModel under `self.elmo` (frozen when config.freeze_elmo) plus a task-specific scalar mix."""
+
+    def __init__(self, config: ElmoConfig):
+        super().__init__(config)
+        self.elmo = ElmoModel(config)
+        self.task_mix = ElmoScalarMix(config.num_layers_out, config.do_layer_norm)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(2 * config.projection_dim, config.num_labels)
+        self.post_init()
+        if config.freeze_elmo:
+            self.elmo.requires_grad_(False)
+
+    def mixed(self, char_ids, attention_mask) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_elmo):
+            bilm = self.elmo.bilm(char_ids, attention_mask)
+            layers = self.elmo.layer_outputs(bilm)
+        mix = self.task_mix(layers, bilm.mask)
+        return self.elmo.remove_boundaries(mix, bilm.token_mask), bilm.token_mask
+
+    def scalar_mix_weights(self) -> list[tuple[list[float], float]]:
+        return [(self.task_mix.weights().tolist(), self.task_mix.gamma.item())]
+
+
+class ElmoForSequenceClassification(_ElmoTaskModel):
+    """Sentence classification: task scalar mix -> mean over the tokens -> dropout -> linear."""
+
+    def forward(self, char_ids=None, attention_mask=None, labels=None, input_ids=None, **kwargs):
+        mix, mask = self.mixed(char_ids, attention_mask)
+        m = mask.unsqueeze(-1).to(mix.dtype)
+        pooled = (mix * m).sum(1) / m.sum(1).clamp_min(1)
+        logits = self.classifier(self.dropout(pooled))
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(logits.float(), labels.view(-1))
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+class ElmoForTokenClassification(_ElmoTaskModel):
+    """Tagging: task scalar mix -> dropout -> linear at every token; labels -100 are ignored."""
+
+    def forward(self, char_ids=None, attention_mask=None, labels=None, input_ids=None, **kwargs):
+        mix, mask = self.mixed(char_ids, attention_mask)
+        logits = self.classifier(self.dropout(mix))
+        loss = None
+        if labels is not None:
+            labels = labels.masked_fill(~mask, IGNORE_INDEX)
+            loss = nn.functional.cross_entropy(
+                logits.flatten(0, 1).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX
+            )
+        return TokenClassifierOutput(loss=loss, logits=logits)
