@@ -120,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("model", help="model family (see `hf-embeddings train --list`)", nargs="?")
     t.add_argument("--list", action="store_true", help="list the registered model families and exit")
-    t.add_argument("--corpus", default="default", help="text file/folder (.gz/.bz2/.xz), Hub dataset, or 'default'")
+    t.add_argument(
+        "--corpus", default="default", help="text file/folder (.gz/.bz2/.xz), Hub dataset, or 'default'"
+    )
     t.add_argument("--output-dir", help="where to write the model folder")
     t.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     t.add_argument("--min-count", type=_positive_int, help="drop words seen fewer times")
@@ -193,9 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
     cd.add_argument("--language", help="language code (e.g. en)")
     cd.add_argument("--base-model", help="Hub id of the model the vectors come from")
 
-    d = sub.add_parser("demo", help="launch the Gradio demo on model folders or Hub ids")
-    d.add_argument("models", nargs="*")
+    d = sub.add_parser(
+        "demo",
+        help="launch the Gradio demo on model folders or Hub ids",
+        description="Serve the Gradio demo. Models: the arguments, else $HF_EMBEDDINGS_DEMO_MODELS (comma- or "
+        "space-separated), else the folders `hf-embeddings quickstart` wrote under ./outputs.",
+    )
+    d.add_argument("models", nargs="*", help="model folders or Hub repo ids")
     d.add_argument("--port", type=int, default=7860)
+    d.add_argument(
+        "--host", default=None, help="address to listen on (default 127.0.0.1; 0.0.0.0 for everyone)"
+    )
 
     qs = sub.add_parser(
         "quickstart",
@@ -362,10 +372,12 @@ def cmd_card(args) -> int:
 
 def cmd_demo(args) -> int:
     try:
-        from spaces_demo.app import launch
+        from .demo.ui import launch
     except ImportError as e:
-        raise CLIError(f"the demo needs gradio and the spaces_demo app (pip install 'hf-embeddings[demo]'): {e}") from None
-    launch(args.models, port=args.port)
+        if not (e.name or "").startswith("gradio"):
+            raise
+        raise CLIError(f"the demo needs gradio: pip install 'hf-embeddings[demo]' ({e})") from None
+    launch(args.models, port=args.port, host=args.host)  # models are loaded (and checked) before serving
     return 0
 
 
