@@ -304,6 +304,44 @@ def test_context_tab(client):
     ]
 
 
+def test_context_with_a_real_random_weight_elmo(tmp_path):
+    elmo = pytest.importorskip("hf_embeddings.models.elmo")
+    import torch
+
+    from hf_embeddings import save_model_folder
+    from hf_embeddings.demo.ui import build_demo
+
+    torch.manual_seed(0)
+    config = elmo.ElmoConfig(char_embedding_dim=4, filters=[[1, 8], [2, 8], [3, 8]], projection_dim=8, lstm_dim=16,
+                             n_highway=1, dropout=0.0)  # fmt: skip
+    tokenizer = elmo.ElmoCharacterTokenizer.from_vocabulary(["the", "bank", "river"])
+    folder = save_model_folder(elmo.ElmoModel(config).eval(), tokenizer, tmp_path / "elmo", remote_code=False)
+    dm = core.load_model(str(folder))
+    assert (dm.family, dm.is_contextual, dm.is_static, dm.can_generate) == ("elmo", True, False, False)
+    assert dm.embed_sentences is elmo.embed_sentences
+
+    first, second = "he sat on the bank of the river", "she deposited money at the bank"
+    frame, _ = core.context_similarity(
+        [dm], "elmo", "Bank", first, second
+    )  # case-folded to the text's 'bank'
+    cosine = dict(zip(frame["layer"], frame["cosine"]))
+    assert cosine["layer 0 (word, no context)"] == pytest.approx(1.0, abs=1e-4)  # characters only: no context
+    assert cosine["layer 1"] < 0.9999 and cosine["layer 2"] < 0.9999
+    layers = elmo.embed_sentences(dm.model, dm.tokenizer, [first.split(), second.split()])
+    a, b = layers[0][2, 4], layers[1][2, 5]
+    assert cosine["layer 2"] == pytest.approx(float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)), abs=1e-4)
+
+    found, _ = core.context_neighbours(
+        [dm], "elmo", "bank", first, "the river bank was muddy\nwe walked", 0, 2
+    )
+    assert found["token"][0] == "bank" and found["cosine"][0] == pytest.approx(1.0, abs=1e-4)
+    mixes = core.scalar_mix_table([dm], "elmo")
+    assert len(mixes) == len(dm.model.scalar_mix_weights())
+    np.testing.assert_allclose(mixes.iloc[:, 1:4].sum(axis=1), 1.0, atol=1e-3)  # softmax weights
+    labels = {b.label for b in build_demo([dm]).blocks.values() if isinstance(b, gr.Tab)}
+    assert labels == {"Context", "Model cards & scores"}
+
+
 def test_scores_tab(client):
     rows = _table(client.predict(api_name="/scores"))
     got = {(r["model"], r["dataset"]): (r["value"], r["source"]) for r in rows}
@@ -351,6 +389,50 @@ def test_cli_demo_launches_the_app(monkeypatch, folders):
         "server_port": 7999,
     }
     assert ui.main([str(folders["word2vec"]), "--port", "7998"]) == 0
+
+
+# -------------------------------------------------------------------------------- the Space
+SPACE = Path(__file__).resolve().parents[1] / "spaces_demo"
+
+
+def test_space_files_and_app_entry_point(folders, capsys):
+    import importlib.util
+
+    import yaml
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    header = (SPACE / "README.md").read_text(encoding="utf-8").split("---")[1]
+    meta = yaml.safe_load(header)
+    assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py" and (SPACE / meta["app_file"]).is_file()
+    assert int(meta["sdk_version"].split(".")[0]) == int(gr.__version__.split(".")[0])
+    requirements = [
+        r for r in (SPACE / "requirements.txt").read_text().splitlines() if r and r[0] not in "#-"
+    ]
+    project = tomllib.loads((SPACE.parent / "pyproject.toml").read_text())["project"]
+    assert requirements == [f"{project['name']}[demo]>=0.1"]
+    assert any(d.startswith("gradio") for d in project["optional-dependencies"]["demo"])
+
+    spec = importlib.util.spec_from_file_location("space_app", SPACE / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    demo = app.build([str(folders["word2vec"])])
+    assert isinstance(demo, gr.Blocks)
+    capsys.readouterr()
+    assert app.main([str(SPACE / "no-such-model")]) == 2  # one line, no traceback, no server
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("hf-embeddings demo: error:")
+
+
+def test_ci_installs_the_browser_then_runs_exactly_the_readme_test_command():
+    root = SPACE.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    setup = readme.split("## Set-up: two commands")[1].split("\n## ")[0]
+    commands = [line for line in setup.splitlines() if line.startswith("python3 -m venv")]
+    assert len(commands) == 2  # the README's "exactly two set-up commands"
+    ci = [line for line in (root / ".ci" / "run").read_text().splitlines() if line.strip()]
+    assert ci[-1] == commands[1] and "pytest" in ci[-1]
+    assert any("apt-get install" in line and "chromium" in line for line in ci)
 
 
 # -------------------------------------------------------------------------------------- a browser

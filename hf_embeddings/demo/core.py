@@ -615,9 +615,12 @@ def _embed(dm: DemoModel, sentences: Sequence[str]) -> tuple[list[list[str]], li
 
 def _position(dm: DemoModel, word: str, tokens: list[str], which: str) -> int:
     target = dm.normalise(word)
-    if target not in tokens:
-        raise DemoInputError(f"'{word}' does not occur in {which} (its words: {' '.join(tokens)}).")
-    return tokens.index(target)
+    if target in tokens:
+        return tokens.index(target)
+    folded = [t.casefold() for t in tokens]  # a case-sensitive model (ELMo): 'Bank' still finds 'bank'
+    if target.casefold() in folded:
+        return folded.index(target.casefold())
+    raise DemoInputError(f"'{word}' does not occur in {which} (its words: {' '.join(tokens)}).")
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
