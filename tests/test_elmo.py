@@ -460,6 +460,19 @@ def test_sentence_batches_respect_lines_and_cover_every_word(toy_corpus):
     ev = SentenceBatches(toy_corpus, batch_size=100, shuffle=False)
     assert ev.num_targets == toy_corpus.num_tokens + len(toy_corpus)
     assert int(ev[0]["attention_mask"].sum(1).max()) == 6
+    # held-out batches: sorted by length, capped in padded tokens, every line once
+    capped = SentenceBatches(toy_corpus, batch_size=100, shuffle=False, max_tokens=20)
+    shapes = [tuple(capped[k]["attention_mask"].shape) for k in range(len(capped))]
+    assert all(b * t <= 20 for b, t in shapes) and sum(b for b, _ in shapes) == len(toy_corpus)
+    total = sum(float(capped[k]["num_items_in_batch"]) for k in range(len(capped)))
+    assert total == pytest.approx(capped.num_targets)
+    # a separate target array (another softmax vocabulary) gives the labels; the characters stay the input's
+    targets = np.asarray(toy_corpus.ids) + 100
+    other = SentenceBatches(toy_corpus, batch_size=100, shuffle=False, targets=targets)
+    b = other[0]
+    mask = b["attention_mask"].bool()
+    assert torch.equal(b["labels"][mask], ev[0]["labels"][mask] + 100)
+    assert torch.equal(b["char_ids"], ev[0]["char_ids"])
 
 
 def test_training_lowers_held_out_perplexity_both_directions(toy_corpus):
@@ -552,3 +565,61 @@ def test_heads_learn_tiny_tasks_through_trainer(tmp_path):
     model, pred, batch = run(ElmoForTokenClassification, tag_labels, freeze=True)  # frozen
     ok = batch["labels"] != -100
     assert (pred[ok] == batch["labels"][ok]).float().mean() > 0.95
+
+
+# ---------------------------------------------------------------------------------------------------------
+# remote code
+# ---------------------------------------------------------------------------------------------------------
+REMOTE_CHILD = """
+import json, sys
+sys.path.extend(json.loads(sys.argv[2]))
+
+class Block:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "hf_embeddings" or name.startswith("hf_embeddings."):
+            raise ModuleNotFoundError(name)
+
+sys.meta_path.insert(0, Block)
+import torch
+from transformers import AutoModel, AutoModelForTokenClassification, AutoTokenizer
+
+model = AutoModel.from_pretrained(sys.argv[1], trust_remote_code=True).eval()
+tok = AutoTokenizer.from_pretrained(sys.argv[1], trust_remote_code=True)
+head = AutoModelForTokenClassification.from_pretrained(sys.argv[1], trust_remote_code=True, num_labels=3)
+with torch.no_grad():
+    out = model(**tok(["The cat <S> sat", "Hi"], return_tensors="pt"))
+print(json.dumps({"model": type(model).__module__ + "." + type(model).__name__,
+                  "tokenizer": type(tok).__name__, "head": type(head).__name__,
+                  "layers": [t.tolist() for t in out.hidden_states]}))
+"""
+
+
+@pytest.mark.slow
+def test_converted_folder_runs_as_remote_code_without_the_package(original, tmp_path):
+    """A fresh interpreter where hf_embeddings cannot be imported loads the folder's bundled code."""
+    import os
+    import subprocess
+    import sys
+    import sysconfig
+
+    folder = tmp_path / "converted"
+    convert_original(original["options"], original["weights"], folder)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["auto_map"]["AutoModel"] == "modeling_elmo.ElmoModel"
+    assert "AutoModelForTokenClassification" in config["auto_map"]
+    site = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_", "PYTHONPATH"))}
+    env.update(HF_HOME=str(tmp_path / "home"), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    cmd = [sys.executable, "-I", "-S", "-c", REMOTE_CHILD, str(folder), json.dumps(site)]
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    assert got["model"].startswith("transformers_modules.") and got["model"].endswith(".ElmoModel")
+    assert got["tokenizer"] == "ElmoCharacterTokenizer" and got["head"] == "ElmoForTokenClassification"
+    model = load_original(original["options"], original["weights"])
+    tok = ElmoCharacterTokenizer.from_vocabulary([])
+    with torch.no_grad():
+        ref = model(**tok(["The cat <S> sat", "Hi"], return_tensors="pt")).hidden_states
+    for a, b in zip(got["layers"], ref):
+        np.testing.assert_allclose(np.array(a), b.numpy(), atol=1e-5)  # float32, other thread count

@@ -22,6 +22,7 @@ from .modeling_elmo import (
 from .tokenization_elmo import ElmoCharacterTokenizer, encode_sentences, pad_char_batch, words_to_char_ids
 
 TRAINING_PRESET = "tiny"
+EVAL_MAX_TOKENS = 32768  # padded token slots per held-out batch: long lines come in small batches
 
 
 def config_from_corpus(corpus, **options) -> ElmoConfig:
@@ -72,7 +73,7 @@ def build_training_data(
     if eval_corpus is not None:
         evals = SentenceBatches(
             eval_corpus, batch_size=eval_batch_size or 4 * config.batch_size, shuffle=False, device=device,
-            char_table=table,
+            char_table=table, max_tokens=EVAL_MAX_TOKENS,
         )  # fmt: skip
         callbacks.append(BiLMEvaluationCallback(evals))
     overrides = {

@@ -52,10 +52,11 @@ def sentence_spans(corpus: TokenizedCorpus, max_length: int | None = None) -> tu
 class SentenceBatches(Dataset):
     """Map-style dataset whose item k is the k-th batch of sentences of the epoch.
 
-    Item: `char_ids` (b, T, max_chars), `attention_mask` (b, T), `labels` (b, T) word ids (-100 at padding),
+    Item: `char_ids` (b, T, max_chars), `attention_mask` (b, T), `labels` (b, T) word ids (-100 at padding;
+    from `targets`, an array aligned with `corpus.ids`, when the softmax vocabulary differs from the input's),
     `num_words`; unshuffled (evaluation) batches also carry `num_items_in_batch` = targets / batches, which
-    makes Trainer's unweighted mean of the batch losses the exact per-target mean. Use with batch size 1
-    and `unwrap_batch`.
+    makes Trainer's unweighted mean of the batch losses the exact per-target mean; they are sorted by length
+    and hold at most `max_tokens` padded tokens (when given). Use with batch size 1 and `unwrap_batch`.
     """
 
     def __init__(
@@ -69,6 +70,8 @@ class SentenceBatches(Dataset):
         max_chars: int = 50,
         device: str | torch.device = "cpu",
         char_table: np.ndarray | None = None,
+        targets: np.ndarray | None = None,
+        max_tokens: int | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -83,16 +86,43 @@ class SentenceBatches(Dataset):
         self.num_words = int(self.lengths.sum())
         self.num_targets = self.num_words + len(self.lengths)  # per direction: words + one boundary each
         self._ids = np.asarray(corpus.ids)
+        self._targets = None
+        if targets is not None:
+            self._targets = np.asarray(targets)
+            if self._targets.shape != self._ids.shape:
+                raise ValueError(
+                    f"targets must align with the corpus ids: shape {self._targets.shape} vs {self._ids.shape}"
+                )
         table = char_table if char_table is not None else vocabulary_char_table(corpus.tokenizer, max_chars)
         self._pad_row = len(table) - 1
         self._table = torch.as_tensor(table)
         self._on_device = False
         self._plan: tuple[int, np.ndarray] | None = None
+        self._bounds = None  # unshuffled: batch boundaries in the length-sorted order
+        if not self.shuffle:
+            self._bounds = self._eval_bounds(max_tokens)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
+    def _eval_bounds(self, max_tokens: int | None) -> np.ndarray:
+        """Batch boundaries over the length-sorted sentences: at most batch_size sentences and (when
+        given) at most max_tokens padded token slots per batch, so that long lines come in small batches."""
+        lengths = np.sort(self.lengths)
+        n, bs = len(lengths), self.batch_size
+        if not max_tokens:
+            return np.append(np.arange(0, n, bs), n)
+        bounds, i = [0], 0
+        while i < n:
+            window = lengths[i : i + bs]  # ascending: a batch of k costs k * window[k - 1]
+            fits = np.flatnonzero((np.arange(1, len(window) + 1) * window) <= max_tokens)
+            i += int(fits[-1]) + 1 if len(fits) else 1
+            bounds.append(i)
+        return np.array(bounds)
+
     def __len__(self) -> int:
+        if self._bounds is not None:
+            return len(self._bounds) - 1
         return -(-len(self.lengths) // self.batch_size)
 
     def order(self) -> np.ndarray:
@@ -120,18 +150,27 @@ class SentenceBatches(Dataset):
         if not self._on_device:
             self._table = self._table.to(self.device)
             self._on_device = True
-        rows = self.order()[index * self.batch_size : (index + 1) * self.batch_size]
+        if self._bounds is not None:
+            rows = self.order()[self._bounds[index] : self._bounds[index + 1]]
+        else:
+            rows = self.order()[index * self.batch_size : (index + 1) * self.batch_size]
         lens = self.lengths[rows]
         T = int(lens.max())
         pos = self.starts[rows][:, None] + np.arange(T)
         mask = np.arange(T)[None, :] < lens[:, None]
-        tok = np.where(mask, self._ids[np.minimum(pos, len(self._ids) - 1)], self._pad_row).astype(np.int64)
+        pos = np.minimum(pos, len(self._ids) - 1)
+        tok = np.where(mask, self._ids[pos], self._pad_row).astype(np.int64)
         tok_t = torch.as_tensor(tok, device=self.device)
         mask_t = torch.as_tensor(mask, device=self.device)
+        labels = (
+            tok_t
+            if self._targets is None
+            else torch.as_tensor(self._targets[pos].astype(np.int64), device=self.device)
+        )
         batch = {
             "char_ids": self._table[tok_t].long(),
             "attention_mask": mask_t.long(),
-            "labels": tok_t.masked_fill(~mask_t, IGNORE_INDEX),
+            "labels": labels.masked_fill(~mask_t, IGNORE_INDEX),
             "num_words": torch.tensor(int(lens.sum()), device=self.device),
         }
         if not self.shuffle:

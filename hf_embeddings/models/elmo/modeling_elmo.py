@@ -141,18 +141,20 @@ class ElmoBiLstmLayer(nn.Module):
         n0 = batch_sizes[0]
         h = inputs.new_zeros(2, n0, w_hh.shape[1])
         c = inputs.new_zeros(2, n0, C)
-        outputs, offset = [], 0
-        for n in batch_sizes:
-            z = torch.baddbmm(xp[:, offset : offset + n], h[:, :n], w_hh)
-            gates = torch.sigmoid(z)
-            c = gates[..., 2 * C : 3 * C] * c[:, :n] + gates[..., :C] * torch.tanh(z[..., C : 2 * C])
+        outputs = []
+        # split (not sliced step by step): its backward is one concatenation, where the backward of
+        # per-step slices would write a full-size zero tensor at every step
+        for n, x_t in zip(batch_sizes, torch.split(xp, batch_sizes, dim=1)):
+            if n < h.shape[1]:  # sequences that ended drop out (the batch is sorted by length)
+                h, c = h[:, :n], c[:, :n]
+            z_i, z_j, z_f, z_o = torch.baddbmm(x_t, h, w_hh).chunk(4, dim=-1)
+            c = torch.sigmoid(z_f) * c + torch.sigmoid(z_i) * torch.tanh(z_j)
             if cell_clip is not None:
                 c = c.clamp(-cell_clip, cell_clip)
-            h = torch.bmm(gates[..., 3 * C :] * torch.tanh(c), w_proj)
+            h = torch.bmm(torch.sigmoid(z_o) * torch.tanh(c), w_proj)
             if proj_clip is not None:
                 h = h.clamp(-proj_clip, proj_clip)
             outputs.append(h)
-            offset += n
         return torch.cat(outputs, dim=1)
 
 

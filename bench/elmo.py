@@ -1,0 +1,301 @@
+"""ELMo: biLM pretraining on the NNLM benchmark's split and vocabulary, and inference throughput.
+
+1. Pretraining (`--part train`): the tiny preset (or --preset / --config) trained as a biLM through the
+   family's Trainer setup on GCIDE (../shared/corpora/gcide.txt.xz), with exactly the train / valid / test
+   split and vocabulary of bench/nnlm_vs_ngram.py (`TokenizedCorpus.split`, seed 0, words seen >= 4 times in
+   the training split; the split and `restrict_vocabulary` are imported from that script). Reported:
+   held-out forward / backward / average perplexity (every word plus one sentence boundary per line, per
+   direction; the forward targets are exactly the NNLM's: each word and each end of sentence) and training
+   tokens/s. The softmax predicts that vocabulary; the character CNN reads every input word's characters
+   (`--unk-inputs`: words outside the vocabulary are read as `<unk>`, as the NNLM sees them).
+   `--nnlm` also trains the NNLM of bench/nnlm_vs_ngram.py with the same time budget and scores it on the
+   same held-out lines, for the comparison the issue asks for (forward ELMo vs NNLM: same targets).
+2. Inference (`--part infer`): tokens/s of the "small" preset (random weights) for batch 1 and batch 64, with
+   and without the character-CNN cache over the vocabulary.
+
+A budget keeps CPU runs to a few minutes (`--max-seconds`, `--max-steps`, `--max-eval-lines`); on a GPU the
+defaults evaluate on every held-out line. The last line printed is a JSON object with every number.
+
+Example:
+    python bench/elmo.py --device cpu --max-seconds 240                 # CPU: both parts, ~8 minutes
+    python bench/elmo.py --device cuda --part train --epochs 4 --max-seconds 1500 --nnlm   # GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent))
+sys.path.insert(0, str(ROOT))
+
+from nnlm_vs_ngram import DEFAULT_CORPUS, DEFAULT_NNLM, restrict_vocabulary  # noqa: E402  (same split code)
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def head_lines(corpus, n: int | None):
+    """The first n lines of a TokenizedCorpus (all when n is None)."""
+    from hf_embeddings import TokenizedCorpus
+
+    if n is None or n >= len(corpus):
+        return corpus
+    return TokenizedCorpus(
+        ids=corpus.ids[: corpus.offsets[n]], offsets=corpus.offsets[: n + 1], tokenizer=corpus.tokenizer,
+        source=corpus.source,
+    )  # fmt: skip
+
+
+def load_split(args):
+    """(full-vocabulary parts, restricted-vocabulary parts, restricted tokenizer): nnlm_vs_ngram's split."""
+    from hf_embeddings import load_corpus
+
+    corpus = load_corpus(args.corpus, min_count=1, show_progress=False)
+    parts = corpus.split(list(args.split), seed=args.seed)
+    parts[0] = head_lines(parts[0], args.max_train_lines)
+    tok, restricted = restrict_vocabulary(parts[0], parts, args.min_count)
+    return corpus, parts, restricted, tok
+
+
+class Budget:
+    """Trainer callback: stop after `max_seconds` of training (checked every step)."""
+
+    def __init__(self, max_seconds: float | None):
+        from transformers import TrainerCallback
+
+        outer = self
+        self.max_seconds, self.t0, self.steps, self.stopped = max_seconds, 0.0, 0, False
+
+        class _CB(TrainerCallback):
+            def on_train_begin(self, args, state, control, **kwargs):
+                outer.t0 = time.perf_counter()
+
+            def on_step_end(self, args, state, control, **kwargs):
+                outer.steps = state.global_step
+                if outer.max_seconds and time.perf_counter() - outer.t0 > outer.max_seconds:
+                    outer.stopped = True
+                    control.should_training_stop = True
+
+        self.callback = _CB()
+
+
+def train_elmo(args, device, parts, restricted, tok) -> dict:
+    from transformers import TrainingArguments, set_seed
+
+    from hf_embeddings.models.elmo import (
+        FAMILY,
+        ElmoConfig,
+        ElmoForLanguageModeling,
+        SentenceBatches,
+        bilm_perplexity,
+        vocabulary_char_table,
+    )
+    from hf_embeddings.training import EmbeddingTrainer, unwrap_batch
+
+    options = {"vocab_size": len(tok), "batch_size": args.batch_size, "learning_rate": args.lr,
+               "epochs": args.epochs, "dropout": args.dropout, **(args.config or {})}  # fmt: skip
+    cfg = ElmoConfig.from_preset(args.preset, **options)
+    set_seed(args.seed)
+    model = ElmoForLanguageModeling(cfg)
+    inputs = restricted if args.unk_inputs else parts
+    table = vocabulary_char_table(inputs[0].tokenizer, cfg.max_characters_per_token)
+
+    def batches(k, shuffle, lines=None, batch_size=None):
+        corpus, targets = head_lines(inputs[k], lines), head_lines(restricted[k], lines)
+        return SentenceBatches(
+            corpus, batch_size=batch_size or cfg.batch_size, max_length=cfg.max_sequence_length if shuffle else None,
+            shuffle=shuffle, seed=args.seed, device=device, char_table=table, targets=np.asarray(targets.ids),
+            max_tokens=None if shuffle else 32768,
+        )  # fmt: skip
+
+    train = batches(0, True)
+    kwargs = {**FAMILY.training_defaults, "learning_rate": cfg.learning_rate, "num_train_epochs": cfg.epochs,
+              "logging_steps": 10**9, "disable_tqdm": True, "eval_strategy": "no"}  # fmt: skip
+    if args.max_steps:
+        kwargs["max_steps"] = args.max_steps
+    if device.startswith("cuda"):
+        kwargs["tf32"] = True
+    targs = TrainingArguments(output_dir=str(args.work_dir / "checkpoints"), report_to="none", seed=args.seed,
+                              use_cpu=device == "cpu", **kwargs)  # fmt: skip
+    budget = Budget(args.max_seconds)
+    trainer = EmbeddingTrainer(model=model, args=targs, train_dataset=train, data_collator=unwrap_batch,
+                               callbacks=[budget.callback])  # fmt: skip
+    t0 = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - t0
+    steps = trainer.state.global_step
+    words = sum(e.get("epoch_words", 0) for e in trainer.epoch_history)
+    eval_bs = 4 * cfg.batch_size
+    t1 = time.perf_counter()
+    valid = bilm_perplexity(model, batches(1, False, args.max_eval_lines, eval_bs))
+    test = bilm_perplexity(model, batches(2, False, args.max_eval_lines, eval_bs))
+    eval_seconds = time.perf_counter() - t1
+    return {
+        "config": {k: v for k, v in cfg.to_diff_dict().items() if k not in ("transformers_version",)},
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "steps": steps,
+        "stopped_by_budget": budget.stopped,
+        "train_seconds": seconds,
+        "train_words": words,
+        "tokens_per_second": words / seconds if words and seconds > 0 else float("nan"),
+        "valid": valid,
+        "test": test,
+        "eval_seconds": eval_seconds,
+    }
+
+
+def train_nnlm(args, device, restricted, tok) -> dict:
+    """The NNLM of bench/nnlm_vs_ngram.py (its first default configuration) with the same time budget."""
+    import nnlm_vs_ngram as nb
+
+    from hf_embeddings.models.nnlm import token_log_probs
+
+    nargs = argparse.Namespace(
+        batch_size=2048 if device.startswith("cuda") else 256, lr=2e-3, epochs=args.epochs, seed=args.seed,
+        max_seconds_per_model=args.max_seconds, throughput_steps=args.max_steps, work_dir=args.work_dir,
+    )  # fmt: skip
+    spec = dict(DEFAULT_NNLM[0])
+    train, valid, test = restricted
+    r = nb.train_nnlm(spec, train, valid, len(tok), nargs, device, evaluate=False)
+    out = {"spec": r["spec"], "parameters": r["parameters"], "tokens_per_second": r["tokens_per_second"],
+           "train_seconds": r["train_seconds"]}  # fmt: skip
+    for name, part in (("valid", valid), ("test", test)):
+        lp = token_log_probs(r["model"], head_lines(part, args.max_eval_lines), batch_size=8192)
+        out[f"{name}_perplexity"] = math.exp(-math.fsum(lp.tolist()) / len(lp))
+        out[f"{name}_targets"] = len(lp)
+    return out
+
+
+def inference(args, device, sentences: list[list[str]], vocabulary: list[str]) -> dict:
+    """Tokens/s of the small preset (random weights), batch 1 and batch 64, without and with the cache."""
+    from hf_embeddings.models.elmo import ElmoCharacterTokenizer, ElmoConfig, ElmoModel
+
+    torch.manual_seed(0)
+    model = ElmoModel(ElmoConfig.from_preset("small")).to(device).eval()
+    tok = ElmoCharacterTokenizer.from_vocabulary([])
+    out = {"preset": "small", "parameters": sum(p.numel() for p in model.parameters())}
+
+    def run(batch_size: int, sents: list[list[str]]) -> float:
+        words, t0 = 0, time.perf_counter()
+        with torch.no_grad():
+            for lo in range(0, len(sents), batch_size):
+                enc = tok.encode_sentences(sents[lo : lo + batch_size])
+                model(char_ids=enc["char_ids"].to(device), attention_mask=enc["attention_mask"].to(device))
+                words += int(enc["attention_mask"].sum())
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        return words / (time.perf_counter() - t0)
+
+    one, many = sentences[: args.infer_sentences_b1], sentences[: args.infer_sentences_b64]
+    run(1, one[:3])  # warm-up
+    for cached in (False, True):
+        if cached:
+            t0 = time.perf_counter()
+            model.set_token_cache(vocabulary)
+            out["cache_words"] = len(model.token_cache)
+            out["cache_build_seconds"] = time.perf_counter() - t0
+        key = "cached" if cached else "no_cache"
+        out[f"batch1_{key}_tokens_per_second"] = run(1, one)
+        out[f"batch64_{key}_tokens_per_second"] = run(64, many)
+        log(f"  small preset, {'with' if cached else 'without'} the char-CNN cache: batch 1 "
+            f"{out[f'batch1_{key}_tokens_per_second']:,.0f} tokens/s, batch 64 "
+            f"{out[f'batch64_{key}_tokens_per_second']:,.0f} tokens/s")  # fmt: skip
+    out["sentences_b1"], out["sentences_b64"] = len(one), len(many)
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--part", choices=["train", "infer", "all"], default="all")
+    p.add_argument("--corpus", default=str(DEFAULT_CORPUS))
+    p.add_argument(
+        "--min-count", type=int, default=4, help="vocabulary: training-split count >= this (as NNLM)"
+    )
+    p.add_argument("--split", type=float, nargs=3, default=(0.8, 0.1, 0.1))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--preset", default="tiny")
+    p.add_argument("--config", type=json.loads, help="ElmoConfig overrides as JSON")
+    p.add_argument("--batch-size", type=int, default=64, help="sentences per step")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--max-seconds", type=float, help="stop training after this many seconds")
+    p.add_argument("--max-steps", type=int, help="stop training after this many steps")
+    p.add_argument("--max-train-lines", type=int, help="train on the first N training lines only")
+    p.add_argument("--max-eval-lines", type=int, help="score the first N valid/test lines (default: all on a "
+                   "GPU, 3000 on a CPU)")  # fmt: skip
+    p.add_argument("--unk-inputs", action="store_true", help="read out-of-vocabulary input words as <unk>")
+    p.add_argument("--nnlm", action="store_true", help="also train the NNLM with the same budget")
+    p.add_argument("--infer-sentences-b1", type=int, default=100)
+    p.add_argument("--infer-sentences-b64", type=int, default=1280)
+    p.add_argument("--json-out")
+    p.add_argument("--work-dir", default=str(ROOT.parent / "outputs" / "elmo_bench_work"))
+    args = p.parse_args(argv)
+    args.work_dir = Path(args.work_dir)
+
+    import hf_embeddings  # noqa: F401
+    from hf_embeddings.api import resolve_device
+
+    device = resolve_device(args.device)
+    if args.max_eval_lines is None and not device.startswith("cuda"):
+        args.max_eval_lines = 3000
+    hw = (
+        torch.cuda.get_device_name(device)
+        if device.startswith("cuda")
+        else f"CPU, {torch.get_num_threads()} threads"
+    )
+    log(f"device: {device} ({hw}); torch {torch.__version__}")
+    results: dict = {"device": device, "hardware": hw, "corpus": Path(args.corpus).name}
+
+    t = time.perf_counter()
+    corpus, parts, restricted, tok = load_split(args)
+    results.update(vocab_size=len(tok), train_words=parts[0].num_tokens, valid_words=parts[1].num_tokens,
+                   test_words=parts[2].num_tokens, max_eval_lines=args.max_eval_lines)  # fmt: skip
+    log(f"split {list(args.split)} (seed {args.seed}): train {parts[0].num_tokens:,} / valid {parts[1].num_tokens:,} / "
+        f"test {parts[2].num_tokens:,} words; vocabulary {len(tok):,} (min count {args.min_count}) "
+        f"[{time.perf_counter() - t:.1f} s]")  # fmt: skip
+
+    if args.part in ("train", "all"):
+        log(f"ELMo biLM ({args.preset} preset) on {device}: batch {args.batch_size} sentences, lr {args.lr}, "
+            f"{args.epochs} epoch(s), budget {args.max_seconds or '-'} s / {args.max_steps or '-'} steps ...")  # fmt: skip
+        r = train_elmo(args, device, parts, restricted, tok)
+        results["elmo"] = r
+        for split in ("valid", "test"):
+            v = r[split]
+            log(f"  {split} ({v['num_targets']:,} targets per direction): forward {v['forward_perplexity']:.2f}  "
+                f"backward {v['backward_perplexity']:.2f}  average {v['perplexity']:.2f}")  # fmt: skip
+        log(f"  training: {r['steps']} steps, {r['train_words']:,} words in {r['train_seconds']:.0f} s -> "
+            f"{r['tokens_per_second']:,.0f} tokens/s ({r['parameters']:,} parameters)")  # fmt: skip
+        if args.nnlm:
+            n = train_nnlm(args, device, restricted, tok)
+            results["nnlm"] = n
+            log(f"  NNLM {json.dumps(n['spec'])}: valid {n['valid_perplexity']:.2f}  test {n['test_perplexity']:.2f} "
+                f"({n['tokens_per_second']:,.0f} tokens/s, {n['train_seconds']:.0f} s)")  # fmt: skip
+            log(f"  forward ELMo vs NNLM, test (same targets): {r['test']['forward_perplexity']:.2f} vs "
+                f"{n['test_perplexity']:.2f}")  # fmt: skip
+    if args.part in ("infer", "all"):
+        log("inference (small preset, random weights):")
+        sentences = [parts[2].decode(i) for i in range(min(len(parts[2]), args.infer_sentences_b64))]
+        results["inference"] = inference(args, device, sentences, tok.words)
+    if args.json_out:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_out).write_text(json.dumps(results, indent=2, default=float))
+    print(json.dumps(results, default=float), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    raise SystemExit(main())
