@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -169,6 +170,9 @@ def test_unknown_words_get_close_vocabulary_suggestions(models):
         DemoInputError, match=r"word2vec: 'kng' is not in the vocabulary \(close words: king\)"
     ):
         core.neighbours(models, ["word2vec"], "kng")
+    message = "word2vec: 'kng' (close words: king) and 'xyzzy' are not in the vocabulary"
+    with pytest.raises(DemoInputError, match=f"^{re.escape(message)}$"):
+        core.odd_one_out(models, ["word2vec"], "kng cat xyzzy dog")
 
 
 def test_pca_is_the_top_two_principal_components():
@@ -200,6 +204,13 @@ def test_neighbours_side_by_side(client):
     table, notes = client.predict(STATIC[:2], "cow", 2, api_name="/neighbours")
     assert [r["word2vec"] for r in _table(table)] == ["horse", "dog"] and "glove" not in table["headers"]
     assert "glove: 'cow' is not in the vocabulary" in notes
+
+
+def test_concurrent_requests_all_answered_through_the_queue(client):
+    words = ["cat", "dog", "king", "queen", "red", "paris"] * 2
+    jobs = [client.submit(["word2vec"], w, 1, api_name="/neighbours") for w in words]
+    firsts = [_table(job.result(timeout=60)[0])[0]["word2vec"] for job in jobs]
+    assert firsts == ["dog", "cat", "prince", "woman", "green", "berlin"] * 2
 
 
 def test_neighbours_bad_inputs(client):
@@ -342,12 +353,14 @@ def test_context_with_a_real_random_weight_elmo(tmp_path):
     assert labels == {"Context", "Model cards & scores"}
 
 
-def test_scores_tab(client):
+def test_scores_tab(client, models, folders):
+    # the endpoint re-reads the folders: a result written after start-up (hf-embeddings evaluate) shows
+    (folders["nnlm"] / "eval_results.json").write_text(json.dumps({"eval_perplexity": 1.7}))
     rows = _table(client.predict(api_name="/scores"))
     got = {(r["model"], r["dataset"]): (r["value"], r["source"]) for r in rows}
     assert got[("word2vec", "WordSim-353")] == (0.61, "eval_results.json")
     assert got[("glove", "WordSim-353")] == (0.45, "README model-index")  # no eval_results.json: the card's
-    assert got[("nnlm", "eval split of the training corpus")] == (1.9, "eval_results.json")
+    assert got[("nnlm", "eval split of the training corpus")] == (1.7, "eval_results.json")
     chart = client.predict("WordSim-353 · Spearman correlation", api_name="/score_chart")
     assert chart["mark"] == "bar" and chart["columns"] == ["model", "value"]
     assert {tuple(row) for row in chart["data"]} == {("word2vec", 0.61), ("glove", 0.45)}

@@ -75,6 +75,13 @@ class DemoModel:
     card_results: list[dict] = field(default_factory=list)  # the README's model-index, flattened
     card_text: str = ""
     embed_sentences: Callable[..., list[np.ndarray]] | None = None
+    folder: Path | None = None  # where the results above were read (re-read by `reload_results`)
+
+    def reload_results(self) -> None:
+        """Read the folder's evaluation results and card again (after `hf-embeddings evaluate DIR`)."""
+        if self.folder is not None:
+            self.eval_results = _eval_results(self.folder)
+            self.card_results, self.card_text = _card(self.folder)
 
     @property
     def is_static(self) -> bool:
@@ -117,21 +124,21 @@ class DemoModel:
         """Close vocabulary words for a typo or an unknown word."""
         return difflib.get_close_matches(word, self.vocabulary, n=n, cutoff=0.7)
 
-    def unknown_message(self, word: str) -> str:
-        close = self.suggest(word)
-        hint = f" (close words: {', '.join(close)})" if close else ""
-        return f"{self.name}: '{word}' is not in the vocabulary{hint}"
+    def unknown_message(self, words: Sequence[str]) -> str:
+        """One line naming the unknown `words`, each with its close vocabulary words."""
+        hints = [f" (close words: {', '.join(close)})" if (close := self.suggest(w)) else "" for w in words]
+        if len(words) == 1:
+            return f"{self.name}: '{words[0]}' is not in the vocabulary{hints[0]}"
+        named = [f"'{w}'{h}" for w, h in zip(words, hints)]
+        return f"{self.name}: {', '.join(named[:-1])} and {named[-1]} are not in the vocabulary"
 
     def resolve(self, words: Sequence[str]) -> tuple[list[str], list[str]]:
-        """(vocabulary forms of `words`, messages about the unknown ones)."""
-        known, problems = [], []
-        for w in words:
-            v = self.normalise(w)
-            if v in self._vocab_set:
-                known.append(v)
-            else:
-                problems.append(self.unknown_message(w))
-        return known, problems
+        """(vocabulary forms of `words`, [a message about the unknown ones] or [])."""
+        known = [self.normalise(w) for w in words]
+        unknown = [w for w, v in zip(words, known) if v not in self._vocab_set]
+        if unknown:
+            return [v for v in known if v in self._vocab_set], [self.unknown_message(unknown)]
+        return known, []
 
 
 def _find_embedder(model: Any) -> Callable[..., list[np.ndarray]] | None:
@@ -143,6 +150,13 @@ def _find_embedder(model: Any) -> Callable[..., list[np.ndarray]] | None:
         return getattr(importlib.import_module(package), "embed_sentences", None)
     except ImportError:
         return None
+
+
+def _eval_results(folder: Path) -> dict:
+    from ..api import EVAL_RESULTS
+
+    path = folder / EVAL_RESULTS
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _card(folder: Path) -> tuple[list[dict], str]:
@@ -192,26 +206,23 @@ def load_model(source: str, name: str | None = None) -> DemoModel:
     A Hub repo is downloaded first, so its evaluation results and card are read exactly as a folder's.
     A family with a language-model head is loaded with it (the head model still has the word table).
     """
-    from ..api import EVAL_RESULTS, load
+    from ..api import load
     from ..registry import family_for_config
 
     folder = _local_folder(source)
     model, tokenizer = load(folder, head="AutoModelForCausalLM")
     model.eval()
-    results_file = folder / EVAL_RESULTS
-    eval_results = json.loads(results_file.read_text()) if results_file.is_file() else {}
-    card_results, card_text = _card(folder)
-    return DemoModel(
+    dm = DemoModel(
         name=name or (Path(source).name if Path(source).is_dir() else source),
         model=model,
         tokenizer=tokenizer,
         family=family_for_config(model.config).name,
         source=str(source),
-        eval_results=eval_results,
-        card_results=card_results,
-        card_text=card_text,
         embed_sentences=_find_embedder(model),
+        folder=folder,
     )
+    dm.reload_results()
+    return dm
 
 
 def resolve_sources(
@@ -740,6 +751,13 @@ def score_table(models: Sequence[DemoModel]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["model", "dataset", "metric", "value", "details", "source"])
     frame["value"] = frame["value"].astype(float).round(4)
     return frame
+
+
+def reload_scores(models: Sequence[DemoModel]) -> pd.DataFrame:
+    """`score_table` after re-reading every model folder's results."""
+    for dm in models:
+        dm.reload_results()
+    return score_table(models)
 
 
 def metric_labels(table: pd.DataFrame) -> list[str]:

@@ -251,9 +251,11 @@ def _scores_tab(models: Sequence[DemoModel]) -> None:
     metric = gr.Dropdown(labels, value=labels[0] if labels else None, label="Result to chart")
     chart = gr.BarPlot(value=core.score_chart(models, labels[0] if labels else None), x="model", y="value",
                        color="model", label="Across models", height=320)  # fmt: skip
+    if labels:
+        gr.Examples([[label] for label in labels[:3]], inputs=[metric], label="Examples")
     gr.on([metric.change], _bind(core.score_chart, models), [metric], [chart], api_name="score_chart")
-    refresh = gr.Button("Reload the table", size="sm")
-    gr.on([refresh.click], _bind(core.score_table, models), None, [scores], api_name="scores")
+    refresh = gr.Button("Read the results again (after `hf-embeddings evaluate DIR`)", size="sm")
+    gr.on([refresh.click], _bind(core.reload_scores, models), None, [scores], api_name="scores")
     for dm in models:
         with gr.Accordion(f"Model card: {dm.name}", open=False):
             gr.Markdown(dm.card_text or "_This model folder has no model card._")
