@@ -16,14 +16,18 @@ GCIDE dictionary definitions in ../shared/corpora/gcide.txt.xz):
 6. test perplexities (every target word and every end of sentence) and the relative reduction.
 
 Measured (GCIDE, 3.16M training words, vocabulary 38,550 with min count 4, 421,224 test targets; H100,
-the default settings: 6 epochs, batch 2048, lr 2e-3, the two DEFAULT_NNLM models, the wider one chosen on
-validation; n-grams computed on the CPU and passed in with --load-ngram):
+n-grams computed on the CPU and passed in with --load-ngram):
     KN 3-gram 196.2 (interpolated) / 193.1 (modified); KN 5-gram 183.5 / 180.6 (best on validation)
-    NNLM (5 context words, m 128, h 512, direct, dropout 0.3): 148.9, 17.5% below the best n-gram
-    NNLM + KN 5-gram mixture (weight 0.65):                     128.5, 28.8% below it (target >= 20%: met)
-    (the paper-style m 100, h 100 NNLM: validation 152.6 vs 150.2 for the wider one)
-    training: 250k tokens/s (m 128, h 512) and 343k tokens/s (m 100, h 100) on the H100; on 2 busy CPU
-    cores 173 and 296 tokens/s with the full 38.5k softmax, 1,705 tokens/s with the adaptive softmax.
+    NNLM, the default (6 context words, m = h = 512, output layer tied to C, no direct connections,
+    dropout 0.5, 8 epochs, batch 2048, lr 2e-3): test 135.9, 24.8% below the best n-gram (target >= 20%:
+    met); NNLM + KN 5-gram mixture (weight 0.70): 117.8, 34.7% below it. 405k tokens/s, 70 s.
+    Untied, the paper's layout (output U of its own, direct connections W), under the same budget:
+    5 context words, m 128, h 512, dropout 0.3, 6 epochs: test 148.9 (17.5% below); m 100, h 100:
+    validation 152.6; h 1024 with batch 4096: validation 154.7-157.1. The untied output layer (38,550 x h
+    plus 38,550 x (n-1)m for W) is most of the parameters and overfits a 3M-word corpus; tying it to C
+    (Press & Wolf 2017) is what closes the gap.
+    CPU (2 busy cores): 173 and 296 tokens/s with the full 38.5k softmax, 1,705 tokens/s with the
+    adaptive softmax.
 
 Example:
     python bench/nnlm_vs_ngram.py --device cuda                    # the headline (GPU: a few minutes)
@@ -47,11 +51,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "gcide.txt.xz"
-# the configurations of the measured run: a wider model, and the paper's MLP1-style one (n = 6, i.e. 5
-# context words, m 100, h 100, direct connections)
+# the measured configurations (see the docstring): the tied model that meets the target, and the paper's
+# MLP1-style layout (5 context words, own output layer, direct connections) for reference
 DEFAULT_NNLM = [
+    {
+        "context_size": 6,
+        "embedding_dim": 512,
+        "hidden_size": 512,
+        "tie_word_embeddings": True,
+        "direct_connections": False,
+        "dropout": 0.5,
+    },
     {"context_size": 5, "embedding_dim": 128, "hidden_size": 512, "direct_connections": True, "dropout": 0.3},
-    {"context_size": 5, "embedding_dim": 100, "hidden_size": 100, "direct_connections": True, "dropout": 0.1},
 ]
 
 
@@ -214,7 +225,7 @@ def main(argv=None) -> int:
     p.add_argument("--orders", type=int, nargs="+", default=[3, 5])
     p.add_argument("--discounts", nargs="+", default=["interpolated", "modified"])
     p.add_argument("--device", default="auto")
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=8)
     p.add_argument(
         "--batch-size", type=int, default=None, help="windows per step (default 2048 GPU, 256 CPU)"
     )
@@ -407,10 +418,11 @@ def main(argv=None) -> int:
             f"  {name} vs best n-gram (KN {best_ng['order']}-gram {best_ng['discount']}, {ng:.2f}): "
             f"{red:.1%} lower perplexity (the paper's way: the n-gram is {ng / value - 1:.1%} higher)"
         )
-    best_red = 1 - min(nn_test, mix_test) / ng
-    verdict = "MET" if best_red >= 0.20 else "MISSED"
+    nn_red = 1 - nn_test / ng
+    verdict = "MET" if nn_red >= 0.20 else "MISSED"
     log(
-        f"  target (>= 20% below the best n-gram): {verdict} ({best_red:.1%}; NNLM alone {1 - nn_test / ng:.1%})"
+        f"  target (NNLM alone >= 20% below the best n-gram): {verdict} (NNLM {nn_red:.1%}; "
+        f"NNLM + n-gram mixture {1 - mix_test / ng:.1%})"
     )
     log(f"  training throughput: {best['tokens_per_second']:,.0f} tokens/s on {device} ({hw})")
     results.update(
@@ -418,7 +430,7 @@ def main(argv=None) -> int:
             "best_ngram": best_ng,
             "reduction_nnlm": 1 - nn_test / ng,
             "reduction_mixture": 1 - mix_test / ng,
-            "target_met": best_red >= 0.20,
+            "target_met": nn_red >= 0.20,
         }
     )
     if args.json_out:

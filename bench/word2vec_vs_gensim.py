@@ -7,11 +7,17 @@ Per architecture it prints WordSim-353 and SimLex-999 Spearman, Google-analogy a
 restrict_vocab 30000), with OOV counts, all from `hf_embeddings.evaluation` (gensim-identical numbers),
 training words/s (raw corpus words x epochs / training wall time, vocabulary building and evaluation
 excluded), the ratio ours / gensim, and the peak RSS of each run. Every run is a fresh subprocess
-that trains and saves its vectors (peak RSS: its VmHWM); the driver evaluates them. Figures are
-medians over --seeds.
+that trains and saves its vectors (peak RSS: its VmHWM); the driver evaluates them. Peak RSS is shown in
+all and above the RSS the worker had right after importing its libraries ("above libs": torch +
+transformers + the Trainer stack weigh about 460 MB before any data is touched, gensim about 115 MB), so
+both the total and what training itself costs are visible. On a CPU our batches are built in one
+DataLoader worker process, whose pages are mostly shared with the trainer's and not counted. Figures are
+medians over --seeds. `--device cuda` trains ours on the GPU (gensim stays on the CPU); `--option
+key=value` overrides a Word2VecConfig field of ours (e.g. sub_batch_words=8192).
 
     python bench/word2vec_vs_gensim.py [FILE] [--arch both|skipgram|cbow] [--epochs 5] [--seeds 1]
     python bench/word2vec_vs_gensim.py --quick          # 1 epoch, 1 seed: a fast sanity run
+    python bench/word2vec_vs_gensim.py --device cuda --systems ours --seeds 3   # GPU throughput + quality
 """
 
 from __future__ import annotations
@@ -64,16 +70,18 @@ def run_ours(path: str, arch: str, epochs: int, seed: int, a) -> dict:
 
     if a.threads:
         torch.set_num_threads(a.threads)
+    device = a.device if a.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    baseline = _rss_mb()  # the libraries alone (torch, transformers, the Trainer stack)
     corpus = load_corpus(path, min_count=SETTINGS["min_count"], show_progress=False)
     settings = {k: v for k, v in SETTINGS.items() if k != "min_count"}
-    cfg = config_from_corpus(corpus, architecture=arch, epochs=epochs, **settings)
+    cfg = config_from_corpus(corpus, architecture=arch, epochs=epochs, **settings, **_options(a.option))
     torch.manual_seed(seed)
-    model = Word2VecForNegativeSampling(cfg)
+    model = Word2VecForNegativeSampling(cfg).to(device)
     extra = {"words_per_batch": a.words_per_batch} if a.words_per_batch else {}
-    data = FAMILY.build_training_data(corpus, cfg, seed=seed, **extra)
+    data = FAMILY.build_training_data(corpus, cfg, seed=seed, device=device, **extra)
     args = TrainingArguments(
         output_dir=os.path.join(a.tmp, "out"),
-        use_cpu=True,
+        use_cpu=device == "cpu",
         report_to="none",
         disable_tqdm=True,
         seed=seed,
@@ -88,6 +96,8 @@ def run_ours(path: str, arch: str, epochs: int, seed: int, a) -> dict:
     )
     t = time.perf_counter()
     trainer.train()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - t
     model.attach_tokenizer(corpus.tokenizer)
     _save_vectors(list(model.wv.index_to_key), model.wv.vectors, a.vectors)
@@ -95,6 +105,9 @@ def run_ours(path: str, arch: str, epochs: int, seed: int, a) -> dict:
         train_seconds=seconds,
         raw_words=corpus.num_tokens,
         threads=torch.get_num_threads(),
+        device=device if device == "cpu" else torch.cuda.get_device_name(0),
+        baseline_rss_mb=baseline,
+        options=_options(a.option),
         words_per_batch=data.train_dataset.words_per_batch,
         epoch_loss_per_item=[h["epoch_loss_per_item"] for h in trainer.epoch_history],
     )
@@ -104,6 +117,7 @@ def run_ours(path: str, arch: str, epochs: int, seed: int, a) -> dict:
 def run_gensim(path: str, arch: str, epochs: int, seed: int, a) -> dict:
     from gensim.models import Word2Vec
 
+    baseline = _rss_mb()
     # the token stream written by `_write_tokens`; read into memory (gensim's fastest iterable input)
     with open(a.tokens, encoding="utf-8") as f:
         sentences = [[sys.intern(w) for w in line.split()] for line in f]
@@ -115,7 +129,7 @@ def run_gensim(path: str, arch: str, epochs: int, seed: int, a) -> dict:
     model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
     seconds = time.perf_counter() - t
     _save_vectors(list(model.wv.index_to_key), model.wv.vectors, a.vectors)
-    out = dict(train_seconds=seconds, raw_words=raw_words, workers=workers)
+    out = dict(train_seconds=seconds, raw_words=raw_words, workers=workers, baseline_rss_mb=baseline)
     return out
 
 
@@ -131,6 +145,26 @@ def _write_tokens(path: str, out: str) -> None:
         for i in range(len(corpus)):
             f.write(" ".join(words[j] for j in corpus.sentence(i).tolist() if j >= ns) + "\n")
     Path(out + ".raw_words").write_text(str(corpus.num_tokens))
+
+
+def _options(pairs: list[str] | None) -> dict:
+    """--option key=value (JSON values) -> Word2VecConfig overrides."""
+    out = {}
+    for pair in pairs or []:
+        key, _, value = pair.partition("=")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _peak_rss_mb() -> float:
@@ -157,6 +191,7 @@ def _spawn(system: str, arch: str, seed: int, a) -> dict:
         str(a.gensim_workers or 0),
     ]
     vectors = os.path.join(a.tmp, f"{system}-{arch}-{seed}")
+    cmd += ["--device", a.device] + [f"--option={o}" for o in a.option or []]
     cmd += [
         "--words-per-batch",
         str(a.words_per_batch or 0),
@@ -177,6 +212,7 @@ def _spawn(system: str, arch: str, seed: int, a) -> dict:
     res = json.loads(line[len("RESULT ") :])
     res.update(_evaluate(vectors))
     res["words_per_second"] = res["raw_words"] * a.epochs / res["train_seconds"]
+    res["training_rss_mb"] = res["peak_rss_mb"] - res["baseline_rss_mb"]
     return res
 
 
@@ -195,6 +231,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads for ours (0: torch's default)")
     p.add_argument("--gensim-workers", type=int, default=0, help="gensim workers (0: one per core)")
     p.add_argument("--words-per-batch", type=int, default=0, help="ours (0: the family default)")
+    p.add_argument("--device", default="cpu", help="ours: cpu, cuda or auto")
+    p.add_argument(
+        "--option", action="append", help="Word2VecConfig override for ours, key=value (repeatable)"
+    )
     p.add_argument("--systems", default="ours,gensim", help="comma-separated subset of ours,gensim")
     p.add_argument("--json", help="also write all runs to this file")
     p.add_argument("--worker", choices=["ours", "gensim"], help=argparse.SUPPRESS)
@@ -232,13 +272,18 @@ def main() -> None:
                     print(
                         f"  {arch:8s} {system:6s} seed {seed}: "
                         + "  ".join(f"{label} {r[k]:.4f}" for k, label in METRICS)
-                        + f"  {r['words_per_second']:,.0f} words/s  peak RSS {r['peak_rss_mb']:,.0f} MB",
+                        + f"  {r['words_per_second']:,.0f} words/s  peak RSS {r['peak_rss_mb']:,.0f} MB"
+                        + f" (libraries {r['baseline_rss_mb']:,.0f} MB)",
                         flush=True,
                     )
                 everything[(arch, system)] = runs
     print(f"\ncorpus {a.file}, {a.epochs} epoch(s), median of {a.seeds} seed(s), {os.cpu_count()} CPU cores")
+    if "ours" in systems:
+        print(
+            f"ours on {everything[(archs[0], 'ours')][0]['device']}, options {_options(a.option) or 'default'}"
+        )
     header = f"{'':10s}{'':8s}" + "".join(f"{label:>13s}" for _, label in METRICS)
-    header += f"{'OOV ws/sl/an':>16s}{'words/s':>12s}{'peak RSS MB':>13s}"
+    header += f"{'OOV ws/sl/an':>16s}{'words/s':>12s}{'peak RSS MB':>13s}{'above libs':>12s}"
     for arch in archs:
         print("\n" + header)
         for system in systems:
@@ -249,12 +294,18 @@ def main() -> None:
                 f"{arch:10s}{system:8s}"
                 + "".join(f"{_median(runs, k):13.4f}" for k, _ in METRICS)
                 + f"{oov:>16s}{_median(runs, 'words_per_second'):12,.0f}{_median(runs, 'peak_rss_mb'):13,.0f}"
+                + f"{_median(runs, 'training_rss_mb'):12,.0f}"
             )
         if set(systems) >= {"ours", "gensim"}:
             ours, gen = everything[(arch, "ours")], everything[(arch, "gensim")]
             diffs = "".join(f"{_median(ours, k) - _median(gen, k):+13.4f}" for k, _ in METRICS)
             ratio = _median(ours, "words_per_second") / _median(gen, "words_per_second")
             print(f"{arch:10s}{'diff':8s}{diffs}{'':16s}{ratio:11.2f}x  (ours / gensim words/s)")
+            mem = _median(ours, "peak_rss_mb") / _median(gen, "peak_rss_mb")
+            mem_train = _median(ours, "training_rss_mb") / _median(gen, "training_rss_mb")
+            print(
+                f"{'':18s}peak RSS ours / gensim: {mem:.2f}x in all, {mem_train:.2f}x above the libraries' own"
+            )
     if a.json:
         with open(a.json, "w") as f:
             json.dump({f"{arch}/{system}": runs for (arch, system), runs in everything.items()}, f, indent=1)

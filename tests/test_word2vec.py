@@ -114,6 +114,29 @@ def test_same_seed_same_weights_with_or_without_a_dataloader_worker(planted_corp
         assert not torch.equal(wa, getattr(c.word2vec, name).weight)
 
 
+def test_sub_batch_size_follows_the_device_unless_set(planted_corpus, tmp_path):
+    """sub_batch_words=None is the CPU's 1024 on a CPU (same weights as asking for it), and the size
+    matters: much smaller sub-batches see each other's updates more often and land elsewhere."""
+    assert Word2VecConfig(vocab_size=10).sub_batch_words is None
+    auto, _ = train(planted_corpus, tmp_path / "auto", seed=5, epochs=1, words_per_batch=4096)
+    cpu, _ = train(
+        planted_corpus,
+        tmp_path / "cpu",
+        seed=5,
+        epochs=1,
+        words_per_batch=4096,
+        sub_batch_words=Word2VecConfig.CPU_SUB_BATCH_WORDS,
+    )
+    small, _ = train(
+        planted_corpus, tmp_path / "small", seed=5, epochs=1, words_per_batch=4096, sub_batch_words=64
+    )
+    w = auto.word2vec.embeddings.weight
+    assert torch.equal(w, cpu.word2vec.embeddings.weight)
+    assert not torch.equal(w, small.word2vec.embeddings.weight)
+    with pytest.raises(ValueError, match="sub_batch_words"):
+        Word2VecConfig(vocab_size=10, sub_batch_words=0)
+
+
 def test_save_and_load_round_trip(planted_corpus, tmp_path):
     model, _ = train(planted_corpus, tmp_path, epochs=1)
     model.save_pretrained(tmp_path / "head")

@@ -138,11 +138,15 @@ class Word2VecBatches(Dataset):
                 "the tokenizer has no word counts: build it with load_corpus or WordTokenizer.train"
             )
         ns = corpus.tokenizer.num_special_tokens
+        # int32 throughout (ids and sentence numbers): the two arrays are the dataset's whole memory cost
         ids = np.asarray(corpus.ids)
         keep = ids >= ns  # gensim drops out-of-vocabulary words before windowing
         sent = corpus.sentence_ids()[keep]
-        self.ids_np = ids[keep].astype(np.int64)
-        self.sent_np = _split_long_sentences(sent, max_sentence_length) if len(sent) else sent
+        self.ids_np = ids[keep].astype(np.int32, copy=False)
+        del keep
+        if len(sent) and int(corpus.lengths.max(initial=0)) > max_sentence_length:
+            sent = _split_long_sentences(sent, max_sentence_length)
+        self.sent_np = sent
         self.spec = Word2VecBatchSpec(architecture, window, negative, shrink_windows)
         self.words_per_batch = int(words_per_batch)
         if block_size < 1:
@@ -160,8 +164,8 @@ class Word2VecBatches(Dataset):
         self._keep_p = torch.as_tensor(keep_probabilities(counts, sample, ns), dtype=torch.float32)
         self._accept = torch.as_tensor(accept, dtype=torch.float64)
         self._alias = torch.as_tensor(alias)
-        self._ids = torch.as_tensor(self.ids_np)
-        self._sent = torch.as_tensor(self.sent_np.astype(np.int64))
+        self._ids = torch.from_numpy(self.ids_np)
+        self._sent = torch.from_numpy(self.sent_np)
         self._on_device = False
 
     def to(self, device: str | torch.device) -> Word2VecBatches:
@@ -206,7 +210,7 @@ class Word2VecBatches(Dataset):
         dev = self.device
         g = self._generator(index)
         lo = index * self.words_per_batch
-        ids = self._ids[lo : lo + self.words_per_batch]
+        ids = self._ids[lo : lo + self.words_per_batch].long()
         sent = self._sent[lo : lo + self.words_per_batch]
         n_words = len(ids)
         kept = torch.rand(n_words, generator=g, device=dev) < self._keep_p[ids]

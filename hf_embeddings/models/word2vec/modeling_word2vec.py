@@ -343,7 +343,10 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
         """
         skipgram = self.config.architecture == "skipgram"
         emb = self.word2vec.embeddings.weight
-        chunk = max(1, self.config.sub_batch_words // centres.shape[1]) if centres.shape[1] else 1
+        sub = self.config.sub_batch_words or (
+            self.config.CPU_SUB_BATCH_WORDS if emb.device.type == "cpu" else self.config.GPU_SUB_BATCH_WORDS
+        )
+        chunk = max(1, sub // centres.shape[1]) if centres.shape[1] else 1
         loss = negative_sampling_loss(
             emb,
             self.word2vec.output_embeddings.weight,
