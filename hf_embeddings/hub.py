@@ -150,10 +150,14 @@ def save_model_folder(
 
     out = check_output_dir(path, overwrite)
     family = family_for_config(model.config)
+    # what `api.train` saves: the base model held by a head, or the head itself where the head is the
+    # model (NNLM's causal LM keeps its output layer at the top level)
+    savable = (family.model_class, family.training_class, *family.extra_auto_classes.values())
     base = model
     if not isinstance(model, family.model_class):
         base = getattr(model, getattr(model, "base_model_prefix", ""), None)
-        if not isinstance(base, family.model_class):
+        base = model if base is None else base
+        if not isinstance(base, savable):
             raise HFEmbeddingsError(
                 f"cannot save a {type(model).__name__}: expected a {family.model_class.__name__} or a head holding one"
             )

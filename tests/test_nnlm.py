@@ -640,3 +640,19 @@ def test_kneser_ney_bad_inputs():
     assert lm.prob(9, [8, 7]) > 0  # unseen word, unseen context: the uniform floor
     with pytest.raises(ValueError, match="token ids"):
         lm.prob(99, [4])
+
+
+def test_save_model_folder_takes_the_causal_lm(trained_dir, tmp_path):
+    """The causal LM is the model (its output layer is at the top level): it is saved whole, as
+    `api.train` does, and loads back with AutoModelForCausalLM."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from hf_embeddings import save_model_folder
+
+    model = AutoModelForCausalLM.from_pretrained(trained_dir)
+    tok = AutoTokenizer.from_pretrained(trained_dir)
+    out = save_model_folder(model, tok, tmp_path / "copy")
+    again = AutoModelForCausalLM.from_pretrained(out)
+    for (name, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert (out / "README.md").is_file()
