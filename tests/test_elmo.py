@@ -268,7 +268,9 @@ def test_convert_cli_folder_loads_with_automodel(original, tmp_path):
     assert tok.encode_sentences(["The cat <S>"])["char_ids"][0].tolist() == [
         ref_char_ids(w) for w in ["The", "cat", "<S>"]
     ]
-    assert (out / "README.md").is_file() and (out / "conversion.json").is_file()
+    card = (out / "README.md").read_text()
+    assert "Peters et al. 2018" in card and "cell clip 1.5, projection clip 0.6" in card
+    assert "converted from `weights.hdf5`" in card and (out / "conversion.json").is_file()
 
 
 def test_export_then_import_round_trip(original, tmp_path):
@@ -623,3 +625,21 @@ def test_converted_folder_runs_as_remote_code_without_the_package(original, tmp_
         ref = model(**tok(["The cat <S> sat", "Hi"], return_tensors="pt")).hidden_states
     for a, b in zip(got["layers"], ref):
         np.testing.assert_allclose(np.array(a), b.numpy(), atol=1e-5)  # float32, other thread count
+
+
+def test_quickstart_runs_elmo_only_when_asked(tmp_path, monkeypatch):
+    import hf_embeddings.quickstart as qs
+    from hf_embeddings.api import TrainResult
+
+    trained = []
+
+    def fake_train(name, corpus, out, **kwargs):
+        trained.append((name, kwargs.get("training")))
+        return TrainResult(out, None, None)
+
+    monkeypatch.setattr(qs, "train", fake_train)
+    qs.run_quickstart(tmp_path, show_progress=False)
+    assert "elmo" not in [n for n, _ in trained] and {"word2vec", "nnlm", "glove"} <= {n for n, _ in trained}
+    trained.clear()
+    qs.run_quickstart(tmp_path, models=["elmo"], show_progress=False)
+    assert trained == [("elmo", {"max_steps": 90})]

@@ -152,7 +152,7 @@ FAMILY = ModelFamily(
         "logging_nan_inf_filter": False,
         "logging_steps": 50,
     },
-    # opt-in (`hf-embeddings quickstart --models elmo`): a tiny biLM for ~2 minutes on a CPU
+    # opt-in (`hf-embeddings quickstart --models elmo`): a tiny biLM, ~2 minutes on 2 CPU cores
     quickstart={
         "config": {
             "char_embedding_dim": 8,
@@ -162,9 +162,11 @@ FAMILY = ModelFamily(
             "lstm_dim": 128,
             "batch_size": 64,
             "max_sequence_length": 40,
+            "learning_rate": 3e-3,
             "epochs": 1,
             "validation_fraction": 0.02,
         },
+        "training": {"max_steps": 90},  # about a third of an epoch of the bundled corpus
         "min_count": 5,
         "opt_in": True,
     },

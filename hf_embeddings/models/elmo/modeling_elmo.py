@@ -303,7 +303,12 @@ class ElmoPreTrainedModel(PreTrainedModel):
             raise ValueError(f"char_ids must be (batch, tokens, {n}), got shape {tuple(char_ids.shape)}")
         if char_ids.dtype.is_floating_point:
             raise ValueError(f"char_ids must be integer ids, got {char_ids.dtype}")
-        if char_ids.numel() and (int(char_ids.min()) < 0 or int(char_ids.max()) >= NUM_CHAR_IDS):
+        # a clear message instead of an index error in nn.Embedding (not while training: it syncs a GPU)
+        if (
+            not self.training
+            and char_ids.numel()
+            and (int(char_ids.min()) < 0 or int(char_ids.max()) >= NUM_CHAR_IDS)
+        ):
             raise ValueError(f"character ids must be in 0..{NUM_CHAR_IDS - 1}")
         return char_ids.long()
 
