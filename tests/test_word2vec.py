@@ -17,6 +17,7 @@ from hf_embeddings.models.word2vec import (
     Word2VecForNegativeSampling,
     Word2VecModel,
     config_from_corpus,
+    kernels_word2vec,
 )
 from hf_embeddings.models.word2vec.data_word2vec import (
     PAD_CONTEXT_ID,
@@ -44,6 +45,9 @@ def planted_sentences(n: int = 500, length: int = 10, seed: int = 0) -> list[str
         cluster = CLUSTERS[rng.integers(len(CLUSTERS))]
         out.append(" ".join(rng.choice(cluster, size=length)))
     return out
+
+
+needs_numba = pytest.mark.skipif(not kernels_word2vec.available(), reason="numba is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +86,10 @@ def train(corpus, tmp_path, *, seed=0, workers=0, words_per_batch=256, persisten
 
 
 # ---------------------------------------------------------------------------- training end to end
+@pytest.mark.parametrize("kernel", ["torch", pytest.param("numba", marks=needs_numba)])
 @pytest.mark.parametrize("architecture", ["skipgram", "cbow"])
-def test_planted_clusters_are_recovered_and_loss_decreases(planted_corpus, tmp_path, architecture):
-    model, trainer = train(planted_corpus, tmp_path, architecture=architecture)
+def test_planted_clusters_are_recovered_and_loss_decreases(planted_corpus, tmp_path, architecture, kernel):
+    model, trainer = train(planted_corpus, tmp_path, architecture=architecture, cpu_kernel=kernel)
     wv = model.wv
     cluster_of = {w: k for k, words in enumerate(CLUSTERS) for w in words}
     hits = total = 0
@@ -101,12 +106,27 @@ def test_planted_clusters_are_recovered_and_loss_decreases(planted_corpus, tmp_p
     assert all(h["words_per_second"] > 0 for h in trainer.epoch_history)
 
 
-def test_same_seed_same_weights_with_or_without_a_dataloader_worker(planted_corpus, tmp_path):
-    a, _ = train(planted_corpus, tmp_path / "a", seed=3, epochs=2)
-    b, _ = train(planted_corpus, tmp_path / "b", seed=3, epochs=2, workers=1)
+@pytest.fixture
+def one_thread():
+    """The numba CPU kernel is Hogwild with several threads (like gensim's workers): reproducible with one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("kernel", ["torch", pytest.param("numba", marks=needs_numba)])
+def test_same_seed_same_weights_with_or_without_a_dataloader_worker(
+    planted_corpus, tmp_path, kernel, one_thread
+):
+    if kernel == "torch":  # the tensor path is reproducible with any number of threads
+        torch.set_num_threads(2)
+    opts = dict(seed=3, epochs=2, cpu_kernel=kernel)
+    a, _ = train(planted_corpus, tmp_path / "a", **opts)
+    b, _ = train(planted_corpus, tmp_path / "b", workers=1, **opts)
     # a persistent worker lives across epochs: it must still see each new epoch's random draws
-    p, _ = train(planted_corpus, tmp_path / "p", seed=3, epochs=2, workers=1, persistent=True)
-    c, _ = train(planted_corpus, tmp_path / "c", seed=4, epochs=2)
+    p, _ = train(planted_corpus, tmp_path / "p", workers=1, persistent=True, **opts)
+    c, _ = train(planted_corpus, tmp_path / "c", **{**opts, "seed": 4})
     for name in ("embeddings", "output_embeddings"):
         wa = getattr(a.word2vec, name).weight
         assert torch.equal(wa, getattr(b.word2vec, name).weight)
@@ -118,17 +138,26 @@ def test_sub_batch_size_follows_the_device_unless_set(planted_corpus, tmp_path):
     """sub_batch_words=None is the CPU's 1024 on a CPU (same weights as asking for it), and the size
     matters: much smaller sub-batches see each other's updates more often and land elsewhere."""
     assert Word2VecConfig(vocab_size=10).sub_batch_words is None
-    auto, _ = train(planted_corpus, tmp_path / "auto", seed=5, epochs=1, words_per_batch=4096)
+    auto, _ = train(
+        planted_corpus, tmp_path / "auto", seed=5, epochs=1, words_per_batch=4096, cpu_kernel="torch"
+    )
     cpu, _ = train(
         planted_corpus,
         tmp_path / "cpu",
         seed=5,
         epochs=1,
         words_per_batch=4096,
+        cpu_kernel="torch",
         sub_batch_words=Word2VecConfig.CPU_SUB_BATCH_WORDS,
     )
     small, _ = train(
-        planted_corpus, tmp_path / "small", seed=5, epochs=1, words_per_batch=4096, sub_batch_words=64
+        planted_corpus,
+        tmp_path / "small",
+        seed=5,
+        epochs=1,
+        words_per_batch=4096,
+        cpu_kernel="torch",
+        sub_batch_words=64,
     )
     w = auto.word2vec.embeddings.weight
     assert torch.equal(w, cpu.word2vec.embeddings.weight)
@@ -463,3 +492,110 @@ def test_sparse_aware_grad_norm_without_clipping(tmp_path):
     model.word2vec.embeddings.weight.grad = None
     model.word2vec.output_embeddings.weight.grad = torch.ones(12, 3)  # dense: the stock path
     assert float(trainer._get_grad_norm(model)) == pytest.approx(6.0)
+
+
+# ---------------------------------------------------------------------------- numba CPU kernel
+def _one_block(context_ids, centre_ids, pairs, U, B):
+    context = torch.tensor([context_ids], dtype=torch.int64)
+    centres = torch.tensor([centre_ids], dtype=torch.int64)
+    mask = torch.zeros(1, U, B, dtype=torch.bool)
+    for u, c in pairs:
+        mask[0, u, c] = True
+    return context, centres, mask
+
+
+@needs_numba
+@pytest.mark.parametrize("architecture", ["skipgram", "cbow_mean", "cbow_sum"])
+def test_numba_kernel_is_gensims_update(architecture):
+    """With no negatives (a noise table that is never drawn), one example's update is the textbook
+    one: g = (1 - sigmoid(h.w'_c)) * lr; w'_c += g h; every input row of h += g w'_c (old w'_c);
+    CBOW-sum shares the error out over its context words."""
+    rng = np.random.default_rng(0)
+    w_in = torch.tensor(rng.normal(0, 0.3, (6, 4)), dtype=torch.float32)
+    w_out = torch.tensor(rng.normal(0, 0.3, (6, 4)), dtype=torch.float32)
+    lr = 0.1
+    context, centres, mask = _one_block([1, 2, 3], [4], [(0, 0), (2, 0)], U=3, B=1)
+    accept, alias = torch.ones(6, dtype=torch.float64), torch.arange(6)
+    skipgram = architecture == "skipgram"
+    a_in, a_out = w_in.clone(), w_out.clone()
+    loss, n = kernels_word2vec.train_batch(
+        a_in,
+        a_out,
+        context,
+        centres,
+        mask,
+        accept,
+        alias,
+        negative=0,
+        learning_rate=lr,
+        skipgram=skipgram,
+        cbow_mean=architecture != "cbow_sum",
+        seed=0,
+        threads=1,
+    )
+    e_in, e_out = w_in.double().numpy().copy(), w_out.double().numpy().copy()
+    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    expected_loss = 0.0
+    if skipgram:  # pairs one after the other: (1 -> 4), then (3 -> 4)
+        for u in (1, 3):
+            f = e_in[u] @ e_out[4]
+            expected_loss += -np.log(sig(f))
+            g = (1 - sig(f)) * lr
+            grad_in = g * e_out[4]
+            e_out[4] += g * e_in[u]
+            e_in[u] += grad_in
+        assert n == 2
+    else:
+        h = (e_in[1] + e_in[3]) / (2 if architecture == "cbow_mean" else 1)
+        f = h @ e_out[4]
+        expected_loss = -np.log(sig(f))
+        g = (1 - sig(f)) * lr
+        err = g * e_out[4] / (1 if architecture == "cbow_mean" else 2)
+        e_out[4] += g * h
+        e_in[1] += err
+        e_in[3] += err
+        assert n == 1
+    np.testing.assert_allclose(a_in.numpy(), e_in, atol=1e-6)
+    np.testing.assert_allclose(a_out.numpy(), e_out, atol=1e-6)
+    assert loss == pytest.approx(expected_loss, rel=1e-5)
+
+
+@needs_numba
+def test_numba_kernel_skips_saturated_scores_like_max_exp():
+    """A score beyond +-6 gives no update (word2vec.c / gensim MAX_EXP), but its loss still counts."""
+    w_in = torch.zeros(4, 2)
+    w_out = torch.zeros(4, 2)
+    w_in[1] = torch.tensor([3.0, 3.0])
+    w_out[2] = torch.tensor([2.0, 2.0])  # score 12
+    context, centres, mask = _one_block([1], [2], [(0, 0)], U=1, B=1)
+    before = (w_in.clone(), w_out.clone())
+    loss, _ = kernels_word2vec.train_batch(
+        w_in,
+        w_out,
+        context,
+        centres,
+        mask,
+        torch.ones(4, dtype=torch.float64),
+        torch.arange(4),
+        negative=0,
+        learning_rate=0.5,
+        skipgram=True,
+        cbow_mean=True,
+        seed=0,
+        threads=1,
+    )
+    assert torch.equal(w_in, before[0]) and torch.equal(w_out, before[1])
+    assert loss == pytest.approx(math.log1p(math.exp(-12.0)), rel=1e-4)
+
+
+@needs_numba
+def test_numba_noise_sampler_follows_the_alias_table():
+    probs = np.array([0.0, 0.5, 0.25, 0.125, 0.0625, 0.0625])
+    accept, alias = alias_table(probs)
+    draws = kernels_word2vec.draw_noise(accept, alias, 400_000, seed=7)
+    freq = np.bincount(draws, minlength=len(probs)) / len(draws)
+    assert freq[0] == 0.0  # zero-probability ids (specials) are never drawn
+    np.testing.assert_allclose(freq, probs, atol=0.003)
+    again = kernels_word2vec.draw_noise(accept, alias, 1000, seed=7)
+    assert np.array_equal(again, draws[:1000])
+    assert not np.array_equal(kernels_word2vec.draw_noise(accept, alias, 1000, seed=8), again)

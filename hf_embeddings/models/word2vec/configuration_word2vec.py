@@ -22,6 +22,8 @@ class Word2VecConfig(PretrainedConfig):
     picks by device: 1024 on a CPU, `GPU_SUB_BATCH_WORDS` (16384) on an accelerator, where smaller
     sub-batches leave the GPU idle (bench/word2vec_vs_gensim.py on an H100, gcide, skip-gram: 1024 ->
     1.7M words/s, 4096 -> 4.8M, 16384 -> 12.7M words/s, WS-353 0.558 / 0.547 / 0.534).
+    `cpu_kernel`: how a CPU trains: "auto" (the compiled per-example kernel when numba is installed,
+    else the tensor path), "numba" (require it) or "torch" (the tensor path, bitwise reproducible).
 
     Example:
         >>> Word2VecConfig(vocab_size=1000, vector_size=50, architecture="cbow").window
@@ -52,6 +54,7 @@ class Word2VecConfig(PretrainedConfig):
         block_size: int = 8,
         block_negatives: int | None = None,
         sub_batch_words: int | None = None,
+        cpu_kernel: str = "auto",
         max_row_step: float | None = 2.0,
         pad_token_id: int = 1,
         **kwargs,
@@ -95,6 +98,9 @@ class Word2VecConfig(PretrainedConfig):
         self.epochs = epochs
         self.block_size = block_size
         self.block_negatives = block_negatives
+        if cpu_kernel not in ("auto", "numba", "torch"):
+            raise ValueError(f"cpu_kernel must be 'auto', 'numba' or 'torch', got {cpu_kernel!r}")
         self.sub_batch_words = sub_batch_words
+        self.cpu_kernel = cpu_kernel
         self.max_row_step = max_row_step
         super().__init__(pad_token_id=pad_token_id, **kwargs)

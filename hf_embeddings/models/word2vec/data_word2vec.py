@@ -164,6 +164,9 @@ class Word2VecBatches(Dataset):
         self._keep_p = torch.as_tensor(keep_probabilities(counts, sample, ns), dtype=torch.float32)
         self._accept = torch.as_tensor(accept, dtype=torch.float64)
         self._alias = torch.as_tensor(alias)
+        if self.device.type == "cpu":  # every batch hands these to the CPU kernel: share, do not copy
+            self._accept.share_memory_()
+            self._alias.share_memory_()
         self._ids = torch.from_numpy(self.ids_np)
         self._sent = torch.from_numpy(self.sent_np)
         self._on_device = False
@@ -249,4 +252,8 @@ class Word2VecBatches(Dataset):
             "pair_mask": pair_mask,
             "negatives": negatives,
             "num_words": torch.tensor(n_words, device=dev),
+            # the noise distribution and a per-batch seed, for the CPU kernel's own per-example draws
+            "noise_accept": self._accept,
+            "noise_alias": self._alias,
+            "noise_seed": torch.randint(0, 2**62, (), generator=g, device=dev),
         }

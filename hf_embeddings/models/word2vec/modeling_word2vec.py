@@ -212,6 +212,20 @@ class _NegativeSamplingLoss(torch.autograd.Function):
         return grads[0], grads[1], None, None, None, None, None, None, None, None, None, None
 
 
+class _KernelStep(torch.autograd.Function):
+    """Wraps an in-place SGD step (the CPU kernel) as an autograd op: forward runs it and returns the
+    batch loss; backward gives no gradient, since the tables have already been updated."""
+
+    @staticmethod
+    def forward(ctx, weight_in, weight_out, run):
+        with torch.no_grad():
+            return torch.tensor(run(), dtype=weight_in.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        return None, None, None
+
+
 def _trust_region_(idx: torch.Tensor, vals: torch.Tensor, scratch: torch.Tensor, bound: float) -> None:
     """Scale, in place, the gradient rows of every row id whose summed row norms exceed `bound` down to it
     (`scratch`: a zero vector over ids, left zero again)."""
@@ -332,6 +346,9 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
         num_words: torch.Tensor | None = None,
         learning_rate: float | None = None,
         return_loss: bool = True,
+        noise_accept: torch.Tensor | None = None,
+        noise_alias: torch.Tensor | None = None,
+        noise_seed: torch.Tensor | None = None,
     ) -> Word2VecTrainingOutput:
         """A batch of blocks of B consecutive centre words, as `Word2VecBatches` builds them: `centres`
         (blocks, B), the window slots around them `context` (blocks, U), `pair_mask` (blocks, U, B) and the
@@ -340,9 +357,50 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
         `learning_rate` (passed by `EmbeddingTrainer`: the rate of the SGD step that follows) makes the
         sub-batches of `config.sub_batch_words` centre words sequential, so a large batch trains like
         sequential sub-batches; without it the whole batch is evaluated at the current weights.
+
+        On a CPU, in training, with the unigram alias table of the batch (`noise_accept`, `noise_alias`,
+        `noise_seed`: what `Word2VecBatches` adds) and numba installed, the compiled per-example SGD kernel
+        of `kernels_word2vec` trains the batch instead (`config.cpu_kernel`): it applies gensim's updates
+        in place, with torch's thread count, and the returned loss carries no gradient for the optimiser
+        to apply (the step is already taken).
         """
         skipgram = self.config.architecture == "skipgram"
         emb = self.word2vec.embeddings.weight
+        if (
+            self.training
+            and learning_rate
+            and noise_accept is not None
+            and emb.device.type == "cpu"
+            and emb.dtype == torch.float32
+            and getattr(self.config, "cpu_kernel", "auto") != "torch"
+        ):
+            from . import kernels_word2vec
+
+            if kernels_word2vec.available():
+                loss = _KernelStep.apply(
+                    emb,
+                    self.word2vec.output_embeddings.weight,
+                    lambda: kernels_word2vec.train_batch(
+                        emb,
+                        self.word2vec.output_embeddings.weight,
+                        context,
+                        centres,
+                        pair_mask,
+                        noise_accept,
+                        noise_alias,
+                        negative=self.config.negative,
+                        learning_rate=learning_rate,
+                        skipgram=skipgram,
+                        cbow_mean=self.config.cbow_mean,
+                        seed=int(noise_seed) if noise_seed is not None else 0,
+                        threads=torch.get_num_threads(),
+                    )[0],
+                )
+                with torch.no_grad():
+                    num = pair_mask.sum() if skipgram else pair_mask.any(1).sum()
+                return Word2VecTrainingOutput(loss=loss, num_pairs=num)
+            if self.config.cpu_kernel == "numba":
+                raise ImportError("Word2VecConfig(cpu_kernel='numba') needs numba: pip install numba")
         sub = self.config.sub_batch_words or (
             self.config.CPU_SUB_BATCH_WORDS if emb.device.type == "cpu" else self.config.GPU_SUB_BATCH_WORDS
         )

@@ -1,0 +1,200 @@
+"""CPU training kernel: gensim's per-pair SGD inner loop, compiled with numba, over our batches.
+
+On a CPU the batched tensor path (`modeling_word2vec._NegativeSamplingLoss`) is bound by per-row gathers
+and scatters of 100-float rows and per-op overhead, not by arithmetic; gensim's Cython loop touches each
+row once per pair with no intermediate tensors. This module is that loop: for every (context -> centre)
+pair of a batch (skip-gram) or every centre and its context mean (CBOW), it draws `negative` noise
+words from the unigram^0.75 alias table, computes the scores and applies the SGD updates in place, as
+word2vec.c and gensim do, including their MAX_EXP rule (a score beyond +-6 gives no update). Blocks of
+the batch are split between threads that update the shared tables without locks ("Hogwild", as gensim's
+workers do), so with more than one thread runs are not bitwise reproducible; with one thread they are.
+
+The batch layout is the one `Word2VecBatches` builds (blocks of B centres, U = B + 2*window context
+slots, `pair_mask` (blocks, U, B)); the block's shared negatives are not used here: each example draws
+its own, as in gensim.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+try:
+    import numba
+except ImportError:  # optional: without numba the tensor path trains on the CPU too
+    numba = None
+
+MAX_EXP = 6.0
+
+
+def available() -> bool:
+    return numba is not None
+
+
+if numba is not None:
+
+    @numba.njit(cache=True, fastmath=True, inline="always")
+    def _draw(state, accept, alias):
+        # xorshift64*; two 32-bit halves give the bucket and the coin of the alias method
+        x = state[0]
+        x ^= x >> np.uint64(12)
+        x ^= x << np.uint64(25)
+        x ^= x >> np.uint64(27)
+        state[0] = x
+        r = x * np.uint64(2685821657736338717)
+        n = accept.shape[0]
+        i = np.int64((r >> np.uint64(32)) % np.uint64(n))
+        u = np.float64(r & np.uint64(0xFFFFFFFF)) / 4294967296.0
+        return i if u < accept[i] else alias[i]
+
+    @numba.njit(cache=True, fastmath=True, inline="always")
+    def _log_sigmoid(x):
+        if x >= 0:
+            return -math.log1p(math.exp(-x))
+        return x - math.log1p(math.exp(x))
+
+    @numba.njit(cache=True, fastmath=True, inline="always")
+    def _train_target(h, syn1, t, label, alpha, neu1e, d):
+        """One (hidden, target) example: returns its loss; adds its error to neu1e, updates syn1[t]."""
+        f = np.float32(0.0)
+        for j in range(d):
+            f += h[j] * syn1[t, j]
+        loss = -_log_sigmoid(f if label > 0 else -f)
+        if f <= -MAX_EXP or f >= MAX_EXP:
+            return loss
+        g = (label - 1.0 / (1.0 + math.exp(-f))) * alpha
+        for j in range(d):
+            neu1e[j] += g * syn1[t, j]
+            syn1[t, j] += g * h[j]
+        return loss
+
+    @numba.njit(cache=True, parallel=True, fastmath=True)
+    def _train_blocks(
+        syn0, syn1, context, centres, pair_mask, accept, alias, negative, alpha, skipgram, cbow_mean, seed,
+        n_chunks,
+    ):
+        nb, U = context.shape
+        B = centres.shape[1]
+        d = syn0.shape[1]
+        losses = np.zeros(n_chunks, np.float64)
+        examples = np.zeros(n_chunks, np.int64)
+        per = (nb + n_chunks - 1) // n_chunks
+        for k in numba.prange(n_chunks):
+            state = np.empty(1, np.uint64)
+            state[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(2 * k + 1)
+            neu1e = np.empty(d, np.float32)
+            hidden = np.empty(d, np.float32)
+            loss = 0.0
+            count = 0
+            for g in range(k * per, min(nb, (k + 1) * per)):
+                for c in range(B):
+                    centre = centres[g, c]
+                    if skipgram:
+                        for u in range(U):
+                            if not pair_mask[g, u, c]:
+                                continue
+                            w = context[g, u]
+                            neu1e[:] = 0.0
+                            h = syn0[w]
+                            loss += _train_target(h, syn1, centre, 1.0, alpha, neu1e, d)
+                            for _ in range(negative):
+                                t = _draw(state, accept, alias)
+                                if t == centre:
+                                    continue
+                                loss += _train_target(h, syn1, t, 0.0, alpha, neu1e, d)
+                            for j in range(d):
+                                syn0[w, j] += neu1e[j]
+                            count += 1
+                    else:
+                        n_ctx = 0
+                        hidden[:] = 0.0
+                        for u in range(U):
+                            if pair_mask[g, u, c]:
+                                n_ctx += 1
+                                for j in range(d):
+                                    hidden[j] += syn0[context[g, u], j]
+                        if n_ctx == 0:
+                            continue
+                        if cbow_mean:
+                            for j in range(d):
+                                hidden[j] /= n_ctx
+                        neu1e[:] = 0.0
+                        loss += _train_target(hidden, syn1, centre, 1.0, alpha, neu1e, d)
+                        for _ in range(negative):
+                            t = _draw(state, accept, alias)
+                            if t == centre:
+                                continue
+                            loss += _train_target(hidden, syn1, t, 0.0, alpha, neu1e, d)
+                        if not cbow_mean:  # gensim: the sum's error is shared out over the context words
+                            for j in range(d):
+                                neu1e[j] /= n_ctx
+                        for u in range(U):
+                            if pair_mask[g, u, c]:
+                                for j in range(d):
+                                    syn0[context[g, u], j] += neu1e[j]
+                        count += 1
+            losses[k] = loss
+            examples[k] = count
+        return losses.sum(), examples.sum()
+
+
+def train_batch(
+    weight_in,
+    weight_out,
+    context,
+    centres,
+    pair_mask,
+    noise_accept,
+    noise_alias,
+    *,
+    negative: int,
+    learning_rate: float,
+    skipgram: bool,
+    cbow_mean: bool,
+    seed: int,
+    threads: int,
+) -> tuple[float, int]:
+    """SGD over one batch, in place on the two float32 CPU tables; returns (summed loss, examples)."""
+    if numba is None:
+        raise RuntimeError("the numba CPU kernel needs numba (pip install numba)")
+    syn0 = weight_in.detach().numpy()
+    syn1 = weight_out.detach().numpy()
+    threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(threads)
+    loss, n = _train_blocks(
+        syn0,
+        syn1,
+        np.ascontiguousarray(context.numpy()),
+        np.ascontiguousarray(centres.numpy()),
+        np.ascontiguousarray(pair_mask.numpy()),
+        noise_accept.numpy(),
+        noise_alias.numpy(),
+        int(negative),
+        np.float32(learning_rate),
+        bool(skipgram),
+        bool(cbow_mean),
+        int(seed) & 0xFFFFFFFFFFFF,
+        # a few chunks per thread so that threads finish together
+        threads * 4 if threads > 1 else 1,
+    )
+    return float(loss), int(n)
+
+
+def draw_noise(accept, alias, n: int, seed: int) -> np.ndarray:
+    """`n` draws of the kernel's noise sampler (for tests: it must follow the alias table's distribution)."""
+    if numba is None:
+        raise RuntimeError("the numba CPU kernel needs numba (pip install numba)")
+    return _draw_many(np.asarray(accept, np.float64), np.asarray(alias, np.int64), int(n), int(seed))
+
+
+if numba is not None:
+
+    @numba.njit(cache=True)
+    def _draw_many(accept, alias, n, seed):
+        state = np.empty(1, np.uint64)
+        state[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1)
+        out = np.empty(n, np.int64)
+        for i in range(n):
+            out[i] = _draw(state, accept, alias)
+        return out
