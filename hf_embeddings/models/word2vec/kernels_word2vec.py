@@ -49,21 +49,18 @@ if numba is not None:
         return i if u < accept[i] else alias[i]
 
     @numba.njit(cache=True, fastmath=True, inline="always")
-    def _log_sigmoid(x):
-        if x >= 0:
-            return -math.log1p(math.exp(-x))
-        return x - math.log1p(math.exp(x))
-
-    @numba.njit(cache=True, fastmath=True, inline="always")
     def _train_target(h, syn1, t, label, alpha, neu1e, d):
         """One (hidden, target) example: returns its loss; adds its error to neu1e, updates syn1[t]."""
         f = np.float32(0.0)
         for j in range(d):
             f += h[j] * syn1[t, j]
-        loss = -_log_sigmoid(f if label > 0 else -f)
+        z = f if label > 0 else -f  # loss = -log sigmoid(z); one exp serves the loss and the gradient
+        e = math.exp(-abs(z))
+        loss = math.log1p(e) + (0.0 if z >= 0 else -z)
         if f <= -MAX_EXP or f >= MAX_EXP:
             return loss
-        g = (label - 1.0 / (1.0 + math.exp(-f))) * alpha
+        sig_f = 1.0 / (1.0 + e) if f >= 0 else e / (1.0 + e)
+        g = np.float32((label - sig_f) * alpha)
         for j in range(d):
             neu1e[j] += g * syn1[t, j]
             syn1[t, j] += g * h[j]

@@ -219,7 +219,7 @@ class _KernelStep(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weight_in, weight_out, run):
         with torch.no_grad():
-            return torch.tensor(run(), dtype=weight_in.dtype)
+            return torch.tensor(run(), dtype=torch.float64)  # summed in float64 by the kernel
 
     @staticmethod
     def backward(ctx, grad_loss):
@@ -374,9 +374,11 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
             and emb.dtype == torch.float32
             and getattr(self.config, "cpu_kernel", "auto") != "torch"
         ):
-            from . import kernels_word2vec
-
-            if kernels_word2vec.available():
+            try:
+                from . import kernels_word2vec
+            except ImportError:  # a remote-code copy of this file without its kernel module
+                kernels_word2vec = None
+            if kernels_word2vec is not None and kernels_word2vec.available():
                 loss = _KernelStep.apply(
                     emb,
                     self.word2vec.output_embeddings.weight,
