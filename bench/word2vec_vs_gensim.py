@@ -9,8 +9,8 @@ training words/s (raw corpus words x epochs / training wall time, vocabulary bui
 excluded), the ratio ours / gensim, and the peak RSS of each run. Every run is a fresh subprocess
 that trains and saves its vectors (peak RSS: its VmHWM); the driver evaluates them. Peak RSS is shown in
 all and above the RSS the worker had right after importing its libraries ("above libs": torch +
-transformers + the Trainer stack weigh about 460 MB before any data is touched, gensim about 115 MB), so
-both the total and what training itself costs are visible. On a CPU our batches are built in one
+transformers + the Trainer stack weigh about 460 MB before any data is touched, numba for the CPU kernel
+another 115 MB, gensim about 115 MB), so both the total and what training itself costs are visible. On a CPU our batches are built in one
 DataLoader worker process, whose pages are mostly shared with the trainer's and not counted. Figures are
 medians over --seeds. `--device cuda` trains ours on the GPU (gensim stays on the CPU); `--option
 key=value` overrides a Word2VecConfig field of ours (e.g. sub_batch_words=8192).
@@ -71,7 +71,9 @@ def run_ours(path: str, arch: str, epochs: int, seed: int, a) -> dict:
     if a.threads:
         torch.set_num_threads(a.threads)
     device = a.device if a.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    baseline = _rss_mb()  # the libraries alone (torch, transformers, the Trainer stack)
+    if device == "cpu":
+        from hf_embeddings.models.word2vec import kernels_word2vec  # noqa: F401  (imports numba)
+    baseline = _rss_mb()  # the libraries alone (torch, transformers, the Trainer stack, numba on a CPU)
     corpus = load_corpus(path, min_count=SETTINGS["min_count"], show_progress=False)
     settings = {k: v for k, v in SETTINGS.items() if k != "min_count"}
     cfg = config_from_corpus(corpus, architecture=arch, epochs=epochs, **settings, **_options(a.option))

@@ -23,6 +23,7 @@ from hf_embeddings.models.word2vec.data_word2vec import (
     PAD_CONTEXT_ID,
     Word2VecBatches,
     alias_table,
+    huffman_tree,
     keep_probabilities,
     negative_distribution,
 )
@@ -507,7 +508,7 @@ def _one_block(context_ids, centre_ids, pairs, U, B):
 @needs_numba
 @pytest.mark.parametrize("architecture", ["skipgram", "cbow_mean", "cbow_sum"])
 def test_numba_kernel_is_gensims_update(architecture):
-    """With no negatives (a noise table that is never drawn), one example's update is the textbook
+    """With no effective negatives, one example's update is the textbook
     one: g = (1 - sigmoid(h.w'_c)) * lr; w'_c += g h; every input row of h += g w'_c (old w'_c);
     CBOW-sum shares the error out over its context words."""
     rng = np.random.default_rng(0)
@@ -515,7 +516,10 @@ def test_numba_kernel_is_gensims_update(architecture):
     w_out = torch.tensor(rng.normal(0, 0.3, (6, 4)), dtype=torch.float32)
     lr = 0.1
     context, centres, mask = _one_block([1, 2, 3], [4], [(0, 0), (2, 0)], U=3, B=1)
-    accept, alias = torch.ones(6, dtype=torch.float64), torch.arange(6)
+    # a noise distribution that only ever draws the centre word: every negative is skipped (as word2vec.c
+    # skips a negative equal to the target), leaving the positive example alone
+    accept, alias = torch.zeros(6, dtype=torch.float64), torch.full((6,), 4)
+    accept[4] = 1.0
     skipgram = architecture == "skipgram"
     a_in, a_out = w_in.clone(), w_out.clone()
     loss, n = kernels_word2vec.train_batch(
@@ -526,7 +530,7 @@ def test_numba_kernel_is_gensims_update(architecture):
         mask,
         accept,
         alias,
-        negative=0,
+        negative=3,
         learning_rate=lr,
         skipgram=skipgram,
         cbow_mean=architecture != "cbow_sum",
@@ -569,15 +573,16 @@ def test_numba_kernel_skips_saturated_scores_like_max_exp():
     w_out[2] = torch.tensor([2.0, 2.0])  # score 12
     context, centres, mask = _one_block([1], [2], [(0, 0)], U=1, B=1)
     before = (w_in.clone(), w_out.clone())
+    noise = (torch.tensor([0.0, 0.0, 1.0, 0.0], dtype=torch.float64), torch.full((4,), 2))  # draws only 2
     loss, _ = kernels_word2vec.train_batch(
         w_in,
         w_out,
         context,
         centres,
         mask,
-        torch.ones(4, dtype=torch.float64),
-        torch.arange(4),
-        negative=0,
+        noise[0],
+        noise[1],
+        negative=2,
         learning_rate=0.5,
         skipgram=True,
         cbow_mean=True,
@@ -599,3 +604,108 @@ def test_numba_noise_sampler_follows_the_alias_table():
     again = kernels_word2vec.draw_noise(accept, alias, 1000, seed=7)
     assert np.array_equal(again, draws[:1000])
     assert not np.array_equal(kernels_word2vec.draw_noise(accept, alias, 1000, seed=8), again)
+
+
+# ---------------------------------------------------------------------------- hierarchical softmax
+def test_huffman_tree_is_optimal_and_prefix_free():
+    import heapq
+
+    rng = np.random.default_rng(0)
+    counts = np.r_[[0, 0, 5, 0], np.sort(rng.integers(1, 1000, 60))[::-1]]  # 4 specials, 60 words
+    codes, points, lengths = huffman_tree(counts, 4)
+    assert lengths[:4].tolist() == [0, 0, 0, 0]  # specials have no path
+    words = range(4, len(counts))
+    strings = ["".join(map(str, codes[w, : lengths[w]])) for w in words]
+    assert len(set(strings)) == 60 and all(lengths[w] > 0 for w in words)
+    assert not any(a != b and b.startswith(a) for a in strings for b in strings)  # prefix-free
+    assert sum(2.0 ** -lengths[w] for w in words) == pytest.approx(1.0)  # a full binary tree
+    heap = [int(c) for c in counts[4:]]
+    heapq.heapify(heap)
+    optimal = 0
+    while len(heap) > 1:
+        a, b = heapq.heappop(heap), heapq.heappop(heap)
+        optimal += a + b
+        heapq.heappush(heap, a + b)
+    assert sum(int(counts[w]) * int(lengths[w]) for w in words) == optimal  # Huffman-optimal cost
+    assert all(points[w, 0] == 58 for w in words)  # the root (inner node n_words - 2) comes first
+    # the same code prefix means the same inner nodes
+    for w in words:
+        for v in words:
+            k = 0
+            while k < min(lengths[w], lengths[v]) and codes[w, k] == codes[v, k]:
+                k += 1
+            assert np.array_equal(
+                points[w, : min(k + 1, lengths[w], lengths[v])],
+                points[v, : min(k + 1, lengths[w], lengths[v])],
+            )
+    assert points[4:, :].max() <= 58
+
+
+@needs_numba
+def test_hierarchical_softmax_update_follows_the_path():
+    """One skip-gram pair, hs only: for each inner node n on the centre's path with bit b,
+    g = (1 - b - sigmoid(h.v_n)) * lr; v_n += g h; the input row gets the sum of g v_n (old v_n)."""
+    rng = np.random.default_rng(1)
+    counts = np.array([0, 0, 0, 0, 50, 30, 10, 5, 5])
+    codes, points, lengths = huffman_tree(counts, 4)
+    w_in = torch.tensor(rng.normal(0, 0.5, (9, 3)), dtype=torch.float32)
+    w_hs = torch.tensor(rng.normal(0, 0.5, (9, 3)), dtype=torch.float32)
+    w_out = torch.zeros(9, 3)
+    context, centres, mask = _one_block([5], [7], [(0, 0)], U=1, B=1)
+    a_in, a_hs = w_in.clone(), w_hs.clone()
+    loss, _ = kernels_word2vec.train_batch(
+        a_in,
+        w_out,
+        context,
+        centres,
+        mask,
+        torch.ones(9, dtype=torch.float64),
+        torch.arange(9),
+        negative=0,
+        learning_rate=0.2,
+        skipgram=True,
+        cbow_mean=True,
+        seed=0,
+        threads=1,
+        hs_weight=a_hs,
+        hs_codes=torch.from_numpy(codes),
+        hs_points=torch.from_numpy(points),
+        hs_lengths=torch.from_numpy(lengths),
+    )
+    h = w_in[5].double().numpy()
+    e_hs = w_hs.double().numpy().copy()
+    err = np.zeros(3)
+    expected = 0.0
+    for i in range(lengths[7]):
+        n, b = points[7, i], codes[7, i]
+        f = h @ e_hs[n]
+        s = 1 / (1 + np.exp(-f))
+        expected += -np.log(s if b == 0 else 1 - s)
+        g = (1 - b - s) * 0.2
+        err += g * e_hs[n]
+        e_hs[n] += g * h
+    np.testing.assert_allclose(a_hs.numpy(), e_hs, atol=1e-6)
+    np.testing.assert_allclose(a_in[5].numpy(), h + err, atol=1e-6)
+    assert loss == pytest.approx(expected, rel=1e-5)
+    assert torch.equal(w_out, torch.zeros(9, 3))  # no negative sampling, no output-table update
+
+
+@needs_numba
+@pytest.mark.parametrize("negative", [0, 5])
+def test_hierarchical_softmax_learns_the_planted_clusters(planted_corpus, tmp_path, negative):
+    model, trainer = train(planted_corpus, tmp_path, hierarchical_softmax=True, negative=negative)
+    cluster_of = {w: k for k, words in enumerate(CLUSTERS) for w in words}
+    hits = sum(
+        cluster_of[n] == cluster_of[w] for w in cluster_of for n, _ in model.wv.most_similar(w, topn=5)
+    )
+    assert hits / (5 * len(cluster_of)) >= 0.9
+    assert model.word2vec.hs_embeddings.weight.abs().sum() > 0
+    losses = [h["epoch_loss_per_item"] for h in trainer.epoch_history]
+    assert losses[-1] < losses[0]
+
+
+def test_hierarchical_softmax_needs_the_cpu_kernel(planted_corpus, tmp_path):
+    with pytest.raises(ValueError, match="hierarchical softmax is trained by the CPU kernel"):
+        train(planted_corpus, tmp_path, hierarchical_softmax=True, cpu_kernel="torch", epochs=1)
+    with pytest.raises(ValueError, match="negative=0 needs hierarchical_softmax"):
+        Word2VecConfig(vocab_size=10, negative=0)

@@ -40,6 +40,7 @@ def build_training_data(
         negative=config.negative,
         sample=config.sample,
         ns_exponent=config.ns_exponent,
+        hierarchical_softmax=config.hierarchical_softmax,
         shrink_windows=config.shrink_windows,
         max_sentence_length=config.max_sentence_length,
         words_per_batch=words_per_batch or (16384 if on_cpu else 262144),

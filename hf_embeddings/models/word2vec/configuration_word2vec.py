@@ -22,6 +22,8 @@ class Word2VecConfig(PretrainedConfig):
     picks by device: 1024 on a CPU, `GPU_SUB_BATCH_WORDS` (16384) on an accelerator, where smaller
     sub-batches leave the GPU idle (bench/word2vec_vs_gensim.py on an H100, gcide, skip-gram: 1024 ->
     1.7M words/s, 4096 -> 4.8M, 16384 -> 12.7M words/s, WS-353 0.558 / 0.547 / 0.534).
+    `hierarchical_softmax`: also (or, with negative=0, only) train against the word's Huffman-tree path,
+    as word2vec.c's -hs (the inner-node vectors live in `hs_embeddings`); trained by the CPU kernel.
     `cpu_kernel`: how a CPU trains: "auto" (the compiled per-example kernel when numba is installed,
     else the tensor path), "numba" (require it) or "torch" (the tensor path, bitwise reproducible).
 
@@ -40,6 +42,7 @@ class Word2VecConfig(PretrainedConfig):
         vector_size: int = 100,
         window: int = 5,
         negative: int = 5,
+        hierarchical_softmax: bool = False,
         ns_exponent: float = 0.75,
         sample: float = 1e-3,
         architecture: str = "skipgram",
@@ -61,12 +64,15 @@ class Word2VecConfig(PretrainedConfig):
     ):
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+        if not isinstance(negative, int) or negative < 0:
+            raise ValueError(f"negative must be an integer >= 0, got {negative!r}")
+        if negative == 0 and not hierarchical_softmax:
+            raise ValueError("negative=0 needs hierarchical_softmax=True: there would be nothing to train")
         if block_negatives is None:
-            block_negatives = 4 * negative if isinstance(negative, int) else negative
+            block_negatives = max(4 * negative, 1)
         for name, value in (
             ("vector_size", vector_size),
             ("window", window),
-            ("negative", negative),
             ("vocab_size", vocab_size),
             ("max_sentence_length", max_sentence_length),
             ("block_size", block_size),
@@ -85,6 +91,7 @@ class Word2VecConfig(PretrainedConfig):
         self.vector_size = vector_size
         self.window = window
         self.negative = negative
+        self.hierarchical_softmax = bool(hierarchical_softmax)
         self.ns_exponent = ns_exponent
         self.sample = sample
         self.architecture = architecture

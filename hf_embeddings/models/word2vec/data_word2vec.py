@@ -87,6 +87,59 @@ def alias_table(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return accept, alias
 
 
+def huffman_tree(counts: np.ndarray, num_special: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """word2vec.c's Huffman tree over the words (ids >= num_special) by count, for hierarchical softmax.
+
+    Returns `codes` (V, L) int8 (the branch bits from the root down), `points` (V, L) int32 (the inner
+    nodes on that path, root first, numbered 0 .. n_words - 2 with the root last) and `lengths` (V,)
+    int32; special tokens get an empty path. Ties are broken as word2vec.c does on a count-sorted
+    vocabulary (two queues: the leaves by decreasing count, then the inner nodes as they are made)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    V = len(counts)
+    words = np.arange(num_special, V)
+    n = len(words)
+    codes = np.zeros((V, 1), np.int8)
+    points = np.zeros((V, 1), np.int32)
+    lengths = np.zeros(V, np.int32)
+    if n < 2:
+        return codes, points, lengths
+    order = words[np.argsort(-counts[words], kind="stable")]  # leaf k = the k-th most frequent word
+    count = np.concatenate([counts[order], np.full(n - 1, np.iinfo(np.int64).max // 4)]).tolist()
+    parent = [0] * (2 * n - 1)
+    binary = [0] * (2 * n - 1)
+    pos1, pos2 = n - 1, n
+    for a in range(n - 1):
+        picked = []
+        for _ in range(2):
+            if pos1 >= 0 and count[pos1] < count[pos2]:
+                picked.append(pos1)
+                pos1 -= 1
+            else:
+                picked.append(pos2)
+                pos2 += 1
+        count[n + a] = count[picked[0]] + count[picked[1]]
+        parent[picked[0]] = parent[picked[1]] = n + a
+        binary[picked[1]] = 1
+    root = 2 * n - 2
+    paths = []
+    for leaf in range(n):
+        bits, nodes, b = [], [], leaf
+        while b != root:
+            bits.append(binary[b])
+            b = parent[b]
+            nodes.append(b - n)
+        paths.append((bits[::-1], nodes[::-1]))
+    L = max(len(bits) for bits, _ in paths)
+    codes = np.zeros((V, L), np.int8)
+    points = np.zeros((V, L), np.int32)
+    for leaf, (bits, nodes) in enumerate(paths):
+        w = order[leaf]
+        lengths[w] = len(bits)
+        codes[w, : len(bits)] = bits
+        points[w, : len(nodes)] = nodes
+    return codes, points, lengths
+
+
 def _split_long_sentences(sent: np.ndarray, max_len: int) -> np.ndarray:
     """Sentence ids with sentences longer than `max_len` cut into pieces (gensim's MAX_WORDS_IN_BATCH)."""
     starts = np.flatnonzero(np.r_[True, sent[1:] != sent[:-1]])
@@ -124,6 +177,7 @@ class Word2VecBatches(Dataset):
         negative: int,
         sample: float,
         ns_exponent: float,
+        hierarchical_softmax: bool = False,
         shrink_windows: bool = True,
         max_sentence_length: int = 10000,
         words_per_batch: int = 16384,
@@ -152,7 +206,7 @@ class Word2VecBatches(Dataset):
         if block_size < 1:
             raise ValueError(f"block_size must be >= 1, got {block_size}")
         self.block_size = int(block_size)
-        self.negatives_per_block = int(negatives_per_block or negative)
+        self.negatives_per_block = int(negatives_per_block or max(negative, 1))
         self.seed = int(seed)
         # shared memory: a persistent DataLoader worker sees the epoch the trainer sets in the main process
         self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
@@ -164,9 +218,12 @@ class Word2VecBatches(Dataset):
         self._keep_p = torch.as_tensor(keep_probabilities(counts, sample, ns), dtype=torch.float32)
         self._accept = torch.as_tensor(accept, dtype=torch.float64)
         self._alias = torch.as_tensor(alias)
+        self._hs = None
+        if hierarchical_softmax:
+            self._hs = tuple(torch.from_numpy(a) for a in huffman_tree(counts, ns))
         if self.device.type == "cpu":  # every batch hands these to the CPU kernel: share, do not copy
-            self._accept.share_memory_()
-            self._alias.share_memory_()
+            for t in (self._accept, self._alias, *(self._hs or ())):
+                t.share_memory_()
         self._ids = torch.from_numpy(self.ids_np)
         self._sent = torch.from_numpy(self.sent_np)
         self._on_device = False
@@ -256,4 +313,9 @@ class Word2VecBatches(Dataset):
             "noise_accept": self._accept,
             "noise_alias": self._alias,
             "noise_seed": torch.randint(0, 2**62, (), generator=g, device=dev),
+            **(
+                {}
+                if self._hs is None
+                else {"hs_codes": self._hs[0], "hs_points": self._hs[1], "hs_lengths": self._hs[2]}
+            ),
         }

@@ -5,7 +5,8 @@ and scatters of 100-float rows and per-op overhead, not by arithmetic; gensim's 
 row once per pair with no intermediate tensors. This module is that loop: for every (context -> centre)
 pair of a batch (skip-gram) or every centre and its context mean (CBOW), it draws `negative` noise
 words from the unigram^0.75 alias table, computes the scores and applies the SGD updates in place, as
-word2vec.c and gensim do, including their MAX_EXP rule (a score beyond +-6 gives no update). Blocks of
+word2vec.c and gensim do (and, with hierarchical softmax, walks the word's Huffman path), including
+their MAX_EXP rule (a score beyond +-6 gives no update). Blocks of
 the batch are split between threads that update the shared tables without locks ("Hogwild", as gensim's
 workers do), so with more than one thread runs are not bitwise reproducible; with one thread they are.
 
@@ -66,9 +67,41 @@ if numba is not None:
             syn1[t, j] += g * h[j]
         return loss
 
+    @numba.njit(cache=True, fastmath=True, inline="always")
+    def _train_example(
+        h, syn1, syn1hs, centre, state, accept, alias, negative, codes, points, lengths, alpha, neu1e, d
+    ):
+        """One input vector h against its target word: the Huffman path (hs) and/or `negative` draws."""
+        loss = 0.0
+        for i in range(lengths[centre]):
+            loss += _train_target(h, syn1hs, points[centre, i], 1.0 - codes[centre, i], alpha, neu1e, d)
+        if negative > 0:
+            loss += _train_target(h, syn1, centre, 1.0, alpha, neu1e, d)
+            for _ in range(negative):
+                t = _draw(state, accept, alias)
+                if t == centre:
+                    continue
+                loss += _train_target(h, syn1, t, 0.0, alpha, neu1e, d)
+        return loss
+
     @numba.njit(cache=True, parallel=True, fastmath=True)
     def _train_blocks(
-        syn0, syn1, context, centres, pair_mask, accept, alias, negative, alpha, skipgram, cbow_mean, seed,
+        syn0,
+        syn1,
+        syn1hs,
+        context,
+        centres,
+        pair_mask,
+        accept,
+        alias,
+        negative,
+        codes,
+        points,
+        lengths,
+        alpha,
+        skipgram,
+        cbow_mean,
+        seed,
         n_chunks,
     ):
         nb, U = context.shape
@@ -93,13 +126,22 @@ if numba is not None:
                                 continue
                             w = context[g, u]
                             neu1e[:] = 0.0
-                            h = syn0[w]
-                            loss += _train_target(h, syn1, centre, 1.0, alpha, neu1e, d)
-                            for _ in range(negative):
-                                t = _draw(state, accept, alias)
-                                if t == centre:
-                                    continue
-                                loss += _train_target(h, syn1, t, 0.0, alpha, neu1e, d)
+                            loss += _train_example(
+                                syn0[w],
+                                syn1,
+                                syn1hs,
+                                centre,
+                                state,
+                                accept,
+                                alias,
+                                negative,
+                                codes,
+                                points,
+                                lengths,
+                                alpha,
+                                neu1e,
+                                d,
+                            )
                             for j in range(d):
                                 syn0[w, j] += neu1e[j]
                             count += 1
@@ -117,12 +159,22 @@ if numba is not None:
                             for j in range(d):
                                 hidden[j] /= n_ctx
                         neu1e[:] = 0.0
-                        loss += _train_target(hidden, syn1, centre, 1.0, alpha, neu1e, d)
-                        for _ in range(negative):
-                            t = _draw(state, accept, alias)
-                            if t == centre:
-                                continue
-                            loss += _train_target(hidden, syn1, t, 0.0, alpha, neu1e, d)
+                        loss += _train_example(
+                            hidden,
+                            syn1,
+                            syn1hs,
+                            centre,
+                            state,
+                            accept,
+                            alias,
+                            negative,
+                            codes,
+                            points,
+                            lengths,
+                            alpha,
+                            neu1e,
+                            d,
+                        )
                         if not cbow_mean:  # gensim: the sum's error is shared out over the context words
                             for j in range(d):
                                 neu1e[j] /= n_ctx
@@ -151,23 +203,41 @@ def train_batch(
     cbow_mean: bool,
     seed: int,
     threads: int,
+    hs_weight=None,
+    hs_codes=None,
+    hs_points=None,
+    hs_lengths=None,
 ) -> tuple[float, int]:
-    """SGD over one batch, in place on the two float32 CPU tables; returns (summed loss, examples)."""
+    """SGD over one batch, in place on the float32 CPU tables; returns (summed loss, examples).
+
+    `negative` draws per example from the alias table (0: none); with `hs_weight` (the inner-node
+    vectors) and the Huffman paths, the hierarchical-softmax terms too."""
     if numba is None:
         raise RuntimeError("the numba CPU kernel needs numba (pip install numba)")
     syn0 = weight_in.detach().numpy()
     syn1 = weight_out.detach().numpy()
+    if hs_weight is None:  # no tree: every word's path is empty
+        syn1hs = np.zeros((1, syn0.shape[1]), np.float32)
+        codes, points = np.zeros((1, 1), np.int8), np.zeros((1, 1), np.int32)
+        lengths = np.zeros(syn0.shape[0], np.int32)
+    else:
+        syn1hs = hs_weight.detach().numpy()
+        codes, points, lengths = hs_codes.numpy(), hs_points.numpy(), hs_lengths.numpy()
     threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(threads)
     loss, n = _train_blocks(
         syn0,
         syn1,
+        syn1hs,
         np.ascontiguousarray(context.numpy()),
         np.ascontiguousarray(centres.numpy()),
         np.ascontiguousarray(pair_mask.numpy()),
         noise_accept.numpy(),
         noise_alias.numpy(),
         int(negative),
+        codes,
+        points,
+        lengths,
         np.float32(learning_rate),
         bool(skipgram),
         bool(cbow_mean),

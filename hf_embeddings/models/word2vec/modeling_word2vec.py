@@ -288,7 +288,9 @@ class Word2VecPreTrainedModel(PreTrainedModel):
         if module is getattr(base, "embeddings", None):
             bound = 0.5 / self.config.vector_size
             init.uniform_(module.weight, -bound, bound)
-        elif module is getattr(base, "output_embeddings", None):
+        elif module is getattr(base, "output_embeddings", None) or module is getattr(
+            base, "hs_embeddings", None
+        ):
             init.zeros_(module.weight)
 
 
@@ -306,6 +308,10 @@ class Word2VecModel(StaticEmbeddingMixin, Word2VecPreTrainedModel):
         # sparse gradients: a batch touches a few thousand rows of a (possibly huge) table
         self.embeddings = nn.Embedding(config.vocab_size, config.vector_size, sparse=True)
         self.output_embeddings = nn.Embedding(config.vocab_size, config.vector_size, sparse=True)
+        # hierarchical softmax: one vector per inner node of the Huffman tree (n_words - 1 < vocab_size)
+        self.hs_embeddings = None
+        if getattr(config, "hierarchical_softmax", False):
+            self.hs_embeddings = nn.Embedding(config.vocab_size, config.vector_size, sparse=True)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -349,6 +355,9 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
         noise_accept: torch.Tensor | None = None,
         noise_alias: torch.Tensor | None = None,
         noise_seed: torch.Tensor | None = None,
+        hs_codes: torch.Tensor | None = None,
+        hs_points: torch.Tensor | None = None,
+        hs_lengths: torch.Tensor | None = None,
     ) -> Word2VecTrainingOutput:
         """A batch of blocks of B consecutive centre words, as `Word2VecBatches` builds them: `centres`
         (blocks, B), the window slots around them `context` (blocks, U), `pair_mask` (blocks, U, B) and the
@@ -366,6 +375,18 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
         """
         skipgram = self.config.architecture == "skipgram"
         emb = self.word2vec.embeddings.weight
+        hs = {}
+        if self.word2vec.hs_embeddings is not None:
+            if hs_codes is None:
+                raise ValueError(
+                    "hierarchical softmax needs the Huffman paths (hs_codes/hs_points/hs_lengths) in the batch"
+                )
+            hs = dict(
+                hs_weight=self.word2vec.hs_embeddings.weight,
+                hs_codes=hs_codes,
+                hs_points=hs_points,
+                hs_lengths=hs_lengths,
+            )
         if (
             self.training
             and learning_rate
@@ -396,6 +417,7 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
                         cbow_mean=self.config.cbow_mean,
                         seed=int(noise_seed) if noise_seed is not None else 0,
                         threads=torch.get_num_threads(),
+                        **hs,
                     )[0],
                 )
                 with torch.no_grad():
@@ -403,6 +425,12 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
                 return Word2VecTrainingOutput(loss=loss, num_pairs=num)
             if self.config.cpu_kernel == "numba":
                 raise ImportError("Word2VecConfig(cpu_kernel='numba') needs numba: pip install numba")
+        if hs:
+            raise ValueError(
+                "hierarchical softmax is trained by the CPU kernel only (numba, cpu_kernel 'auto' or 'numba', "
+                f"float32 tables on a CPU, in training); this call is on {emb.device.type} with "
+                f"cpu_kernel={self.config.cpu_kernel!r}: use negative sampling there"
+            )
         sub = self.config.sub_batch_words or (
             self.config.CPU_SUB_BATCH_WORDS if emb.device.type == "cpu" else self.config.GPU_SUB_BATCH_WORDS
         )
