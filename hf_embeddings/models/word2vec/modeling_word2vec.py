@@ -396,14 +396,15 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
             and getattr(self.config, "cpu_kernel", "auto") != "torch"
         ):
             try:
-                from . import kernels_word2vec
-            except ImportError:  # a remote-code copy of this file without its kernel module
-                kernels_word2vec = None
-            if kernels_word2vec is not None and kernels_word2vec.available():
+                from .kernels_word2vec import available as kernel_available
+                from .kernels_word2vec import train_batch
+            except ImportError:  # a copy of this file without its kernel module
+                kernel_available = None
+            if kernel_available is not None and kernel_available():
                 loss = _KernelStep.apply(
                     emb,
                     self.word2vec.output_embeddings.weight,
-                    lambda: kernels_word2vec.train_batch(
+                    lambda: train_batch(
                         emb,
                         self.word2vec.output_embeddings.weight,
                         context,
