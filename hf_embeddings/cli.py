@@ -202,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
         "space-separated), else the folders `hf-embeddings quickstart` wrote under ./outputs.",
     )
     d.add_argument("models", nargs="*", help="model folders or Hub repo ids")
+    d.add_argument(
+        "--build-space",
+        metavar="DIR",
+        help="instead of serving, write a ready-to-push Hugging Face Space (app, package, requirements, models)",
+    )
+    d.add_argument("--push", metavar="REPO_ID", help="with --build-space: upload the Space to this Space repo")
+    d.add_argument("--overwrite", action="store_true", help="with --build-space: replace DIR")
     d.add_argument("--port", type=int, default=7860)
     d.add_argument(
         "--host", default=None, help="address to listen on (default 127.0.0.1; 0.0.0.0 for everyone)"
@@ -371,6 +378,16 @@ def cmd_card(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    if args.build_space:
+        from .demo.space import build_space, push_space
+
+        out = build_space(args.build_space, args.models, overwrite=args.overwrite)
+        print(f"wrote the Space to {out}")
+        if args.push:
+            print(f"pushed: {push_space(out, args.push)}")
+        return 0
+    if args.push:
+        raise CLIError("--push needs --build-space DIR")
     try:
         from .demo.ui import launch
     except ImportError as e:

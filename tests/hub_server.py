@@ -198,9 +198,9 @@ class Handler(BaseHTTPRequestHandler):
             ("POST", r"/api/validate-yaml", self.validate_yaml),
             ("GET", r"/_test/log", self.test_log),
             ("GET", r"/_test/commits/(?P<repo>[^/]+/[^/]+)", self.test_commits),
-            ("POST", r"/api/models/(?P<repo>[^/]+/[^/]+)/preupload/(?P<rev>[^/]+)", self.preupload),
-            ("POST", r"/api/models/(?P<repo>[^/]+/[^/]+)/commit/(?P<rev>[^/]+)", self.commit),
-            ("POST", r"/(?P<repo>[^/]+/[^/]+)\.git/info/lfs/objects/batch", self.lfs_batch),
+            ("POST", r"/api/(?:models|spaces)/(?P<repo>[^/]+/[^/]+)/preupload/(?P<rev>[^/]+)", self.preupload),
+            ("POST", r"/api/(?:models|spaces)/(?P<repo>[^/]+/[^/]+)/commit/(?P<rev>[^/]+)", self.commit),
+            ("POST", r"/(?:spaces/)?(?P<repo>[^/]+/[^/]+)\.git/info/lfs/objects/batch", self.lfs_batch),
             ("PUT", r"/lfs-upload/(?P<oid>[0-9a-f]{64})", self.lfs_upload),
             ("GET", r"/api/models/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?:/(?P<sub>.*))?", self.tree),
             ("POST", r"/api/models/(?P<repo>[^/]+/[^/]+)/paths-info/(?P<rev>[^/]+)", self.paths_info),
@@ -238,8 +238,10 @@ class Handler(BaseHTTPRequestHandler):
     def create_repo(self, query, head):
         self._auth()
         payload = json.loads(self._body() or b"{}")
-        if payload.get("type", "model") not in (None, "model"):
-            raise HubError(400, "this test server only hosts model repos")
+        if payload.get("type", "model") not in (None, "model", "space"):
+            raise HubError(400, "this test server only hosts model and Space repos")
+        if payload.get("type") == "space" and not payload.get("sdk"):
+            raise HubError(400, "a Space needs an sdk")
         name, org = payload.get("name"), payload.get("organization")
         if not name or not org:
             raise HubError(400, "name and organization are required")

@@ -859,3 +859,59 @@ def test_a_failing_card_never_loses_a_training_run(tmp_path, monkeypatch, caplog
     assert {"model.safetensors", "config.json", "tokenizer.json", "modeling_word2vec.py"} <= names
     assert "README.md" not in names and "simulated template bug" in caplog.text
     load(result.output_dir)  # still a working model; `hf-embeddings card DIR` writes the card later
+
+
+# ---------------------------------------------------------------------------- the demo as a Space
+def test_demo_space_is_self_contained_and_pushes_in_one_commit(folder, hub_env, tmp_path, capsys):
+    """`hf-embeddings demo --build-space`: app + README (Space header) + the package source + its
+    requirements + the models; the app imports the copy beside it and finds the listed models; the
+    folder goes to a Gradio Space repo in one commit."""
+    from hf_embeddings.cli import main
+    from hf_embeddings.demo.space import push_space
+
+    hub = hub_env
+    space = tmp_path / "space"
+    assert main(["demo", str(folder), "someone/glove-demo", "--build-space", str(space)]) == 0
+    assert (space / "README.md").read_text().startswith("---\n") and "sdk: gradio" in (
+        space / "README.md"
+    ).read_text()
+    reqs = (space / "requirements.txt").read_text().splitlines()
+    assert any(r.startswith("torch") for r in reqs) and any(r.startswith("gradio") for r in reqs)
+    assert not any(r.startswith(("pytest", "hf-embeddings")) for r in reqs)
+    assert (space / "hf_embeddings" / "model_cards" / "base.md.j2").is_file()  # links copied as files
+    assert not any(p.is_symlink() for p in space.rglob("*"))
+    listed = (space / "demo_models.txt").read_text().split()
+    assert listed[1] == "someone/glove-demo" and (space / listed[0] / "model.safetensors").is_file()
+    code = (
+        "import app, hf_embeddings, json\n"
+        "from hf_embeddings.demo.core import resolve_sources\n"
+        "print(json.dumps([hf_embeddings.__file__, resolve_sources(environ={})]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HF_EMBEDDINGS_DEMO_MODELS"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=space, capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    module_file, sources = json.loads(out.stdout.strip().splitlines()[-1])
+    assert Path(module_file).resolve().is_relative_to(space.resolve())  # the Space's own copy
+    assert len(sources) == 2 and sources[1] == "someone/glove-demo"
+    assert Path(space / sources[0]).resolve() == (space / listed[0]).resolve()
+
+    with pytest.MonkeyPatch.context() as m:
+        from huggingface_hub import constants
+
+        m.setattr(constants, "HF_HUB_DISABLE_XET", True, raising=False)
+        push_space(space, "tester/demo-space", token=TOKEN, endpoint=hub.url)
+    files = set(hub.commits("tester/demo-space")[-1]["files"])
+    assert {
+        "app.py",
+        "README.md",
+        "requirements.txt",
+        "demo_models.txt",
+        "hf_embeddings/__init__.py",
+    } <= files
+    assert f"{listed[0]}/model.safetensors" in files
+    assert not (space / "hf_embeddings" / "data" / "wiki-sample.txt.xz").exists()  # the app needs no corpus
+    assert main(["demo", "not a model", "--build-space", str(tmp_path / "bad")]) == 2
+    assert "neither a model folder nor a Hub repo id" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

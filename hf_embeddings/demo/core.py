@@ -37,6 +37,7 @@ from ..errors import HFEmbeddingsError
 ENV_VAR = "HF_EMBEDDINGS_DEMO_MODELS"
 #: where `hf-embeddings quickstart` writes its models (used when no model is named)
 DEFAULT_OUTPUTS = "outputs"
+MODELS_FILE = "demo_models.txt"  # written into a Space by `hf-embeddings demo --build-space`
 
 # Limits keep one request cheap for every other visitor of a shared Space.
 MAX_WORD_CHARS = 300  # a field of words
@@ -230,13 +231,19 @@ def resolve_sources(
     *,
     environ: Mapping[str, str] | None = None,
     outputs: str | os.PathLike = DEFAULT_OUTPUTS,
+    models_file: str | os.PathLike = MODELS_FILE,
 ) -> list[str]:
-    """The models to show: `sources`, else $HF_EMBEDDINGS_DEMO_MODELS, else the quickstart's outputs."""
+    """The models to show: `sources`, else $HF_EMBEDDINGS_DEMO_MODELS, else the entries of `models_file`
+    (a built Space's list; folders relative to it), else the quickstart's outputs."""
     if sources:
         return list(sources)
     env = (os.environ if environ is None else environ).get(ENV_VAR, "")
     if env.strip():
         return [s for s in _WORD_SPLIT.split(env.strip()) if s]
+    listed = Path(models_file)
+    if listed.is_file():
+        entries = [line.strip() for line in listed.read_text().splitlines() if line.strip()]
+        return [str(listed.parent / e) if (listed.parent / e).is_dir() else e for e in entries]
     out = Path(outputs)
     summary = out / "summary.json"
     found: list[str] = []
