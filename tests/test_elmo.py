@@ -350,6 +350,19 @@ def test_padding_never_changes_outputs_and_batching_is_exact():
         assert (more[k, :, len(s) :] == 0).all()
 
 
+def test_bad_inputs_get_clear_errors():
+    model = tiny_model()
+    enc = ElmoCharacterTokenizer.from_vocabulary([]).encode_sentences(["a b c"])
+    holes = enc["char_ids"].clone()
+    holes[0, 1] = 0
+    with pytest.raises(ValueError, match="left-aligned"):
+        model(char_ids=holes)
+    with pytest.raises(ValueError, match=r"char_ids must be \(batch, tokens, 50\), got shape \(1, 3, 49\)"):
+        model(char_ids=enc["char_ids"][..., :49])
+    with pytest.raises(ValueError, match="character ids must be in 0..261"):
+        model(char_ids=enc["char_ids"] + 300)
+
+
 def test_same_word_gets_different_vectors_in_different_contexts():
     model = tiny_model()
     tok = ElmoCharacterTokenizer.from_vocabulary([])

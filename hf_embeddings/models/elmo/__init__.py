@@ -162,7 +162,7 @@ FAMILY = ModelFamily(
             "lstm_dim": 128,
             "batch_size": 64,
             "max_sequence_length": 40,
-            "learning_rate": 3e-3,
+            "learning_rate": 5e-3,
             "epochs": 1,
             "validation_fraction": 0.02,
         },

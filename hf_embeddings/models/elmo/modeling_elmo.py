@@ -362,6 +362,13 @@ class ElmoPreTrainedModel(PreTrainedModel):
             token_mask = token_mask & attention_mask.bool()
         lengths = token_mask.sum(dim=1)
         B, T = token_mask.shape
+        if not self.training and not bool(
+            (token_mask == (torch.arange(T, device=lengths.device) < lengths[:, None])).all()
+        ):
+            raise ValueError(
+                "tokens must be left-aligned: a padding token (all-zero char_ids or attention_mask 0) is followed "
+                "by a real token"
+            )
         P = self.config.projection_dim
         dtype = self.char_encoder.projection.weight.dtype
         rows = torch.arange(B, device=char_ids.device)
