@@ -268,6 +268,12 @@ def test_convert_cli_folder_loads_with_automodel(original, tmp_path):
     assert tok.encode_sentences(["The cat <S>"])["char_ids"][0].tolist() == [
         ref_char_ids(w) for w in ["The", "cat", "<S>"]
     ]
+    # and back to the original format through the CLI: the same datasets, bit for bit
+    assert main(["convert", "elmo-export", str(out), "--options", str(tmp_path / "o.json"),
+                 "--weights", str(tmp_path / "w.hdf5")]) == 0  # fmt: skip
+    with h5py.File(tmp_path / "w.hdf5") as f:
+        for name, value in original["arrays"].items():
+            np.testing.assert_array_equal(f[name][...], value)
     card = (out / "README.md").read_text()
     assert "Peters et al. 2018" in card and "cell clip 1.5, projection clip 0.6" in card
     assert "converted from `weights.hdf5`" in card and (out / "conversion.json").is_file()
@@ -410,6 +416,14 @@ def test_save_load_round_trip_and_scalar_mix_weights(tmp_path):
         np.testing.assert_array_equal(x, y)
     assert len(out_b.elmo_representations) == 2
     torch.testing.assert_close(out_a.elmo_representations[1], out_b.elmo_representations[1], rtol=0, atol=0)
+    # a base checkpoint loads into the heads: ELMo weights kept, the new parts initialised (never garbage)
+    head = ElmoForSequenceClassification.from_pretrained(tmp_path, num_labels=3)
+    for k, v in model.state_dict().items():
+        assert torch.equal(head.elmo.state_dict()[k], v), k
+    assert head.scalar_mix_weights() == [([pytest.approx(1 / 3)] * 3, 1.0)]
+    lm = ElmoForLanguageModeling.from_pretrained(tmp_path)
+    assert torch.equal(lm.lstm_layers[1].weight_hh, model.lstm_layers[1].weight_hh)
+    assert lm.lm_head.weight.abs().max() < 1 and lm.lm_head.bias.abs().max() == 0
     weights = again.scalar_mix_weights()
     assert len(weights) == 2 and weights[0] == ([pytest.approx(1 / 3)] * 3, 1.0)
     assert weights[1][0][0] > weights[1][0][1] > weights[1][0][2]
