@@ -7,13 +7,15 @@ Per architecture it prints WordSim-353 and SimLex-999 Spearman, Google-analogy a
 restrict_vocab 30000), with OOV counts, all from `hf_embeddings.evaluation` (gensim-identical numbers),
 training words/s (raw corpus words x epochs / training wall time, vocabulary building and evaluation
 excluded), the ratio ours / gensim, and the peak RSS of each run. Every run is a fresh subprocess
-that trains and saves its vectors (peak RSS: its VmHWM); the driver evaluates them. Peak RSS is shown in
-all and above the RSS the worker had right after importing its libraries ("above libs": torch +
+that trains and saves its vectors (peak RSS: its VmHWM); the driver evaluates them. Peak RSS is shown
+in all and above the RSS the worker had right after importing its libraries ("above libs": torch +
 transformers + the Trainer stack weigh about 460 MB before any data is touched, numba for the CPU kernel
-another 115 MB, gensim about 115 MB), so both the total and what training itself costs are visible. On a CPU our batches are built in one
-DataLoader worker process, whose pages are mostly shared with the trainer's and not counted. Figures are
-medians over --seeds. `--device cuda` trains ours on the GPU (gensim stays on the CPU); `--option
-key=value` overrides a Word2VecConfig field of ours (e.g. sub_batch_words=8192).
+another 115 MB, gensim about 115 MB), so both the total and what training itself costs are visible. On a
+CPU our batches are built in one DataLoader worker process, whose pages are mostly shared with the
+trainer's and not counted. Figures are medians over --seeds; the two systems alternate seed by seed,
+and the median ratio of back-to-back runs is printed too. `--device cuda` trains ours on the GPU
+(gensim stays on the CPU); `--option key=value` overrides a Word2VecConfig field of ours (e.g.
+sub_batch_words=8192).
 
     python bench/word2vec_vs_gensim.py [FILE] [--arch both|skipgram|cbow] [--epochs 5] [--seeds 1]
     python bench/word2vec_vs_gensim.py --quick          # 1 epoch, 1 seed: a fast sanity run
@@ -267,10 +269,12 @@ def main() -> None:
             _write_tokens(a.file, a.tokens)
         for arch in archs:
             for system in systems:
-                runs = []
-                for seed in range(a.seeds):
+                everything[(arch, system)] = []
+            # systems alternate seed by seed, so that a slow spell of a shared machine hits both alike
+            for seed in range(a.seeds):
+                for system in systems:
                     r = _spawn(system, arch, seed, a)
-                    runs.append(r)
+                    everything[(arch, system)].append(r)
                     print(
                         f"  {arch:8s} {system:6s} seed {seed}: "
                         + "  ".join(f"{label} {r[k]:.4f}" for k, label in METRICS)
@@ -278,7 +282,6 @@ def main() -> None:
                         + f" (libraries {r['baseline_rss_mb']:,.0f} MB)",
                         flush=True,
                     )
-                everything[(arch, system)] = runs
     print(f"\ncorpus {a.file}, {a.epochs} epoch(s), median of {a.seeds} seed(s), {os.cpu_count()} CPU cores")
     if "ours" in systems:
         print(
@@ -302,7 +305,11 @@ def main() -> None:
             ours, gen = everything[(arch, "ours")], everything[(arch, "gensim")]
             diffs = "".join(f"{_median(ours, k) - _median(gen, k):+13.4f}" for k, _ in METRICS)
             ratio = _median(ours, "words_per_second") / _median(gen, "words_per_second")
+            paired = statistics.median(
+                o["words_per_second"] / g["words_per_second"] for o, g in zip(ours, gen)
+            )
             print(f"{arch:10s}{'diff':8s}{diffs}{'':16s}{ratio:11.2f}x  (ours / gensim words/s)")
+            print(f"{'':18s}speed ratio of back-to-back runs (same seed): median {paired:.2f}x")
             mem = _median(ours, "peak_rss_mb") / _median(gen, "peak_rss_mb")
             mem_train = _median(ours, "training_rss_mb") / _median(gen, "training_rss_mb")
             print(

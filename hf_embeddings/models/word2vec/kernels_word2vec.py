@@ -18,6 +18,7 @@ its own, as in gensim.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -84,7 +85,7 @@ if numba is not None:
                 loss += _train_target(h, syn1, t, 0.0, alpha, neu1e, d)
         return loss
 
-    @numba.njit(cache=True, parallel=True, fastmath=True)
+    @numba.njit(cache=True, nogil=True, fastmath=True)
     def _train_blocks(
         syn0,
         syn1,
@@ -102,65 +103,32 @@ if numba is not None:
         skipgram,
         cbow_mean,
         seed,
-        n_chunks,
+        first,
+        last,
+        stream,
     ):
-        nb, U = context.shape
+        """Blocks first .. last-1 of the batch, with random stream `stream` of `seed`; releases the GIL,
+        so several threads run it at once on disjoint block ranges (Hogwild on the shared tables)."""
+        U = context.shape[1]
         B = centres.shape[1]
         d = syn0.shape[1]
-        losses = np.zeros(n_chunks, np.float64)
-        examples = np.zeros(n_chunks, np.int64)
-        per = (nb + n_chunks - 1) // n_chunks
-        for k in numba.prange(n_chunks):
-            state = np.empty(1, np.uint64)
-            state[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(2 * k + 1)
-            neu1e = np.empty(d, np.float32)
-            hidden = np.empty(d, np.float32)
-            loss = 0.0
-            count = 0
-            for g in range(k * per, min(nb, (k + 1) * per)):
-                for c in range(B):
-                    centre = centres[g, c]
-                    if skipgram:
-                        for u in range(U):
-                            if not pair_mask[g, u, c]:
-                                continue
-                            w = context[g, u]
-                            neu1e[:] = 0.0
-                            loss += _train_example(
-                                syn0[w],
-                                syn1,
-                                syn1hs,
-                                centre,
-                                state,
-                                accept,
-                                alias,
-                                negative,
-                                codes,
-                                points,
-                                lengths,
-                                alpha,
-                                neu1e,
-                                d,
-                            )
-                            for j in range(d):
-                                syn0[w, j] += neu1e[j]
-                            count += 1
-                    else:
-                        n_ctx = 0
-                        hidden[:] = 0.0
-                        for u in range(U):
-                            if pair_mask[g, u, c]:
-                                n_ctx += 1
-                                for j in range(d):
-                                    hidden[j] += syn0[context[g, u], j]
-                        if n_ctx == 0:
+        state = np.empty(1, np.uint64)
+        state[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(stream)
+        neu1e = np.empty(d, np.float32)
+        hidden = np.empty(d, np.float32)
+        loss = 0.0
+        count = 0
+        for g in range(first, last):
+            for c in range(B):
+                centre = centres[g, c]
+                if skipgram:
+                    for u in range(U):
+                        if not pair_mask[g, u, c]:
                             continue
-                        if cbow_mean:
-                            for j in range(d):
-                                hidden[j] /= n_ctx
+                        w = context[g, u]
                         neu1e[:] = 0.0
                         loss += _train_example(
-                            hidden,
+                            syn0[w],
                             syn1,
                             syn1hs,
                             centre,
@@ -175,17 +143,57 @@ if numba is not None:
                             neu1e,
                             d,
                         )
-                        if not cbow_mean:  # gensim: the sum's error is shared out over the context words
-                            for j in range(d):
-                                neu1e[j] /= n_ctx
-                        for u in range(U):
-                            if pair_mask[g, u, c]:
-                                for j in range(d):
-                                    syn0[context[g, u], j] += neu1e[j]
+                        for j in range(d):
+                            syn0[w, j] += neu1e[j]
                         count += 1
-            losses[k] = loss
-            examples[k] = count
-        return losses.sum(), examples.sum()
+                else:
+                    n_ctx = 0
+                    hidden[:] = 0.0
+                    for u in range(U):
+                        if pair_mask[g, u, c]:
+                            n_ctx += 1
+                            for j in range(d):
+                                hidden[j] += syn0[context[g, u], j]
+                    if n_ctx == 0:
+                        continue
+                    if cbow_mean:
+                        for j in range(d):
+                            hidden[j] /= n_ctx
+                    neu1e[:] = 0.0
+                    loss += _train_example(
+                        hidden,
+                        syn1,
+                        syn1hs,
+                        centre,
+                        state,
+                        accept,
+                        alias,
+                        negative,
+                        codes,
+                        points,
+                        lengths,
+                        alpha,
+                        neu1e,
+                        d,
+                    )
+                    if not cbow_mean:  # gensim: the sum's error is shared out over the context words
+                        for j in range(d):
+                            neu1e[j] /= n_ctx
+                    for u in range(U):
+                        if pair_mask[g, u, c]:
+                            for j in range(d):
+                                syn0[context[g, u], j] += neu1e[j]
+                    count += 1
+        return loss, count
+
+
+_EXECUTORS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _executor(threads: int) -> ThreadPoolExecutor:
+    if threads not in _EXECUTORS:
+        _EXECUTORS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="word2vec-kernel")
+    return _EXECUTORS[threads]
 
 
 def train_batch(
@@ -223,9 +231,7 @@ def train_batch(
     else:
         syn1hs = hs_weight.detach().numpy()
         codes, points, lengths = hs_codes.numpy(), hs_points.numpy(), hs_lengths.numpy()
-    threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
-    numba.set_num_threads(threads)
-    loss, n = _train_blocks(
+    args = (
         syn0,
         syn1,
         syn1hs,
@@ -242,9 +248,23 @@ def train_batch(
         bool(skipgram),
         bool(cbow_mean),
         int(seed) & 0xFFFFFFFFFFFF,
-        # a few chunks per thread so that threads finish together
-        threads * 4 if threads > 1 else 1,
     )
+    nb = args[3].shape[0]
+    threads = max(1, int(threads))
+    if threads == 1 or nb < 2 * threads:
+        loss, n = _train_blocks(*args, 0, nb, 1)
+        return float(loss), int(n)
+    # like gensim's job queue: many small chunks that idle threads pick up, so one thread slowed down by
+    # another process on its core delays one chunk, not the whole batch
+    n_chunks = min(nb, threads * 8)
+    bounds = np.linspace(0, nb, n_chunks + 1).astype(np.int64)
+    pool = _executor(threads)
+    jobs = [pool.submit(_train_blocks, *args, bounds[k], bounds[k + 1], 2 * k + 1) for k in range(n_chunks)]
+    loss, n = 0.0, 0
+    for job in jobs:
+        part_loss, part_n = job.result()
+        loss += part_loss
+        n += part_n
     return float(loss), int(n)
 
 
