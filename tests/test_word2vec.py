@@ -709,3 +709,15 @@ def test_hierarchical_softmax_needs_the_cpu_kernel(planted_corpus, tmp_path):
         train(planted_corpus, tmp_path, hierarchical_softmax=True, cpu_kernel="torch", epochs=1)
     with pytest.raises(ValueError, match="negative=0 needs hierarchical_softmax"):
         Word2VecConfig(vocab_size=10, negative=0)
+
+
+def test_initialisation_scale():
+    """Input vectors uniform in +-init_scale/d (0.5: word2vec.c, the default; 1: gensim 4), outputs zero."""
+    torch.manual_seed(0)
+    for scale in (0.5, 1.0):
+        model = Word2VecForNegativeSampling(Word2VecConfig(vocab_size=2000, vector_size=16, init_scale=scale))
+        w = model.word2vec.embeddings.weight
+        assert w.abs().max() <= scale / 16 and w.abs().max() > 0.95 * scale / 16
+        assert torch.count_nonzero(model.word2vec.output_embeddings.weight) == 0
+    with pytest.raises(ValueError, match="init_scale"):
+        Word2VecConfig(vocab_size=10, init_scale=0)

@@ -24,6 +24,8 @@ class Word2VecConfig(PretrainedConfig):
     1.7M words/s, 4096 -> 4.8M, 16384 -> 12.7M words/s, WS-353 0.558 / 0.547 / 0.534).
     `hierarchical_softmax`: also (or, with negative=0, only) train against the word's Huffman-tree path,
     as word2vec.c's -hs (the inner-node vectors live in `hs_embeddings`); trained by the CPU kernel.
+    Input vectors start uniform in +-`init_scale` / vector_size (0.5: word2vec.c and gensim 3, the
+    default; gensim 4 uses 1), output vectors at zero.
     `cpu_kernel`: how a CPU trains: "auto" (the compiled per-example kernel when numba is installed,
     else the tensor path), "numba" (require it) or "torch" (the tensor path, bitwise reproducible).
 
@@ -59,6 +61,7 @@ class Word2VecConfig(PretrainedConfig):
         sub_batch_words: int | None = None,
         cpu_kernel: str = "auto",
         max_row_step: float | None = 2.0,
+        init_scale: float = 0.5,
         pad_token_id: int = 1,
         **kwargs,
     ):
@@ -110,4 +113,7 @@ class Word2VecConfig(PretrainedConfig):
         self.sub_batch_words = sub_batch_words
         self.cpu_kernel = cpu_kernel
         self.max_row_step = max_row_step
+        if not init_scale > 0:
+            raise ValueError(f"init_scale must be > 0, got {init_scale!r}")
+        self.init_scale = init_scale
         super().__init__(pad_token_id=pad_token_id, **kwargs)

@@ -283,10 +283,10 @@ class Word2VecPreTrainedModel(PreTrainedModel):
     accepts_loss_kwargs = False  # the loss is a sum by design; never rescale it
 
     def _init_weights(self, module: nn.Module) -> None:
-        # gensim: input vectors uniform in +-0.5/d, output vectors zero
+        # input vectors uniform in +-init_scale/d (gensim 4: 1/d; word2vec.c: 0.5/d), output vectors zero
         base = getattr(self, "word2vec", self)
         if module is getattr(base, "embeddings", None):
-            bound = 0.5 / self.config.vector_size
+            bound = getattr(self.config, "init_scale", 0.5) / self.config.vector_size
             init.uniform_(module.weight, -bound, bound)
         elif module is getattr(base, "output_embeddings", None) or module is getattr(
             base, "hs_embeddings", None
