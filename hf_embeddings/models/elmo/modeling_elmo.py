@@ -422,7 +422,7 @@ class ElmoModel(ElmoPreTrainedModel):
         >>> tok = ElmoCharacterTokenizer.from_vocabulary([])
         >>> out = model(**tok.encode_sentences(["a small test", "hi"]))
         >>> out.last_hidden_state.shape, len(out.hidden_states)
-        (torch.Size([2, 3, 256]), 3)
+        (torch.Size([2, 3, 128]), 3)
     """
 
     _keys_to_ignore_on_load_unexpected = [r"^lm_head\.", r"^adaptive_head\."]
