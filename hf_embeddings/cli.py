@@ -207,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="instead of serving, write a ready-to-push Hugging Face Space (app, package, requirements, models)",
     )
-    d.add_argument("--push", metavar="REPO_ID", help="with --build-space: upload the Space to this Space repo")
+    d.add_argument(
+        "--push", metavar="REPO_ID", help="with --build-space: upload the Space to this Space repo"
+    )
     d.add_argument("--overwrite", action="store_true", help="with --build-space: replace DIR")
     d.add_argument("--port", type=int, default=7860)
     d.add_argument(

@@ -154,6 +154,15 @@ PREBUILT_BATCH_ARGS = {
     "dataloader_pin_memory": False,
 }
 
+# ... plus what language models with a held-out evaluation per epoch share (NNLM, ELMo)
+LM_TRAINING_ARGS = {
+    **PREBUILT_BATCH_ARGS,
+    "per_device_eval_batch_size": 1,
+    "prediction_loss_only": True,
+    "lr_scheduler_type": "linear",
+    "logging_nan_inf_filter": False,  # its per-step isnan check would sync the GPU every step
+}
+
 
 def unwrap_batch(features: list[dict]) -> dict:
     """Collator for datasets whose items are whole batches (DataLoader batch_size=1)."""

@@ -198,7 +198,11 @@ class Handler(BaseHTTPRequestHandler):
             ("POST", r"/api/validate-yaml", self.validate_yaml),
             ("GET", r"/_test/log", self.test_log),
             ("GET", r"/_test/commits/(?P<repo>[^/]+/[^/]+)", self.test_commits),
-            ("POST", r"/api/(?:models|spaces)/(?P<repo>[^/]+/[^/]+)/preupload/(?P<rev>[^/]+)", self.preupload),
+            (
+                "POST",
+                r"/api/(?:models|spaces)/(?P<repo>[^/]+/[^/]+)/preupload/(?P<rev>[^/]+)",
+                self.preupload,
+            ),
             ("POST", r"/api/(?:models|spaces)/(?P<repo>[^/]+/[^/]+)/commit/(?P<rev>[^/]+)", self.commit),
             ("POST", r"/(?:spaces/)?(?P<repo>[^/]+/[^/]+)\.git/info/lfs/objects/batch", self.lfs_batch),
             ("PUT", r"/lfs-upload/(?P<oid>[0-9a-f]{64})", self.lfs_upload),

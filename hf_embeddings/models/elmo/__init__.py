@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from ...registry import PREBUILT_BATCH_ARGS, ModelFamily, TrainingData, unwrap_batch
+from ...registry import LM_TRAINING_ARGS, ModelFamily, TrainingData, unwrap_batch
 from .configuration_elmo import PRESETS, ElmoConfig
 from .convert_elmo import config_from_options, convert_original, export_original, load_original
 from .data_elmo import SentenceBatches, bilm_perplexity, sentence_spans, vocabulary_char_table
@@ -144,12 +144,8 @@ FAMILY = ModelFamily(
     build_training_data=build_training_data,
     config_from_args=config_from_corpus,
     training_defaults={
-        **PREBUILT_BATCH_ARGS,
-        "per_device_eval_batch_size": 1,
-        "prediction_loss_only": True,
-        "lr_scheduler_type": "linear",
+        **LM_TRAINING_ARGS,
         "max_grad_norm": 5.0,
-        "logging_nan_inf_filter": False,
         "logging_steps": 50,
     },
     # opt-in (`hf-embeddings quickstart --models elmo`): a tiny biLM, ~2 minutes on 2 CPU cores

@@ -9,7 +9,7 @@ import torch
 from transformers import TrainerCallback
 
 from ...pipeline_registry import register_pipeline_lazily
-from ...registry import PREBUILT_BATCH_ARGS, ModelFamily, TrainingData, unwrap_batch
+from ...registry import LM_TRAINING_ARGS, ModelFamily, TrainingData, unwrap_batch
 from ...tokenization import WordTokenizer
 from .configuration_nnlm import NNLMConfig
 from .data_nnlm import NGramBatches, ngram_windows, sentence_stream
@@ -132,12 +132,8 @@ FAMILY = ModelFamily(
     build_training_data=build_training_data,
     config_from_args=config_from_corpus,
     training_defaults={
-        **PREBUILT_BATCH_ARGS,
-        "per_device_eval_batch_size": 1,
-        "prediction_loss_only": True,
-        "lr_scheduler_type": "linear",
+        **LM_TRAINING_ARGS,
         "max_grad_norm": 1.0,
-        "logging_nan_inf_filter": False,  # its per-step isnan check would sync the GPU every step
         "logging_steps": 200,
     },
     # quickstart: 2 cores, a few minutes -> adaptive softmax and no direct connections (about 3x faster on
