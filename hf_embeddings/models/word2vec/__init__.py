@@ -26,9 +26,12 @@ def build_training_data(
 ) -> TrainingData:
     """Return the batch dataset (one item = one pre-built batch, generated on `device`) and its collator.
 
-    `words_per_batch` (corpus words per optimiser step) defaults to 16384 on a CPU and 262144 on an
-    accelerator; inside a batch, sub-batches of `config.sub_batch_words` centre words train one after
-    the other, so the batch size trades per-step overhead, not quality. On a CPU the batches are built
+    `words_per_batch` (corpus words per optimiser step) defaults to 65536 on a CPU and 262144 on an
+    accelerator; inside a batch, sub-batches of `config.sub_batch_words` centre words (the tensor path)
+    or single examples (the CPU kernel) train one after the other, so the batch size trades per-step
+    overhead against how often the learning rate decays, not quality (gcide, bench/word2vec_vs_gensim.py,
+    CPU kernel: 16384 -> 65536 words per step took skip-gram from 338k to 389k words/s and CBOW from
+    530k to 676k). On a CPU the batches are built
     in `dataloader_workers` (default 1) worker process while the previous one trains (persistent
     workers work too: the dataset's epoch lives in shared memory).
     """
@@ -43,7 +46,7 @@ def build_training_data(
         hierarchical_softmax=config.hierarchical_softmax,
         shrink_windows=config.shrink_windows,
         max_sentence_length=config.max_sentence_length,
-        words_per_batch=words_per_batch or (16384 if on_cpu else 262144),
+        words_per_batch=words_per_batch or (65536 if on_cpu else 262144),
         block_size=config.block_size,
         negatives_per_block=config.block_negatives,
         seed=seed,
