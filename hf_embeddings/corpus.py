@@ -112,6 +112,13 @@ class TokenizedCorpus:
             )
         return parts
 
+    def held_out(self, fraction: float, *, seed: int = 0) -> tuple[TokenizedCorpus, TokenizedCorpus | None]:
+        """(training part, held-out part) with `fraction` of the lines held out; (self, None) for 0."""
+        if fraction <= 0:
+            return self, None
+        train, held = self.split([1 - fraction, fraction], seed=seed)
+        return train, held
+
     def decode(self, i: int) -> list[str]:
         return self.tokenizer.convert_ids_to_tokens(self.sentence(i).tolist())
 

@@ -507,3 +507,15 @@ def test_path_like_strings_are_not_hub_ids(tmp_path, monkeypatch):
     for name in ("corpus.txt", "data/corpus.txt.gz", "./corpus", "a/b/c", "~/corpus"):
         with pytest.raises(CorpusError, match="corpus not found"):
             load_corpus(name)
+
+
+def test_held_out_split():
+    corpus = load_corpus([f"line {i} words here" for i in range(40)], min_count=1, use_cache=False)
+    same, none = corpus.held_out(0.0)
+    assert same is corpus and none is None
+    train, held = corpus.held_out(0.25, seed=3)
+    assert len(train) == 30 and len(held) == 10
+    lines = sorted(tuple(p.decode(i)) for p in (train, held) for i in range(len(p)))
+    assert lines == sorted(tuple(corpus.decode(i)) for i in range(len(corpus)))  # disjoint, complete
+    again = corpus.held_out(0.25, seed=3)[1]
+    assert [again.decode(i) for i in range(len(again))] == [held.decode(i) for i in range(len(held))]

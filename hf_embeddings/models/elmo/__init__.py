@@ -60,10 +60,8 @@ def build_training_data(
 ) -> TrainingData:
     """Shuffled sentence batches of `corpus`; held-out batches of `eval_corpus` (or of a
     `config.validation_fraction` split of the lines) for the per-epoch forward/backward perplexity."""
-    if eval_corpus is None and config.validation_fraction > 0:
-        corpus, eval_corpus = corpus.split(
-            [1 - config.validation_fraction, config.validation_fraction], seed=seed
-        )
+    if eval_corpus is None:
+        corpus, eval_corpus = corpus.held_out(config.validation_fraction, seed=seed)
     table = vocabulary_char_table(corpus.tokenizer, config.max_characters_per_token)
     train = SentenceBatches(
         corpus, batch_size=config.batch_size, max_length=config.max_sequence_length, shuffle=True, seed=seed,

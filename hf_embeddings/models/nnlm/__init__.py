@@ -55,10 +55,8 @@ def build_training_data(
 ) -> TrainingData:
     """Shuffled (context + target) window batches of `corpus`; held-out windows of `eval_corpus` (or of a
     `config.validation_fraction` split of the lines) for the per-epoch held-out perplexity."""
-    if eval_corpus is None and config.validation_fraction > 0:
-        corpus, eval_corpus = corpus.split(
-            [1 - config.validation_fraction, config.validation_fraction], seed=seed
-        )
+    if eval_corpus is None:
+        corpus, eval_corpus = corpus.held_out(config.validation_fraction, seed=seed)
     specials = {"bos_id": config.bos_token_id, "eos_id": config.eos_token_id}
     on_gpu = torch.device(device).type == "cuda"
     train = NGramBatches(
