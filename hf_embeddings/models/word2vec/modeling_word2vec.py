@@ -387,6 +387,7 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
                 hs_points=hs_points,
                 hs_lengths=hs_lengths,
             )
+        loss = None
         if (
             self.training
             and learning_rate
@@ -421,11 +422,18 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
                         **hs,
                     )[0],
                 )
-                with torch.no_grad():
-                    num = pair_mask.sum() if skipgram else pair_mask.any(1).sum()
-                return Word2VecTrainingOutput(loss=loss, num_pairs=num)
-            if self.config.cpu_kernel == "numba":
+            elif self.config.cpu_kernel == "numba":
                 raise ImportError("Word2VecConfig(cpu_kernel='numba') needs numba: pip install numba")
+        if loss is None:
+            loss = self._tensor_path_loss(
+                emb, context, pair_mask, centres, negatives, learning_rate, skipgram, bool(hs)
+            )
+        with torch.no_grad():
+            num = pair_mask.sum() if skipgram else pair_mask.any(1).sum()
+        return Word2VecTrainingOutput(loss=loss, num_pairs=num)
+
+    def _tensor_path_loss(self, emb, context, pair_mask, centres, negatives, learning_rate, skipgram, hs):
+        """The batched tensor kernel (GPU, or CPU with cpu_kernel='torch' or without numba)."""
         if hs:
             raise ValueError(
                 "hierarchical softmax is trained by the CPU kernel only (numba, cpu_kernel 'auto' or 'numba', "
@@ -436,7 +444,7 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
             self.config.CPU_SUB_BATCH_WORDS if emb.device.type == "cpu" else self.config.GPU_SUB_BATCH_WORDS
         )
         chunk = max(1, sub // centres.shape[1]) if centres.shape[1] else 1
-        loss = negative_sampling_loss(
+        return negative_sampling_loss(
             emb,
             self.word2vec.output_embeddings.weight,
             context,
@@ -450,6 +458,3 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
             learning_rate=learning_rate if self.training else None,
             max_row_step=self.config.max_row_step,
         )
-        with torch.no_grad():
-            num = pair_mask.sum() if skipgram else pair_mask.any(1).sum()
-        return Word2VecTrainingOutput(loss=loss, num_pairs=num)
