@@ -11,8 +11,8 @@ that trains and saves its vectors (peak RSS: its VmHWM); the driver evaluates th
 in all and above the RSS the worker had right after importing its libraries ("above libs": torch +
 transformers + the Trainer stack weigh about 460 MB before any data is touched, numba for the CPU kernel
 another 115 MB, gensim about 115 MB), so both the total and what training itself costs are visible. On a
-CPU our batches are built in one DataLoader worker process, whose pages are mostly shared with the
-trainer's and not counted. Figures are medians over --seeds; the two systems alternate seed by seed,
+CPU ours trains with the compiled kernel over plain corpus spans (no DataLoader worker); on a GPU with
+the batched tensor path. Figures are medians over --seeds; the two systems alternate seed by seed,
 and the median ratio of back-to-back runs is printed too. `--device cuda` trains ours on the GPU
 (gensim stays on the CPU); `--option key=value` overrides a Word2VecConfig field of ours (e.g.
 sub_batch_words=8192).

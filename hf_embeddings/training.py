@@ -162,6 +162,7 @@ class EmbeddingTrainer(Trainer):
         self.max_row_step = max_row_step
         self.epoch_history: list[dict] = []
         self._takes_lr: bool | None = None
+        self._takes_lr_end = False
         self._epoch_loss = None
         self._epoch_items = 0
         self._epoch_words = None
@@ -217,8 +218,11 @@ class EmbeddingTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         words = inputs.get("num_words")
         if model.training and self._forward_takes_learning_rate(model) and self.optimizer is not None:
-            # the rate of the SGD step that will apply this gradient (Word2Vec's sequential sub-batches)
+            # the rate of the SGD step that will apply this gradient (Word2Vec's sequential sub-batches),
+            # and the next step's (the CPU kernel decays the rate across its batch)
             inputs = {**inputs, "learning_rate": self.optimizer.param_groups[0]["lr"]}
+            if self._takes_lr_end:
+                inputs["learning_rate_end"] = self._next_learning_rate(inputs["learning_rate"])
         loss, outputs = super().compute_loss(
             model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
         )
@@ -247,7 +251,17 @@ class EmbeddingTrainer(Trainer):
             self._takes_lr = self._takes_lr and isinstance(
                 getattr(self.optimizer, "optimizer", self.optimizer), SparseSGD
             )
+            self._takes_lr_end = (
+                self._takes_lr and "learning_rate_end" in inspect.signature(base.forward).parameters
+            )
         return self._takes_lr
+
+    def _next_learning_rate(self, current: float) -> float:
+        """The rate the scheduler will give the next step (the current one when it cannot tell)."""
+        sched = getattr(self.lr_scheduler, "scheduler", self.lr_scheduler)  # accelerate's wrapper
+        if isinstance(sched, torch.optim.lr_scheduler.LambdaLR) and sched.base_lrs:
+            return float(sched.base_lrs[0] * sched.lr_lambdas[0](sched.last_epoch + 1))
+        return current
 
     def _epoch_start(self) -> None:
         self._epoch_loss, self._epoch_items, self._epoch_words = None, 0, None

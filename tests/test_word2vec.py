@@ -496,101 +496,167 @@ def test_sparse_aware_grad_norm_without_clipping(tmp_path):
 
 
 # ---------------------------------------------------------------------------- numba CPU kernel
-def _one_block(context_ids, centre_ids, pairs, U, B):
-    context = torch.tensor([context_ids], dtype=torch.int64)
-    centres = torch.tensor([centre_ids], dtype=torch.int64)
-    mask = torch.zeros(1, U, B, dtype=torch.bool)
-    for u, c in pairs:
-        mask[0, u, c] = True
-    return context, centres, mask
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def gensim_reference(w_in, w_out, tokens, sentences, *, window, lr, lr_end, skipgram, cbow_mean=True,
+                     noise=None, negative=0, w_hs=None, paths=None):  # fmt: skip
+    """word2vec.c's / gensim's loop in float64 numpy for a span with no subsampling and full windows:
+    centres in order, each centre's context words in order (skip-gram) or their mean / sum (CBOW); per
+    example the Huffman path (`paths`: id -> (inner nodes, bits)), then with `negative` the positive
+    target and `negative` draws of the single noise word `noise`. Returns (tables after, loss, examples)."""
+    e_in, e_out = w_in.double().numpy().copy(), w_out.double().numpy().copy()
+    e_hs = None if w_hs is None else w_hs.double().numpy().copy()
+    n, loss, count = len(tokens), 0.0, 0
+
+    def example(h, centre, alpha):
+        nonlocal loss
+        targets = [] if paths is None else [(e_hs, node, 1 - bit) for node, bit in zip(*paths[centre])]
+        if negative:
+            targets += [(e_out, centre, 1)] + [(e_out, noise, 0)] * negative
+        err = np.zeros_like(h)
+        for table, t, label in targets:
+            f = h @ table[t]
+            loss += -np.log(_sigmoid(f) if label else 1 - _sigmoid(f))
+            g = (label - _sigmoid(f)) * alpha
+            err += g * table[t]
+            table[t] += g * h
+        return err
+
+    for i in range(n):
+        alpha = lr + (lr_end - lr) * i / n
+        ctx = [j for j in range(max(i - window, 0), min(i + window + 1, n)) if j != i]
+        ctx = [j for j in ctx if sentences[j] == sentences[i]]
+        if skipgram:
+            for j in ctx:
+                e_in[tokens[j]] += example(e_in[tokens[j]].copy(), tokens[i], alpha)
+                count += 1
+        elif ctx:
+            total = sum(e_in[tokens[j]] for j in ctx)
+            err = example(total / len(ctx) if cbow_mean else total, tokens[i], alpha)
+            for j in ctx:
+                e_in[tokens[j]] += err if cbow_mean else err / len(ctx)
+            count += 1
+    return e_in, e_out, e_hs, loss, count
+
+
+def _single_noise_word(vocab: int, word: int) -> tuple[np.ndarray, np.ndarray]:
+    """An alias table that always draws `word`."""
+    accept = np.zeros(vocab)
+    accept[word] = 1.0
+    return accept, np.full(vocab, word)
+
+
+def _run_span(w_in, w_out, tokens, sentences, *, keep=None, noise=None, **kw):
+    vocab = w_in.shape[0]
+    accept, alias = _single_noise_word(vocab, vocab - 1) if noise is None else noise
+    kw = {"window": 2, "shrink_windows": False, "threads": 1, "seed": 0, "skipgram": True, **kw}
+    return kernels_word2vec.train_span(
+        w_in,
+        w_out,
+        np.asarray(tokens, np.int32),
+        np.asarray(sentences, np.int32),
+        np.ones(vocab) if keep is None else keep,
+        accept,
+        alias,
+        **kw,
+    )
 
 
 @needs_numba
 @pytest.mark.parametrize("architecture", ["skipgram", "cbow_mean", "cbow_sum"])
-def test_numba_kernel_is_gensims_update(architecture):
-    """With no effective negatives, one example's update is the textbook
-    one: g = (1 - sigmoid(h.w'_c)) * lr; w'_c += g h; every input row of h += g w'_c (old w'_c);
-    CBOW-sum shares the error out over its context words."""
+def test_numba_kernel_is_gensims_loop(architecture):
+    """A span of two sentences, no subsampling, full windows, a noise distribution that always draws
+    word 9 (absent from the span): the kernel's in-place updates, summed loss and example count are those
+    of gensim's loop written out in numpy, with the rate decaying linearly across the span, windows
+    stopping at the sentence boundary, and CBOW-sum sharing its error out over the context words."""
     rng = np.random.default_rng(0)
-    w_in = torch.tensor(rng.normal(0, 0.3, (6, 4)), dtype=torch.float32)
-    w_out = torch.tensor(rng.normal(0, 0.3, (6, 4)), dtype=torch.float32)
-    lr = 0.1
-    context, centres, mask = _one_block([1, 2, 3], [4], [(0, 0), (2, 0)], U=3, B=1)
-    # a noise distribution that only ever draws the centre word: every negative is skipped (as word2vec.c
-    # skips a negative equal to the target), leaving the positive example alone
-    accept, alias = torch.zeros(6, dtype=torch.float64), torch.full((6,), 4)
-    accept[4] = 1.0
-    skipgram = architecture == "skipgram"
-    a_in, a_out = w_in.clone(), w_out.clone()
-    loss, n = kernels_word2vec.train_batch(
-        a_in,
-        a_out,
-        context,
-        centres,
-        mask,
-        accept,
-        alias,
-        negative=3,
-        learning_rate=lr,
-        skipgram=skipgram,
-        cbow_mean=architecture != "cbow_sum",
-        seed=0,
-        threads=1,
+    w_in = torch.tensor(rng.normal(0, 0.3, (10, 4)), dtype=torch.float32)
+    w_out = torch.tensor(rng.normal(0, 0.3, (10, 4)), dtype=torch.float32)
+    tokens, sentences = [4, 5, 6, 4, 7, 5, 6, 8], [0, 0, 0, 0, 0, 1, 1, 1]
+    opts = dict(skipgram=architecture == "skipgram", cbow_mean=architecture != "cbow_sum")
+    e_in, e_out, _, expected_loss, expected_n = gensim_reference(
+        w_in, w_out, tokens, sentences, window=2, lr=0.1, lr_end=0.02, noise=9, negative=3, **opts
     )
-    e_in, e_out = w_in.double().numpy().copy(), w_out.double().numpy().copy()
-    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
-    expected_loss = 0.0
-    if skipgram:  # pairs one after the other: (1 -> 4), then (3 -> 4)
-        for u in (1, 3):
-            f = e_in[u] @ e_out[4]
-            expected_loss += -np.log(sig(f))
-            g = (1 - sig(f)) * lr
-            grad_in = g * e_out[4]
-            e_out[4] += g * e_in[u]
-            e_in[u] += grad_in
-        assert n == 2
-    else:
-        h = (e_in[1] + e_in[3]) / (2 if architecture == "cbow_mean" else 1)
-        f = h @ e_out[4]
-        expected_loss = -np.log(sig(f))
-        g = (1 - sig(f)) * lr
-        err = g * e_out[4] / (1 if architecture == "cbow_mean" else 2)
-        e_out[4] += g * h
-        e_in[1] += err
-        e_in[3] += err
-        assert n == 1
+    a_in, a_out = w_in.clone(), w_out.clone()
+    loss, n = _run_span(
+        a_in, a_out, tokens, sentences, negative=3, learning_rate=0.1, learning_rate_end=0.02, **opts
+    )
+    assert n == expected_n == (20 if opts["skipgram"] else 8)
     np.testing.assert_allclose(a_in.numpy(), e_in, atol=1e-6)
     np.testing.assert_allclose(a_out.numpy(), e_out, atol=1e-6)
-    assert loss == pytest.approx(expected_loss, rel=1e-5)
+    assert loss == pytest.approx(expected_loss, rel=1e-6)
 
 
 @needs_numba
 def test_numba_kernel_skips_saturated_scores_like_max_exp():
-    """A score beyond +-6 gives no update (word2vec.c / gensim MAX_EXP), but its loss still counts."""
+    """A score beyond +-6 gives no update (word2vec.c / gensim MAX_EXP), but its loss still counts, exactly."""
     w_in = torch.zeros(4, 2)
     w_out = torch.zeros(4, 2)
-    w_in[1] = torch.tensor([3.0, 3.0])
-    w_out[2] = torch.tensor([2.0, 2.0])  # score 12
-    context, centres, mask = _one_block([1], [2], [(0, 0)], U=1, B=1)
+    w_in[1] = w_in[2] = w_out[1] = w_out[2] = torch.tensor([2.0, 3.0])  # every score is 13
     before = (w_in.clone(), w_out.clone())
-    noise = (torch.tensor([0.0, 0.0, 1.0, 0.0], dtype=torch.float64), torch.full((4,), 2))  # draws only 2
-    loss, _ = kernels_word2vec.train_batch(
-        w_in,
-        w_out,
-        context,
-        centres,
-        mask,
-        noise[0],
-        noise[1],
-        negative=2,
-        learning_rate=0.5,
-        skipgram=True,
-        cbow_mean=True,
-        seed=0,
-        threads=1,
+    # pair (2 -> 1): its noise draw (1) is its target, skipped; pair (1 -> 2): one negative, word 1
+    loss, n = _run_span(
+        w_in, w_out, [1, 2], [0, 0], window=1, negative=1, learning_rate=0.5, noise=_single_noise_word(4, 1)
     )
+    assert n == 2
     assert torch.equal(w_in, before[0]) and torch.equal(w_out, before[1])
-    assert loss == pytest.approx(math.log1p(math.exp(-12.0)), rel=1e-4)
+    assert loss == pytest.approx(
+        2 * math.log1p(math.exp(-13.0)) + 13.0 + math.log1p(math.exp(-13.0)), rel=1e-12
+    )
+
+
+@needs_numba
+def test_sigmoid_and_loss_table_interpolation_is_accurate():
+    """The kernel's interpolated sigmoid and -log sigmoid are within 3e-7 of the exact values on [-6, 6]."""
+    table = kernels_word2vec.sigmoid_loss_table().astype(np.float64)
+    f = np.linspace(-6, 6, 200_001)[:-1]
+    x = (f + 6) * (kernels_word2vec.TABLE_SIZE / 12)
+    i = np.minimum(x.astype(int), kernels_word2vec.TABLE_SIZE - 1)
+    r = x - i
+    assert np.abs(table[i, 0] + r * table[i, 1] - _sigmoid(f)).max() < 3e-7
+    assert np.abs(table[i, 2] + r * table[i, 3] - np.logaddexp(0, -f)).max() < 3e-7
+
+
+@needs_numba
+def test_numba_kernel_windows_and_chunks():
+    """Example counts (learning rate 0, so nothing changes): a full window gives each word every other
+    word within `window` in its sentence, and windows stop at chunk edges; a shrunk window is uniform in
+    1..window (mean window + 1 examples per word in skip-gram); one word per sentence gives no examples."""
+    w_in, w_out = torch.zeros(6, 3), torch.zeros(6, 3)
+    n_words, w = 10_000, 5
+    tokens = np.random.default_rng(0).integers(1, 5, n_words)
+    one_sentence = np.zeros(n_words, np.int32)
+    run = dict(negative=1, learning_rate=0.0, window=w)
+    _, full = _run_span(w_in, w_out, tokens, one_sentence, **run)
+    chunks = -(-n_words // kernels_word2vec.CHUNK_WORDS)
+    assert full == 2 * w * n_words - chunks * w * (w + 1)
+    _, small_chunks = _run_span(w_in, w_out, tokens, one_sentence, chunk_words=100, **run)
+    assert small_chunks == 2 * w * n_words - 100 * w * (w + 1)
+    _, shrunk = _run_span(w_in, w_out, tokens, one_sentence, shrink_windows=True, **run)
+    assert shrunk / n_words == pytest.approx(w + 1, abs=0.1)
+    _, cbow = _run_span(w_in, w_out, tokens, one_sentence, shrink_windows=True, skipgram=False, **run)
+    assert cbow == n_words
+    _, none = _run_span(w_in, w_out, tokens, np.arange(n_words), **run)
+    assert none == 0
+    assert torch.equal(w_in, torch.zeros(6, 3))
+
+
+@needs_numba
+def test_numba_kernel_subsamples_with_the_keep_probability():
+    """Each position is kept with its word's probability: in CBOW with no window across sentences of one
+    word... a word-per-sentence span gives no examples, so count examples of a single sentence instead:
+    with window 1 and no shrinking, every kept word but the ends is one CBOW example."""
+    w_in, w_out = torch.zeros(4, 3), torch.zeros(4, 3)
+    n_words = 200_000
+    tokens = np.where(np.arange(n_words) % 2 == 0, 1, 2)
+    keep = np.array([0.0, 0.25, 1.0, 0.0])
+    _, n = _run_span(
+        w_in, w_out, tokens, np.zeros(n_words), keep=keep, window=1, negative=1, learning_rate=0.0,
+        skipgram=False, chunk_words=n_words,
+    )  # fmt: skip
+    assert (n + 2) / n_words == pytest.approx(0.5 * 0.25 + 0.5, abs=0.004)
 
 
 @needs_numba
@@ -642,52 +708,35 @@ def test_huffman_tree_is_optimal_and_prefix_free():
 
 
 @needs_numba
-def test_hierarchical_softmax_update_follows_the_path():
-    """One skip-gram pair, hs only: for each inner node n on the centre's path with bit b,
-    g = (1 - b - sigmoid(h.v_n)) * lr; v_n += g h; the input row gets the sum of g v_n (old v_n)."""
+@pytest.mark.parametrize("negative", [0, 2])
+def test_hierarchical_softmax_update_follows_the_path(negative):
+    """Hierarchical softmax (alone, or with negative sampling): for each inner node n on the centre's
+    path with bit b, g = (1 - b - sigmoid(h.v_n)) * lr; v_n += g h; the input row gets the sum of the
+    g v_n (old v_n) of the path and of the negative-sampling targets: gensim's loop in numpy."""
     rng = np.random.default_rng(1)
-    counts = np.array([0, 0, 0, 0, 50, 30, 10, 5, 5])
+    counts = np.array([0, 0, 0, 0, 50, 30, 10, 5, 5, 1])
     codes, points, lengths = huffman_tree(counts, 4)
-    w_in = torch.tensor(rng.normal(0, 0.5, (9, 3)), dtype=torch.float32)
-    w_hs = torch.tensor(rng.normal(0, 0.5, (9, 3)), dtype=torch.float32)
-    w_out = torch.zeros(9, 3)
-    context, centres, mask = _one_block([5], [7], [(0, 0)], U=1, B=1)
-    a_in, a_hs = w_in.clone(), w_hs.clone()
-    loss, _ = kernels_word2vec.train_batch(
-        a_in,
-        w_out,
-        context,
-        centres,
-        mask,
-        torch.ones(9, dtype=torch.float64),
-        torch.arange(9),
-        negative=0,
-        learning_rate=0.2,
-        skipgram=True,
-        cbow_mean=True,
-        seed=0,
-        threads=1,
-        hs_weight=a_hs,
-        hs_codes=torch.from_numpy(codes),
-        hs_points=torch.from_numpy(points),
-        hs_lengths=torch.from_numpy(lengths),
-    )
-    h = w_in[5].double().numpy()
-    e_hs = w_hs.double().numpy().copy()
-    err = np.zeros(3)
-    expected = 0.0
-    for i in range(lengths[7]):
-        n, b = points[7, i], codes[7, i]
-        f = h @ e_hs[n]
-        s = 1 / (1 + np.exp(-f))
-        expected += -np.log(s if b == 0 else 1 - s)
-        g = (1 - b - s) * 0.2
-        err += g * e_hs[n]
-        e_hs[n] += g * h
+    w_in = torch.tensor(rng.normal(0, 0.5, (10, 3)), dtype=torch.float32)
+    w_hs = torch.tensor(rng.normal(0, 0.5, (10, 3)), dtype=torch.float32)
+    w_out = torch.tensor(rng.normal(0, 0.5, (10, 3)), dtype=torch.float32)
+    tokens, sentences = [5, 7, 4, 8, 7], [0, 0, 0, 0, 0]
+    paths = {w: (points[w, : lengths[w]], codes[w, : lengths[w]]) for w in range(10)}
+    e_in, e_out, e_hs, expected, expected_n = gensim_reference(
+        w_in, w_out, tokens, sentences, window=2, lr=0.2, lr_end=0.2, skipgram=True, noise=9,
+        negative=negative, w_hs=w_hs, paths=paths,
+    )  # fmt: skip
+    a_in, a_out, a_hs = w_in.clone(), w_out.clone(), w_hs.clone()
+    loss, n = _run_span(
+        a_in, a_out, tokens, sentences, negative=negative, learning_rate=0.2, hs_weight=a_hs,
+        hs_codes=torch.from_numpy(codes), hs_points=torch.from_numpy(points), hs_lengths=torch.from_numpy(lengths),
+    )  # fmt: skip
+    assert n == expected_n == 14
     np.testing.assert_allclose(a_hs.numpy(), e_hs, atol=1e-6)
-    np.testing.assert_allclose(a_in[5].numpy(), h + err, atol=1e-6)
-    assert loss == pytest.approx(expected, rel=1e-5)
-    assert torch.equal(w_out, torch.zeros(9, 3))  # no negative sampling, no output-table update
+    np.testing.assert_allclose(a_in.numpy(), e_in, atol=1e-6)
+    np.testing.assert_allclose(a_out.numpy(), e_out, atol=1e-6)
+    assert loss == pytest.approx(expected, rel=1e-6)
+    if negative == 0:  # no negative sampling, no output-table update
+        assert torch.equal(a_out, w_out)
 
 
 @needs_numba

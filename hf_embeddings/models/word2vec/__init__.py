@@ -5,7 +5,7 @@ import torch
 from ...registry import PREBUILT_BATCH_ARGS, ModelFamily, TrainingData, unwrap_batch
 from ...tokenization import WordTokenizer
 from .configuration_word2vec import Word2VecConfig
-from .data_word2vec import Word2VecBatches
+from .data_word2vec import Word2VecBatches, Word2VecSpans
 from .modeling_word2vec import Word2VecForNegativeSampling, Word2VecModel, Word2VecPreTrainedModel
 
 
@@ -13,6 +13,19 @@ def config_from_corpus(corpus, **options) -> Word2VecConfig:
     """Return a Word2VecConfig sized to the corpus's vocabulary."""
     options.setdefault("min_count", corpus.stats.get("min_count", 5))
     return Word2VecConfig(vocab_size=len(corpus.tokenizer), **options)
+
+
+def uses_cpu_kernel(config: Word2VecConfig, device) -> bool:
+    """Whether training on `device` goes through the compiled CPU kernel (spans) or the tensor path."""
+    if torch.device(device).type != "cpu" or config.cpu_kernel == "torch":
+        return False
+    from .kernels_word2vec import available
+
+    if not available():
+        if config.cpu_kernel == "numba":
+            raise ImportError("Word2VecConfig(cpu_kernel='numba') needs numba: pip install numba")
+        return False
+    return True
 
 
 def build_training_data(
@@ -24,20 +37,21 @@ def build_training_data(
     words_per_batch: int | None = None,
     dataloader_workers: int | None = None,
 ) -> TrainingData:
-    """Return the batch dataset (one item = one pre-built batch, generated on `device`) and its collator.
+    """Return the batch dataset (one item = one batch) and its collator for training on `device`.
 
-    `words_per_batch` (corpus words per optimiser step) defaults to 65536 on a CPU and 262144 on an
-    accelerator; inside a batch, sub-batches of `config.sub_batch_words` centre words (the tensor path)
-    or single examples (the CPU kernel) train one after the other, so the batch size trades per-step
-    overhead against how often the learning rate decays, not quality (gcide, bench/word2vec_vs_gensim.py,
-    CPU kernel: 16384 -> 65536 words per step took skip-gram from 338k to 389k words/s and CBOW from
-    530k to 676k). On a CPU the batches are built
-    in `dataloader_workers` (default 1) worker process while the previous one trains (persistent
-    workers work too: the dataset's epoch lives in shared memory).
+    On a CPU with numba (config.cpu_kernel "auto" or "numba"): `Word2VecSpans`, plain corpus spans of
+    `words_per_batch` (default 262144) positions that the compiled kernel subsamples, windows and trains,
+    its learning rate decaying within the span, so the batch size only trades per-step overhead against
+    how often progress is reported. Otherwise (an accelerator, or cpu_kernel="torch"): `Word2VecBatches`,
+    examples built with tensor ops on `device`, `words_per_batch` defaulting to 262144 on an
+    accelerator and 65536 on a CPU; inside a batch, sub-batches of `config.sub_batch_words` centre words
+    train one after the other, so the batch size trades per-step overhead against how often the
+    learning rate decays, not quality. On a CPU those batches are built in `dataloader_workers`
+    (default 1) worker process while the previous one trains (persistent workers work too: the
+    dataset's epoch lives in shared memory); spans need none (default 0).
     """
     on_cpu = torch.device(device).type == "cpu"
-    dataset = Word2VecBatches(
-        corpus,
+    common = dict(
         architecture=config.architecture,
         window=config.window,
         negative=config.negative,
@@ -46,14 +60,29 @@ def build_training_data(
         hierarchical_softmax=config.hierarchical_softmax,
         shrink_windows=config.shrink_windows,
         max_sentence_length=config.max_sentence_length,
-        words_per_batch=words_per_batch or (65536 if on_cpu else 262144),
-        block_size=config.block_size,
-        negatives_per_block=config.block_negatives,
         seed=seed,
-        device=device,
     )
+    if config.hierarchical_softmax and not uses_cpu_kernel(config, device):
+        raise ValueError(
+            "hierarchical softmax is trained by the CPU kernel only (numba, cpu_kernel 'auto' or 'numba', "
+            f"on a CPU); this run is on {torch.device(device).type} with cpu_kernel={config.cpu_kernel!r}: "
+            "use negative sampling there"
+        )
+    if uses_cpu_kernel(config, device):
+        dataset = Word2VecSpans(corpus, words_per_batch=words_per_batch or 262144, **common)
+        default_workers = 0
+    else:
+        dataset = Word2VecBatches(
+            corpus,
+            words_per_batch=words_per_batch or (65536 if on_cpu else 262144),
+            block_size=config.block_size,
+            negatives_per_block=config.block_negatives,
+            device=device,
+            **common,
+        )
+        default_workers = 1 if on_cpu else 0
     if dataloader_workers is None:
-        dataloader_workers = 1 if on_cpu else 0
+        dataloader_workers = default_workers
     return TrainingData(
         train_dataset=dataset,
         data_collator=unwrap_batch,

@@ -1,4 +1,8 @@
-"""Word2Vec training batches, generated the way gensim / the C tool do it, but vectorised in torch.
+"""Word2Vec training data: corpus spans for the compiled CPU kernel, or batches vectorised in torch.
+
+On a CPU with numba, `Word2VecSpans` hands the compiled kernel (`kernels_word2vec`) plain spans of token
+ids, and the kernel subsamples, windows and trains them as gensim's Cython loop does. Everywhere else
+(GPU, or `cpu_kernel="torch"`), `Word2VecBatches` builds the examples with tensor ops, on the device:
 
 One batch covers a fixed span of `words_per_batch` in-vocabulary corpus positions (so the learning-rate
 schedule, which decays per step, decays per word as gensim's does). Per span:
@@ -157,15 +161,15 @@ class Word2VecBatchSpec:
     shrink_windows: bool
 
 
-class Word2VecBatches(Dataset):
-    """Map-style dataset whose item k is the k-th training batch of the current epoch (a dict of tensors).
-
-    Item keys (see the module docstring): `context` (blocks, B + 2*window) ids, `centres` (blocks, B)
-    ids, `pair_mask` (blocks, B + 2*window, B) bool, `negatives` (blocks, negatives_per_block) ids and
-    `num_words` (in-vocabulary corpus words the batch covers, before subsampling). Padding (past the
-    last kept word, or outside the batch) has id `PAD_CONTEXT_ID` and pairs with nothing. Use with
-    `per_device_train_batch_size=1` and `unwrap_batch` as the collator (what the family's
-    `build_training_data` sets up). `set_epoch` changes the random draws.
+class Word2VecSpans(Dataset):
+    """Map-style dataset whose item k is the k-th span of `words_per_batch` in-vocabulary corpus positions
+    of the current epoch, untouched: what the compiled CPU kernel (`kernels_word2vec.train_span`) trains,
+    subsampling and windowing included. Keys: `tokens` (N,) int32 ids, `sentence_ids` (N,) int32,
+    `num_words`, `span_seed` (a function of seed, epoch and k) and the shared per-vocabulary tables
+    (`keep_probs`, the alias table `noise_accept` / `noise_alias`, and with hierarchical softmax the Huffman
+    paths `hs_codes` / `hs_points` / `hs_lengths`). Building an item is two slices, so no DataLoader
+    worker is needed. Use with `per_device_train_batch_size=1` and `unwrap_batch` as the collator (what
+    the family's `build_training_data` sets up). `set_epoch` changes the random draws.
     """
 
     def __init__(
@@ -180,11 +184,8 @@ class Word2VecBatches(Dataset):
         hierarchical_softmax: bool = False,
         shrink_windows: bool = True,
         max_sentence_length: int = 10000,
-        words_per_batch: int = 16384,
-        block_size: int = 8,
-        negatives_per_block: int | None = None,
+        words_per_batch: int = 262144,
         seed: int = 0,
-        device: str | torch.device = "cpu",
     ):
         counts = corpus.tokenizer.word_counts
         if counts is None:
@@ -203,16 +204,13 @@ class Word2VecBatches(Dataset):
         self.sent_np = sent
         self.spec = Word2VecBatchSpec(architecture, window, negative, shrink_windows)
         self.words_per_batch = int(words_per_batch)
-        if block_size < 1:
-            raise ValueError(f"block_size must be >= 1, got {block_size}")
-        self.block_size = int(block_size)
-        self.negatives_per_block = int(negatives_per_block or max(negative, 1))
+        if self.words_per_batch < 1:
+            raise ValueError(f"words_per_batch must be >= 1, got {words_per_batch}")
         self.seed = int(seed)
         # shared memory: a persistent DataLoader worker sees the epoch the trainer sets in the main process
         self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
         self.num_words = len(self.ids_np)
         self.raw_words = int(corpus.num_tokens)
-        self.device = torch.device(device)
         probs = negative_distribution(counts, ns_exponent, ns)
         accept, alias = alias_table(probs)
         self._keep_p = torch.as_tensor(keep_probabilities(counts, sample, ns), dtype=torch.float32)
@@ -221,11 +219,74 @@ class Word2VecBatches(Dataset):
         self._hs = None
         if hierarchical_softmax:
             self._hs = tuple(torch.from_numpy(a) for a in huffman_tree(counts, ns))
-        if self.device.type == "cpu":  # every batch hands these to the CPU kernel: share, do not copy
-            for t in (self._accept, self._alias, *(self._hs or ())):
-                t.share_memory_()
+        for t in (self._keep_p, self._accept, self._alias, *(self._hs or ())):
+            t.share_memory_()  # every item carries them: DataLoader workers must not copy them per item
         self._ids = torch.from_numpy(self.ids_np)
         self._sent = torch.from_numpy(self.sent_np)
+
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch[0])
+
+    def set_epoch(self, epoch: int) -> None:
+        self._epoch[0] = int(epoch)
+
+    def __len__(self) -> int:
+        return max(1, -(-self.num_words // self.words_per_batch))
+
+    def _batch_seed(self, index: int) -> int:
+        return ((self.seed * 1_000_003 + self.epoch) * 1_000_000_007 + index) % (2**62)
+
+    def _check_index(self, index: int) -> None:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+
+    def _tables(self) -> dict[str, torch.Tensor]:
+        hs = {} if self._hs is None else dict(zip(("hs_codes", "hs_points", "hs_lengths"), self._hs))
+        return {"noise_accept": self._accept, "noise_alias": self._alias, **hs}
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        self._check_index(index)
+        lo = index * self.words_per_batch
+        tokens = self._ids[lo : lo + self.words_per_batch]
+        return {
+            "tokens": tokens,
+            "sentence_ids": self._sent[lo : lo + self.words_per_batch],
+            "keep_probs": self._keep_p,
+            "num_words": torch.tensor(len(tokens)),
+            "span_seed": torch.tensor(self._batch_seed(index)),
+            **self._tables(),
+        }
+
+
+class Word2VecBatches(Word2VecSpans):
+    """Map-style dataset whose item k is the k-th training batch of the current epoch, as blocks (the
+    tensor path's layout, GPU or CPU without the compiled kernel; a dict of tensors).
+
+    Item keys (see the module docstring): `context` (blocks, B + 2*window) ids, `centres` (blocks, B)
+    ids, `pair_mask` (blocks, B + 2*window, B) bool, `negatives` (blocks, negatives_per_block) ids and
+    `num_words` (in-vocabulary corpus words the batch covers, before subsampling). Padding (past the
+    last kept word, or outside the batch) has id `PAD_CONTEXT_ID` and pairs with nothing. Use with
+    `per_device_train_batch_size=1` and `unwrap_batch` as the collator (what the family's
+    `build_training_data` sets up). `set_epoch` changes the random draws.
+    """
+
+    def __init__(
+        self,
+        corpus: TokenizedCorpus,
+        *,
+        words_per_batch: int = 16384,
+        block_size: int = 8,
+        negatives_per_block: int | None = None,
+        device: str | torch.device = "cpu",
+        **options,
+    ):
+        super().__init__(corpus, words_per_batch=words_per_batch, **options)
+        if block_size < 1:
+            raise ValueError(f"block_size must be >= 1, got {block_size}")
+        self.block_size = int(block_size)
+        self.negatives_per_block = int(negatives_per_block or max(self.spec.negative, 1))
+        self.device = torch.device(device)
         self._on_device = False
 
     def to(self, device: str | torch.device) -> Word2VecBatches:
@@ -240,19 +301,9 @@ class Word2VecBatches(Dataset):
                 setattr(self, name, getattr(self, name).to(self.device))
             self._on_device = True
 
-    @property
-    def epoch(self) -> int:
-        return int(self._epoch[0])
-
-    def set_epoch(self, epoch: int) -> None:
-        self._epoch[0] = int(epoch)
-
-    def __len__(self) -> int:
-        return max(1, -(-self.num_words // self.words_per_batch))
-
     def _generator(self, index: int) -> torch.Generator:
         g = torch.Generator(device=self.device)
-        g.manual_seed((self.seed * 1_000_003 + self.epoch) * 1_000_000_007 + index)
+        g.manual_seed(self._batch_seed(index))
         return g
 
     def sample_negatives(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
@@ -264,8 +315,7 @@ class Word2VecBatches(Dataset):
         return torch.where(u < self._accept[i], i, self._alias[i])
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        if not 0 <= index < len(self):
-            raise IndexError(index)
+        self._check_index(index)
         self._materialize()
         dev = self.device
         g = self._generator(index)
@@ -309,13 +359,4 @@ class Word2VecBatches(Dataset):
             "pair_mask": pair_mask,
             "negatives": negatives,
             "num_words": torch.tensor(n_words, device=dev),
-            # the noise distribution and a per-batch seed, for the CPU kernel's own per-example draws
-            "noise_accept": self._accept,
-            "noise_alias": self._alias,
-            "noise_seed": torch.randint(0, 2**62, (), generator=g, device=dev),
-            **(
-                {}
-                if self._hs is None
-                else {"hs_codes": self._hs[0], "hs_points": self._hs[1], "hs_lengths": self._hs[2]}
-            ),
         }

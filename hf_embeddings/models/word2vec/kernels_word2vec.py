@@ -1,18 +1,28 @@
-"""CPU training kernel: gensim's per-pair SGD inner loop, compiled with numba, over our batches.
+"""CPU training kernel: gensim's / word2vec.c's whole per-sentence training loop, compiled with numba.
 
 On a CPU the batched tensor path (`modeling_word2vec._NegativeSamplingLoss`) is bound by per-row gathers
 and scatters of 100-float rows and per-op overhead, not by arithmetic; gensim's Cython loop touches each
-row once per pair with no intermediate tensors. This module is that loop: for every (context -> centre)
-pair of a batch (skip-gram) or every centre and its context mean (CBOW), it draws `negative` noise
-words from the unigram^0.75 alias table, computes the scores and applies the SGD updates in place, as
-word2vec.c and gensim do (and, with hierarchical softmax, walks the word's Huffman path), including
-their MAX_EXP rule (a score beyond +-6 gives no update). Blocks of
-the batch are split between threads that update the shared tables without locks ("Hogwild", as gensim's
-workers do), so with more than one thread runs are not bitwise reproducible; with one thread they are.
+row once per example with no intermediate tensors, and builds its examples on the fly. This module is
+that loop. It takes a span of the corpus as token ids (`Word2VecSpans` hands it over untouched) and, in
+compiled code, does what the C tool does per sentence:
 
-The batch layout is the one `Word2VecBatches` builds (blocks of B centres, U = B + 2*window context
-slots, `pair_mask` (blocks, U, B)); the block's shared negatives are not used here: each example draws
-its own, as in gensim.
+1. frequent-word subsampling (gensim's keep probability per id);
+2. a shrunk window per kept word, inside its sentence;
+3. per example (skip-gram: each context word -> centre; CBOW: the context mean (or sum) -> centre), the
+   word's Huffman path (hierarchical softmax) and/or `negative` noise words drawn from the
+   unigram^0.75 alias table, with the SGD updates applied in place, with the MAX_EXP rule of word2vec.c
+   and gensim (a score beyond +-6 gives no update; its loss still counts).
+
+The learning rate decays linearly across the span (from the step's rate to the next step's), so the
+schedule is per word as in the C tool, whatever the batch size. The sigmoid and the loss come from an
+interpolated table over [-MAX_EXP, MAX_EXP] (gensim uses a 1000-entry step table for the sigmoid and
+computes no loss by default): interpolation error below 3e-7 per term, one multiply-add instead of an
+exp and a log1p; beyond MAX_EXP the loss is computed exactly. The loss is summed in float64.
+
+The span is cut into chunks of `CHUNK_WORDS` positions (windows stop at chunk edges, as gensim's stop at
+its 10,000-word jobs); chunks are taken up by a pool of threads that update the shared tables without
+locks ("Hogwild", as gensim's workers do). Each chunk's random stream depends only on the seed and its
+position, so with one thread a run is bitwise reproducible; with more, the interleaving is not.
 """
 
 from __future__ import annotations
@@ -28,71 +38,87 @@ except ImportError:  # optional: without numba the tensor path trains on the CPU
     numba = None
 
 MAX_EXP = 6.0
+#: intervals of the sigmoid / loss table over [-MAX_EXP, MAX_EXP]
+TABLE_SIZE = 4096
+#: corpus positions per chunk (the unit of work of one thread)
+CHUNK_WORDS = 8192
 
 
 def available() -> bool:
     return numba is not None
 
 
+def sigmoid_loss_table(size: int = TABLE_SIZE) -> np.ndarray:
+    """(size, 4) float32: per interval of [-MAX_EXP, MAX_EXP], sigmoid(f) at its left end and its step,
+    and -log sigmoid(f) at its left end and its step (for linear interpolation)."""
+    f = np.linspace(-MAX_EXP, MAX_EXP, size + 1)
+    sig = 1.0 / (1.0 + np.exp(-f))
+    nll = np.logaddexp(0.0, -f)
+    return np.stack([sig[:-1], np.diff(sig), nll[:-1], np.diff(nll)], axis=1).astype(np.float32)
+
+
+_TABLE = sigmoid_loss_table()
+
+
 if numba is not None:
 
-    @numba.njit(cache=True, fastmath=True, inline="always")
-    def _draw(state, accept, alias):
-        # xorshift64*; two 32-bit halves give the bucket and the coin of the alias method
+    @numba.njit(cache=True, inline="always")
+    def _next(state):
+        # xorshift64*
         x = state[0]
         x ^= x >> np.uint64(12)
         x ^= x << np.uint64(25)
         x ^= x >> np.uint64(27)
         state[0] = x
-        r = x * np.uint64(2685821657736338717)
-        n = accept.shape[0]
-        i = np.int64((r >> np.uint64(32)) % np.uint64(n))
+        return x * np.uint64(2685821657736338717)
+
+    @numba.njit(cache=True, inline="always")
+    def _seed_state(state, seed, stream):
+        # splitmix64 of (seed, stream): nearby seeds and streams give unrelated sequences
+        z = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(stream) * np.uint64(
+            0xBF58476D1CE4E5B9
+        )
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+        state[0] = z if z != np.uint64(0) else np.uint64(1)
+
+    @numba.njit(cache=True, inline="always")
+    def _draw(state, accept, alias):
+        # alias method: the high 32 bits pick the bucket (multiply-shift, not a division), the low 32 bits
+        # are the coin
+        r = _next(state)
+        i = np.int64(((r >> np.uint64(32)) * np.uint64(accept.shape[0])) >> np.uint64(32))
         u = np.float64(r & np.uint64(0xFFFFFFFF)) / 4294967296.0
         return i if u < accept[i] else alias[i]
 
     @numba.njit(cache=True, fastmath=True, inline="always")
-    def _train_target(h, syn1, t, label, alpha, neu1e, d):
+    def _train_target(h, syn1, t, label, alpha, neu1e, d, table):
         """One (hidden, target) example: returns its loss; adds its error to neu1e, updates syn1[t]."""
         f = np.float32(0.0)
         for j in range(d):
             f += h[j] * syn1[t, j]
-        z = f if label > 0 else -f  # loss = -log sigmoid(z); one exp serves the loss and the gradient
-        e = math.exp(-abs(z))
-        loss = math.log1p(e) + (0.0 if z >= 0 else -z)
-        if f <= -MAX_EXP or f >= MAX_EXP:
-            return loss
-        sig_f = 1.0 / (1.0 + e) if f >= 0 else e / (1.0 + e)
-        g = np.float32((label - sig_f) * alpha)
+        if f <= -MAX_EXP or f >= MAX_EXP:  # no update (word2vec.c); the loss, exactly
+            z = f if label > 0 else -f
+            return math.log1p(math.exp(-abs(z))) + (0.0 if z >= 0 else -z)
+        x = (f + MAX_EXP) * (TABLE_SIZE / (2 * MAX_EXP))
+        i = min(int(x), TABLE_SIZE - 1)
+        r = x - i
+        sig = table[i, 0] + r * table[i, 1]
+        nll = table[i, 2] + r * table[i, 3]  # -log sigmoid(f); -log sigmoid(-f) = that + f
+        g = np.float32((label - sig) * alpha)
         for j in range(d):
             neu1e[j] += g * syn1[t, j]
             syn1[t, j] += g * h[j]
-        return loss
+        return np.float64(nll) if label > 0 else np.float64(nll) + f
 
     @numba.njit(cache=True, fastmath=True, inline="always")
     def _train_example(
-        h, syn1, syn1hs, centre, state, accept, alias, negative, codes, points, lengths, alpha, neu1e, d
-    ):
-        """One input vector h against its target word: the Huffman path (hs) and/or `negative` draws."""
-        loss = 0.0
-        for i in range(lengths[centre]):
-            loss += _train_target(h, syn1hs, points[centre, i], 1.0 - codes[centre, i], alpha, neu1e, d)
-        if negative > 0:
-            loss += _train_target(h, syn1, centre, 1.0, alpha, neu1e, d)
-            for _ in range(negative):
-                t = _draw(state, accept, alias)
-                if t == centre:
-                    continue
-                loss += _train_target(h, syn1, t, 0.0, alpha, neu1e, d)
-        return loss
-
-    @numba.njit(cache=True, nogil=True, fastmath=True)
-    def _train_blocks(
-        syn0,
+        h,
         syn1,
         syn1hs,
-        context,
-        centres,
-        pair_mask,
+        centre,
+        state,
         accept,
         alias,
         negative,
@@ -100,90 +126,123 @@ if numba is not None:
         points,
         lengths,
         alpha,
+        neu1e,
+        d,
+        table,
+    ):
+        """One input vector h against its target word: the Huffman path (hs) and/or `negative` draws."""
+        loss = 0.0
+        for i in range(lengths[centre]):
+            loss += _train_target(
+                h, syn1hs, points[centre, i], 1.0 - codes[centre, i], alpha, neu1e, d, table
+            )
+        if negative > 0:
+            loss += _train_target(h, syn1, centre, 1.0, alpha, neu1e, d, table)
+            for _ in range(negative):
+                t = _draw(state, accept, alias)
+                if t == centre:  # as word2vec.c: a draw of the target itself is skipped
+                    continue
+                loss += _train_target(h, syn1, t, 0.0, alpha, neu1e, d, table)
+        return loss
+
+    @numba.njit(cache=True, nogil=True, fastmath=True)
+    def _train_chunk(
+        syn0,
+        syn1,
+        syn1hs,
+        tokens,
+        sentences,
+        keep,
+        accept,
+        alias,
+        negative,
+        codes,
+        points,
+        lengths,
+        window,
+        shrink,
+        alpha0,
+        alpha1,
         skipgram,
         cbow_mean,
+        table,
         seed,
         first,
         last,
-        stream,
     ):
-        """Blocks first .. last-1 of the batch, with random stream `stream` of `seed`; releases the GIL,
-        so several threads run it at once on disjoint block ranges (Hogwild on the shared tables)."""
-        U = context.shape[1]
-        B = centres.shape[1]
-        d = syn0.shape[1]
+        """Positions first .. last-1 of the span: subsample, window, train. Releases the GIL, so several
+        threads run it at once on different chunks (Hogwild on the shared tables)."""
         state = np.empty(1, np.uint64)
-        state[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(stream)
+        _seed_state(state, seed, first)
+        n = last - first
+        ids = np.empty(n, np.int32)
+        sid = np.empty(n, np.int32)
+        lr = np.empty(n, np.float32)
+        total = tokens.shape[0]
+        m = 0
+        for p in range(first, last):
+            w = tokens[p]
+            k = keep[w]
+            if k < 1.0:
+                u = np.float64(_next(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+                if u >= k:
+                    continue
+            ids[m] = w
+            sid[m] = sentences[p]
+            lr[m] = alpha0 + (alpha1 - alpha0) * (p / total)
+            m += 1
+        d = syn0.shape[1]
         neu1e = np.empty(d, np.float32)
         hidden = np.empty(d, np.float32)
         loss = 0.0
         count = 0
-        for g in range(first, last):
-            for c in range(B):
-                centre = centres[g, c]
-                if skipgram:
-                    for u in range(U):
-                        if not pair_mask[g, u, c]:
-                            continue
-                        w = context[g, u]
-                        neu1e[:] = 0.0
-                        loss += _train_example(
-                            syn0[w],
-                            syn1,
-                            syn1hs,
-                            centre,
-                            state,
-                            accept,
-                            alias,
-                            negative,
-                            codes,
-                            points,
-                            lengths,
-                            alpha,
-                            neu1e,
-                            d,
-                        )
-                        for j in range(d):
-                            syn0[w, j] += neu1e[j]
-                        count += 1
-                else:
-                    n_ctx = 0
-                    hidden[:] = 0.0
-                    for u in range(U):
-                        if pair_mask[g, u, c]:
-                            n_ctx += 1
-                            for j in range(d):
-                                hidden[j] += syn0[context[g, u], j]
-                    if n_ctx == 0:
+        for i in range(m):
+            b = np.int64(((_next(state) >> np.uint64(32)) * np.uint64(window)) >> np.uint64(32)) if shrink else 0
+            lo = max(i - window + b, 0)
+            hi = min(i + window + 1 - b, m)
+            centre = ids[i]
+            s = sid[i]
+            alpha = lr[i]
+            if skipgram:
+                for j in range(lo, hi):
+                    if j == i or sid[j] != s:
                         continue
-                    if cbow_mean:
-                        for j in range(d):
-                            hidden[j] /= n_ctx
+                    w = ids[j]
                     neu1e[:] = 0.0
                     loss += _train_example(
-                        hidden,
-                        syn1,
-                        syn1hs,
-                        centre,
-                        state,
-                        accept,
-                        alias,
-                        negative,
-                        codes,
-                        points,
-                        lengths,
-                        alpha,
-                        neu1e,
-                        d,
-                    )
-                    if not cbow_mean:  # gensim: the sum's error is shared out over the context words
-                        for j in range(d):
-                            neu1e[j] /= n_ctx
-                    for u in range(U):
-                        if pair_mask[g, u, c]:
-                            for j in range(d):
-                                syn0[context[g, u], j] += neu1e[j]
+                        syn0[w], syn1, syn1hs, centre, state, accept, alias, negative, codes, points, lengths,
+                        alpha, neu1e, d, table,
+                    )  # fmt: skip
+                    for q in range(d):
+                        syn0[w, q] += neu1e[q]
                     count += 1
+            else:
+                n_ctx = 0
+                hidden[:] = 0.0
+                for j in range(lo, hi):
+                    if j != i and sid[j] == s:
+                        n_ctx += 1
+                        for q in range(d):
+                            hidden[q] += syn0[ids[j], q]
+                if n_ctx == 0:
+                    continue
+                if cbow_mean:
+                    inv = np.float32(1.0) / np.float32(n_ctx)
+                    for q in range(d):
+                        hidden[q] *= inv
+                neu1e[:] = 0.0
+                loss += _train_example(
+                    hidden, syn1, syn1hs, centre, state, accept, alias, negative, codes, points, lengths,
+                    alpha, neu1e, d, table,
+                )  # fmt: skip
+                if not cbow_mean:  # gensim: the sum's error is shared out over the context words
+                    for q in range(d):
+                        neu1e[q] /= n_ctx
+                for j in range(lo, hi):
+                    if j != i and sid[j] == s:
+                        for q in range(d):
+                            syn0[ids[j], q] += neu1e[q]
+                count += 1
         return loss, count
 
 
@@ -196,76 +255,76 @@ def _executor(threads: int) -> ThreadPoolExecutor:
     return _EXECUTORS[threads]
 
 
-def train_batch(
+def _np(t) -> np.ndarray:
+    return t.detach().numpy() if hasattr(t, "detach") else np.asarray(t)
+
+
+def train_span(
     weight_in,
     weight_out,
-    context,
-    centres,
-    pair_mask,
+    tokens,
+    sentence_ids,
+    keep_probs,
     noise_accept,
     noise_alias,
     *,
+    window: int,
     negative: int,
     learning_rate: float,
+    learning_rate_end: float | None = None,
     skipgram: bool,
-    cbow_mean: bool,
-    seed: int,
-    threads: int,
+    cbow_mean: bool = True,
+    shrink_windows: bool = True,
+    seed: int = 0,
+    threads: int = 1,
     hs_weight=None,
     hs_codes=None,
     hs_points=None,
     hs_lengths=None,
+    chunk_words: int = CHUNK_WORDS,
 ) -> tuple[float, int]:
-    """SGD over one batch, in place on the float32 CPU tables; returns (summed loss, examples).
+    """Train one span of the corpus in place on the float32 CPU tables; returns (summed loss, examples).
 
-    `negative` draws per example from the alias table (0: none); with `hs_weight` (the inner-node
-    vectors) and the Huffman paths, the hierarchical-softmax terms too."""
+    `tokens` (N,) are in-vocabulary ids in corpus order, `sentence_ids` (N,) their sentence numbers (a
+    window never crosses a change), `keep_probs` (V,) the subsampling keep probability per id. The rate
+    goes linearly from `learning_rate` at the first position to `learning_rate_end` (default: the same)
+    after the last. `negative` draws per example from the alias table (0: none); with `hs_weight` (the
+    inner-node vectors) and the Huffman paths, the hierarchical-softmax terms too."""
     if numba is None:
         raise RuntimeError("the numba CPU kernel needs numba (pip install numba)")
-    syn0 = weight_in.detach().numpy()
-    syn1 = weight_out.detach().numpy()
+    syn0, syn1 = _np(weight_in), _np(weight_out)
     if hs_weight is None:  # no tree: every word's path is empty
         syn1hs = np.zeros((1, syn0.shape[1]), np.float32)
         codes, points = np.zeros((1, 1), np.int8), np.zeros((1, 1), np.int32)
         lengths = np.zeros(syn0.shape[0], np.int32)
     else:
-        syn1hs = hs_weight.detach().numpy()
-        codes, points, lengths = hs_codes.numpy(), hs_points.numpy(), hs_lengths.numpy()
+        syn1hs, codes, points, lengths = _np(hs_weight), _np(hs_codes), _np(hs_points), _np(hs_lengths)
+    tokens = np.ascontiguousarray(_np(tokens), dtype=np.int32)
+    sentences = np.ascontiguousarray(_np(sentence_ids), dtype=np.int32)
+    if len(tokens) != len(sentences):
+        raise ValueError(f"tokens ({len(tokens)}) and sentence_ids ({len(sentences)}) differ in length")
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    end = learning_rate if learning_rate_end is None else learning_rate_end
     args = (
-        syn0,
-        syn1,
-        syn1hs,
-        np.ascontiguousarray(context.numpy()),
-        np.ascontiguousarray(centres.numpy()),
-        np.ascontiguousarray(pair_mask.numpy()),
-        noise_accept.numpy(),
-        noise_alias.numpy(),
-        int(negative),
-        codes,
-        points,
-        lengths,
-        np.float32(learning_rate),
-        bool(skipgram),
-        bool(cbow_mean),
-        int(seed) & 0xFFFFFFFFFFFF,
-    )
-    nb = args[3].shape[0]
+        syn0, syn1, syn1hs, tokens, sentences,
+        np.ascontiguousarray(_np(keep_probs), dtype=np.float64),
+        np.ascontiguousarray(_np(noise_accept), dtype=np.float64),
+        np.ascontiguousarray(_np(noise_alias), dtype=np.int64),
+        int(negative), codes, points, lengths, int(window), bool(shrink_windows),
+        np.float32(learning_rate), np.float32(end), bool(skipgram), bool(cbow_mean), _TABLE,
+        int(seed) & 0xFFFFFFFFFFFFFFF,
+    )  # fmt: skip
+    n = len(tokens)
+    bounds = list(range(0, n, max(1, int(chunk_words)))) + [n]
+    chunks = list(zip(bounds[:-1], bounds[1:]))
     threads = max(1, int(threads))
-    if threads == 1 or nb < 2 * threads:
-        loss, n = _train_blocks(*args, 0, nb, 1)
-        return float(loss), int(n)
-    # like gensim's job queue: many small chunks that idle threads pick up, so one thread slowed down by
-    # another process on its core delays one chunk, not the whole batch
-    n_chunks = min(nb, threads * 8)
-    bounds = np.linspace(0, nb, n_chunks + 1).astype(np.int64)
-    pool = _executor(threads)
-    jobs = [pool.submit(_train_blocks, *args, bounds[k], bounds[k + 1], 2 * k + 1) for k in range(n_chunks)]
-    loss, n = 0.0, 0
-    for job in jobs:
-        part_loss, part_n = job.result()
-        loss += part_loss
-        n += part_n
-    return float(loss), int(n)
+    if threads == 1 or len(chunks) < 2:
+        results = [_train_chunk(*args, a, b) for a, b in chunks]
+    else:  # like gensim's job queue: idle threads take the next chunk
+        pool = _executor(threads)
+        results = [job.result() for job in [pool.submit(_train_chunk, *args, a, b) for a, b in chunks]]
+    return float(sum(r[0] for r in results)), int(sum(r[1] for r in results))
 
 
 def draw_noise(accept, alias, n: int, seed: int) -> np.ndarray:
@@ -280,7 +339,7 @@ if numba is not None:
     @numba.njit(cache=True)
     def _draw_many(accept, alias, n, seed):
         state = np.empty(1, np.uint64)
-        state[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1)
+        _seed_state(state, seed, 0)
         out = np.empty(n, np.int64)
         for i in range(n):
             out[i] = _draw(state, accept, alias)

@@ -345,38 +345,42 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
 
     def forward(
         self,
-        context: torch.LongTensor,
-        pair_mask: torch.Tensor,
-        centres: torch.LongTensor,
-        negatives: torch.LongTensor,
+        context: torch.LongTensor | None = None,
+        pair_mask: torch.Tensor | None = None,
+        centres: torch.LongTensor | None = None,
+        negatives: torch.LongTensor | None = None,
         num_words: torch.Tensor | None = None,
         learning_rate: float | None = None,
+        learning_rate_end: float | None = None,
         return_loss: bool = True,
+        tokens: torch.Tensor | None = None,
+        sentence_ids: torch.Tensor | None = None,
+        keep_probs: torch.Tensor | None = None,
+        span_seed: torch.Tensor | None = None,
         noise_accept: torch.Tensor | None = None,
         noise_alias: torch.Tensor | None = None,
-        noise_seed: torch.Tensor | None = None,
         hs_codes: torch.Tensor | None = None,
         hs_points: torch.Tensor | None = None,
         hs_lengths: torch.Tensor | None = None,
     ) -> Word2VecTrainingOutput:
-        """A batch of blocks of B consecutive centre words, as `Word2VecBatches` builds them: `centres`
-        (blocks, B), the window slots around them `context` (blocks, U), `pair_mask` (blocks, U, B) and the
-        block's shared `negatives` (blocks, Kn), each weighted negative / Kn.
+        """Train on one batch, in one of two layouts.
 
-        `learning_rate` (passed by `EmbeddingTrainer`: the rate of the SGD step that follows) makes the
-        sub-batches of `config.sub_batch_words` centre words sequential, so a large batch trains like
-        sequential sub-batches; without it the whole batch is evaluated at the current weights.
+        Blocks (`Word2VecBatches`, the tensor path: GPU, or CPU with cpu_kernel="torch"): `centres`
+        (blocks, B) consecutive centre words, the window slots around them `context` (blocks, U),
+        `pair_mask` (blocks, U, B) and the block's shared `negatives` (blocks, Kn), each weighted
+        negative / Kn. `learning_rate` (passed by `EmbeddingTrainer`: the rate of the SGD step that
+        follows) makes the sub-batches of `config.sub_batch_words` centre words sequential, so a large
+        batch trains like sequential sub-batches; without it the whole batch is evaluated at the current
+        weights.
 
-        On a CPU, in training, with the unigram alias table of the batch (`noise_accept`, `noise_alias`,
-        `noise_seed`: what `Word2VecBatches` adds) and numba installed, the compiled per-example SGD kernel
-        of `kernels_word2vec` trains the batch instead (`config.cpu_kernel`): it applies gensim's updates
-        in place, with torch's thread count, and the returned loss carries no gradient for the optimiser
-        to apply (the step is already taken).
+        Spans (`Word2VecSpans`, a CPU with numba): `tokens` / `sentence_ids` of a stretch of corpus, with
+        the per-vocabulary `keep_probs` and alias table. The compiled kernel of `kernels_word2vec`
+        subsamples, windows and trains them with gensim's per-example SGD, in place, on torch's thread
+        count, the rate going from `learning_rate` to `learning_rate_end` across the span; the returned
+        loss carries no gradient for the optimiser to apply (the step is already taken).
         """
-        skipgram = self.config.architecture == "skipgram"
-        emb = self.word2vec.embeddings.weight
         hs = {}
-        if self.word2vec.hs_embeddings is not None:
+        if self.word2vec.hs_embeddings is not None and tokens is not None:
             if hs_codes is None:
                 raise ValueError(
                     "hierarchical softmax needs the Huffman paths (hs_codes/hs_points/hs_lengths) in the batch"
@@ -387,50 +391,72 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
                 hs_points=hs_points,
                 hs_lengths=hs_lengths,
             )
-        loss = None
-        if (
-            self.training
-            and learning_rate
-            and noise_accept is not None
-            and emb.device.type == "cpu"
-            and emb.dtype == torch.float32
-            and getattr(self.config, "cpu_kernel", "auto") != "torch"
-        ):
-            try:
-                from .kernels_word2vec import available as kernel_available
-                from .kernels_word2vec import train_batch
-            except ImportError:  # a copy of this file without its kernel module
-                kernel_available = None
-            if kernel_available is not None and kernel_available():
-                loss = _KernelStep.apply(
-                    emb,
-                    self.word2vec.output_embeddings.weight,
-                    lambda: train_batch(
-                        emb,
-                        self.word2vec.output_embeddings.weight,
-                        context,
-                        centres,
-                        pair_mask,
-                        noise_accept,
-                        noise_alias,
-                        negative=self.config.negative,
-                        learning_rate=learning_rate,
-                        skipgram=skipgram,
-                        cbow_mean=self.config.cbow_mean,
-                        seed=int(noise_seed) if noise_seed is not None else 0,
-                        threads=torch.get_num_threads(),
-                        **hs,
-                    )[0],
-                )
-            elif self.config.cpu_kernel == "numba":
-                raise ImportError("Word2VecConfig(cpu_kernel='numba') needs numba: pip install numba")
-        if loss is None:
-            loss = self._tensor_path_loss(
-                emb, context, pair_mask, centres, negatives, learning_rate, skipgram, bool(hs)
+        if tokens is not None:
+            return self._train_span(
+                tokens, sentence_ids, keep_probs, noise_accept, noise_alias, span_seed, learning_rate,
+                learning_rate_end, hs,
+            )  # fmt: skip
+        if context is None or pair_mask is None or centres is None or negatives is None:
+            raise ValueError(
+                "a Word2Vec training batch needs either `tokens` (a span, as Word2VecSpans builds it) or "
+                "`context`, `pair_mask`, `centres` and `negatives` (blocks, as Word2VecBatches builds them)"
             )
+        skipgram = self.config.architecture == "skipgram"
+        loss = self._tensor_path_loss(
+            self.word2vec.embeddings.weight, context, pair_mask, centres, negatives, learning_rate, skipgram,
+            self.word2vec.hs_embeddings is not None,
+        )  # fmt: skip
         with torch.no_grad():
             num = pair_mask.sum() if skipgram else pair_mask.any(1).sum()
         return Word2VecTrainingOutput(loss=loss, num_pairs=num)
+
+    def _train_span(
+        self, tokens, sentence_ids, keep_probs, accept, alias, seed, learning_rate, learning_rate_end, hs
+    ) -> Word2VecTrainingOutput:
+        """One span through the compiled CPU kernel (see `forward`)."""
+        emb = self.word2vec.embeddings.weight
+        where = (
+            f"this model is on {emb.device.type} in {emb.dtype}, training={self.training}, "
+            f"learning_rate={learning_rate!r}"
+        )
+        if not (self.training and learning_rate and emb.device.type == "cpu" and emb.dtype == torch.float32):
+            raise ValueError(
+                "span batches (Word2VecSpans) are trained by the compiled CPU kernel, in training, on float32 "
+                f"CPU tables, with the step's learning_rate (EmbeddingTrainer passes it); {where}. "
+                "Elsewhere use Word2VecBatches (what build_training_data picks for the device)"
+            )
+        if keep_probs is None or accept is None or alias is None:
+            raise ValueError(
+                "a span batch needs keep_probs, noise_accept and noise_alias (see Word2VecSpans)"
+            )
+        from .kernels_word2vec import train_span
+
+        counted = {}
+
+        def run() -> float:
+            loss, counted["n"] = train_span(
+                emb,
+                self.word2vec.output_embeddings.weight,
+                tokens,
+                sentence_ids,
+                keep_probs,
+                accept,
+                alias,
+                window=self.config.window,
+                negative=self.config.negative,
+                learning_rate=learning_rate,
+                learning_rate_end=learning_rate_end,
+                skipgram=self.config.architecture == "skipgram",
+                cbow_mean=self.config.cbow_mean,
+                shrink_windows=self.config.shrink_windows,
+                seed=int(seed) if seed is not None else 0,
+                threads=torch.get_num_threads(),
+                **hs,
+            )
+            return loss
+
+        loss = _KernelStep.apply(emb, self.word2vec.output_embeddings.weight, run)
+        return Word2VecTrainingOutput(loss=loss, num_pairs=torch.tensor(counted["n"]))
 
     def _tensor_path_loss(self, emb, context, pair_mask, centres, negatives, learning_rate, skipgram, hs):
         """The batched tensor kernel (GPU, or CPU with cpu_kernel='torch' or without numba)."""
