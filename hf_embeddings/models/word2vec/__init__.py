@@ -109,6 +109,7 @@ FAMILY = ModelFamily(
         "lr_scheduler_type": "linear",
         "weight_decay": 0.0,
         "logging_steps": 50,
+        "train_sampling_strategy": "sequential",
     },
     quickstart={"config": {"vector_size": 100, "epochs": 5}, "min_count": 5},
     description="Word2Vec (Mikolov et al. 2013): skip-gram and CBOW with negative sampling",
