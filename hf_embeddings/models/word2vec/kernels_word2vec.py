@@ -13,8 +13,8 @@ compiled code, does what the C tool does per sentence:
    unigram^0.75 alias table, with the SGD updates applied in place, with the MAX_EXP rule of word2vec.c
    and gensim (a score beyond +-6 gives no update; its loss still counts).
 
-The rows of the noise words are prefetched as soon as they are drawn (and the next centre's output row one
-example ahead): the tables are far larger than the L2 cache, and waiting for random rows is what bounds
+The rows of the noise words are prefetched as soon as they are drawn (and the next centre's output row and
+the input row about to enter the window one position ahead): the tables are far larger than the L2 cache, and waiting for random rows is what bounds
 this loop (+30% skip-gram, +20% CBOW per thread on gcide). The learning rate decays linearly across the
 span (from the step's rate to the next step's), so the schedule is per word as in the C tool, whatever
 the batch size. The sigmoid and the loss come from an
@@ -247,6 +247,8 @@ if numba is not None:
             centre = ids[i]
             if i + 1 < m and negative > 0:
                 _prefetch_row(syn1, ids[i + 1])  # the next centre's output row
+            if i + window + 1 < m:
+                _prefetch_row(syn0, ids[i + window + 1])  # the input row entering the window next
             s = sid[i]
             alpha = lr[i]
             if skipgram:
@@ -368,8 +370,12 @@ def train_span(
     if threads == 1 or len(chunks) < 2:
         results = [_train_chunk(*args, a, b) for a, b in chunks]
     else:  # like gensim's job queue: idle threads take the next chunk
+        # queued alternately from the two halves of the span: threads running at the same time work on
+        # distant text, so they less often update the same (topical) rows at once
+        half = (len(chunks) + 1) // 2
+        order = [k for pair in zip(range(half), range(half, 2 * half)) for k in pair if k < len(chunks)]
         pool = _executor(threads)
-        results = [job.result() for job in [pool.submit(_train_chunk, *args, a, b) for a, b in chunks]]
+        results = [job.result() for job in [pool.submit(_train_chunk, *args, *chunks[k]) for k in order]]
     return float(sum(r[0] for r in results)), int(sum(r[1] for r in results))
 
 
