@@ -12,7 +12,8 @@ class Word2VecConfig(PretrainedConfig):
     `sample` the frequent-word subsampling threshold, `ns_exponent` the unigram-distribution exponent of
     the negative-sampling table. Vocabulary (and word counts) live with the tokenizer.
 
-    How batches are trained (see `data_word2vec` and `modeling_word2vec`): the centre words of a batch
+    How the tensor path (a GPU, or cpu_kernel="torch") trains a batch (see `data_word2vec` and
+    `modeling_word2vec`; the CPU kernel ignores these four fields): the centre words of a batch
     are grouped in blocks of `block_size` consecutive words whose examples share `block_negatives`
     negatives (default 4 * `negative`), each weighted negative / block_negatives, so the expected update
     is gensim's; inside a batch, sub-batches of `sub_batch_words` centre words are trained one after
@@ -26,8 +27,11 @@ class Word2VecConfig(PretrainedConfig):
     as word2vec.c's -hs (the inner-node vectors live in `hs_embeddings`); trained by the CPU kernel.
     Input vectors start uniform in +-`init_scale` / vector_size (0.5: word2vec.c and gensim 3, the
     default; gensim 4 uses 1), output vectors at zero.
-    `cpu_kernel`: how a CPU trains: "auto" (the compiled per-example kernel when numba is installed,
-    else the tensor path), "numba" (require it) or "torch" (the tensor path, bitwise reproducible).
+    `cpu_kernel`: how a CPU trains: "auto" (the compiled per-example kernel over corpus spans when numba
+    is installed, else the tensor path), "numba" (require it) or "torch" (the tensor path). What is
+    deterministic: the tensor path, for a seed and device, with any thread count; the kernel with one
+    thread (torch.set_num_threads(1)); with more, its threads update the tables without locks, as gensim's
+    workers do, so runs differ in the last bits (and thereafter).
 
     Example:
         >>> Word2VecConfig(vocab_size=1000, vector_size=50, architecture="cbow").window

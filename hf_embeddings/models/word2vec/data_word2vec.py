@@ -25,7 +25,7 @@ of 2*window times, and with each negative weighted negative / negatives_per_bloc
 update of gensim's independent negatives.
 
 Everything is a handful of tensor ops per batch on the device given, so on a GPU the data never crosses
-the bus; on a CPU the family builds batches in a DataLoader worker, overlapping it with training.
+the bus; on a CPU (cpu_kernel="torch") the family builds them in a DataLoader worker, overlapping training.
 Batches are deterministic functions of (seed, epoch, batch index).
 """
 
