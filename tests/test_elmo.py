@@ -250,6 +250,36 @@ def test_converted_model_matches_the_reference(original, dtype, tol):
     assert out.mask.sum(1).tolist() == [len(s) for s in SENTENCES]
 
 
+def test_character_cnn_skips_padding_columns_and_repeated_words_exactly():
+    model = tiny_model().double().train()
+    chars = torch.as_tensor(
+        words_to_char_ids(["the", "cat", "the", "a", "x" * 20, "cat", "the"]), dtype=torch.long
+    )
+    encoder = model.char_encoder
+    assert encoder.trim(chars).shape == (7, 22 + 3)  # BOW + 20 bytes + EOW, then the widest filter
+    assert encoder.trim(torch.zeros(2, 50, dtype=torch.long)).shape == (2, 50)  # no padding character: all
+
+    def outputs_and_grads(fn):
+        model.zero_grad()
+        out = fn(chars)
+        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        return out.detach(), [p.grad.clone() for p in encoder.parameters()]
+
+    calls = []
+    hook = encoder.register_forward_hook(lambda mod, inp, out: calls.append(len(inp[0])))
+    fast, fast_grads = outputs_and_grads(model.token_embeddings)
+    hook.remove()
+    assert calls == [4]  # the distinct words only
+    encoder.trim = lambda c: c  # the full 50 columns, every row
+    try:
+        full, full_grads = outputs_and_grads(encoder)
+    finally:
+        del encoder.trim
+    torch.testing.assert_close(fast, full, atol=1e-12, rtol=0)
+    for a, b in zip(fast_grads, full_grads):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+
+
 def test_convert_cli_folder_loads_with_automodel(original, tmp_path):
     from transformers import AutoModel, AutoTokenizer
 
