@@ -18,6 +18,12 @@ and the median ratio of back-to-back runs is printed too. `--device cuda` trains
 sub_batch_words=8192). Ours starts from gensim 4's initialisation (init_scale=1.0, input vectors uniform in
 +-1/d; `--option init_scale=0.5` for our default, word2vec.c's).
 
+Measured 2026-11-26 (2 cores, gcide, 5 epochs, median of 3 seeds, systems alternating; raw runs in
+bench/results/2026-11-26-cpu-word2vec-spans.json):
+    skipgram  ours 0.536 / 0.325 / 0.159, 534k words/s; gensim 0.533 / 0.319 / 0.160, 340k words/s: 1.57x
+    cbow      ours 0.446 / 0.212 / 0.104, 1.08M words/s; gensim 0.456 / 0.215 / 0.107, 918k words/s: 1.18x
+    (back-to-back ratios 1.46x and 1.16x; peak RSS 664 vs 203 MB, 150 vs 91 MB above the libraries)
+
     python bench/word2vec_vs_gensim.py [FILE] [--arch both|skipgram|cbow] [--epochs 5] [--seeds 1]
     python bench/word2vec_vs_gensim.py --quick          # 1 epoch, 1 seed: a fast sanity run
     python bench/word2vec_vs_gensim.py --device cuda --systems ours --seeds 3   # GPU throughput + quality
