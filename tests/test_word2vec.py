@@ -770,3 +770,26 @@ def test_initialisation_scale():
         assert torch.count_nonzero(model.word2vec.output_embeddings.weight) == 0
     with pytest.raises(ValueError, match="init_scale"):
         Word2VecConfig(vocab_size=10, init_scale=0)
+
+
+@needs_numba
+def test_span_batches_outside_cpu_training_get_a_clear_error(planted_corpus):
+    """A span (Word2VecSpans) is trained in place by the CPU kernel: out of training, or without the
+    step's learning rate, there is nothing it can do, and the error says what to use instead."""
+    cfg = config_from_corpus(planted_corpus, vector_size=8, window=2, sample=0.0)
+    model = Word2VecForNegativeSampling(cfg)
+    data = FAMILY.build_training_data(planted_corpus, cfg, words_per_batch=64)
+    assert type(data.train_dataset).__name__ == "Word2VecSpans"
+    batch = data.train_dataset[0]
+    model.eval()
+    with pytest.raises(ValueError, match="trained by the compiled CPU kernel.*training=False"):
+        model(**batch, learning_rate=0.01)
+    model.train()
+    with pytest.raises(ValueError, match="learning_rate=None"):
+        model(**batch)
+    with pytest.raises(ValueError, match="needs either `tokens`"):
+        model(num_words=batch["num_words"])
+    before = model.word2vec.embeddings.weight.clone()
+    out = model(**batch, learning_rate=0.05, learning_rate_end=0.04)
+    assert out.num_pairs > 0 and torch.isfinite(out.loss) and out.loss.dtype == torch.float64
+    assert not torch.equal(before, model.word2vec.embeddings.weight)  # the step was taken in place
