@@ -244,16 +244,14 @@ class EmbeddingTrainer(Trainer):
         if self._takes_lr is None:
             base = self.accelerator.unwrap_model(model) if hasattr(self, "accelerator") else model
             try:
-                self._takes_lr = "learning_rate" in inspect.signature(base.forward).parameters
+                params = inspect.signature(base.forward).parameters
             except (TypeError, ValueError):
-                self._takes_lr = False
+                params = {}
             # only meaningful when the step is plain SGD with that rate
-            self._takes_lr = self._takes_lr and isinstance(
+            self._takes_lr = "learning_rate" in params and isinstance(
                 getattr(self.optimizer, "optimizer", self.optimizer), SparseSGD
             )
-            self._takes_lr_end = (
-                self._takes_lr and "learning_rate_end" in inspect.signature(base.forward).parameters
-            )
+            self._takes_lr_end = self._takes_lr and "learning_rate_end" in params
         return self._takes_lr
 
     def _next_learning_rate(self, current: float) -> float:

@@ -139,27 +139,12 @@ def test_sub_batch_size_follows_the_device_unless_set(planted_corpus, tmp_path):
     """sub_batch_words=None is the CPU's 1024 on a CPU (same weights as asking for it), and the size
     matters: much smaller sub-batches see each other's updates more often and land elsewhere."""
     assert Word2VecConfig(vocab_size=10).sub_batch_words is None
-    auto, _ = train(
-        planted_corpus, tmp_path / "auto", seed=5, epochs=1, words_per_batch=4096, cpu_kernel="torch"
-    )
+    opts = dict(seed=5, epochs=1, words_per_batch=4096, cpu_kernel="torch")
+    auto, _ = train(planted_corpus, tmp_path / "auto", **opts)
     cpu, _ = train(
-        planted_corpus,
-        tmp_path / "cpu",
-        seed=5,
-        epochs=1,
-        words_per_batch=4096,
-        cpu_kernel="torch",
-        sub_batch_words=Word2VecConfig.CPU_SUB_BATCH_WORDS,
+        planted_corpus, tmp_path / "cpu", sub_batch_words=Word2VecConfig.CPU_SUB_BATCH_WORDS, **opts
     )
-    small, _ = train(
-        planted_corpus,
-        tmp_path / "small",
-        seed=5,
-        epochs=1,
-        words_per_batch=4096,
-        cpu_kernel="torch",
-        sub_batch_words=64,
-    )
+    small, _ = train(planted_corpus, tmp_path / "small", sub_batch_words=64, **opts)
     w = auto.word2vec.embeddings.weight
     assert torch.equal(w, cpu.word2vec.embeddings.weight)
     assert not torch.equal(w, small.word2vec.embeddings.weight)
