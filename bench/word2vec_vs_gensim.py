@@ -16,7 +16,8 @@ the batched tensor path. Figures are medians over --seeds; the two systems alter
 and the median ratio of back-to-back runs is printed too. `--device cuda` trains ours on the GPU
 (gensim stays on the CPU); `--option key=value` overrides a Word2VecConfig field of ours (e.g.
 sub_batch_words=8192). Ours starts from gensim 4's initialisation (init_scale=1.0, input vectors uniform in
-+-1/d; `--option init_scale=0.5` for our default, word2vec.c's).
++-1/d; `--option init_scale=0.5` for our default, word2vec.c's; `--gensim-init-scale 0.5` starts gensim
+there too).
 
 Measured 2026-11-26 (2 cores, gcide, 5 epochs, median of 3 seeds, systems alternating; raw runs in
 bench/results/2026-11-26-cpu-word2vec-spans.json):
@@ -43,7 +44,8 @@ from pathlib import Path
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "gcide.txt.xz"
 SETTINGS = dict(vector_size=100, window=5, negative=5, sample=1e-3, min_count=5, alpha=0.025, min_alpha=1e-4)
 # gensim 4 starts the input vectors uniform in +-1/d (KeyedVectors prep_vectors); our default is word2vec.c's
-# +-0.5/d, which costs gensim itself about 0.015 analogy accuracy in CBOW on gcide: same settings, same start
+# +-0.5/d; started there, gensim itself loses CBOW analogy accuracy on gcide (--gensim-init-scale 0.5,
+# 3 seeds: 0.101 vs 0.107): same settings, same start
 OURS_SETTINGS = dict(init_scale=1.0)
 METRICS = (
     ("wordsim353_spearman", "WS353 rho"),
@@ -140,6 +142,8 @@ def run_gensim(path: str, arch: str, epochs: int, seed: int, a) -> dict:
     workers = a.gensim_workers or os.cpu_count() or 1
     model = Word2Vec(sg=int(arch == "skipgram"), workers=workers, seed=seed, epochs=epochs, **SETTINGS)
     model.build_vocab(sentences)
+    if a.gensim_init_scale != 1.0:  # gensim 4 starts at +-1/d; e.g. 0.5 for word2vec.c's / our default start
+        model.wv.vectors *= a.gensim_init_scale
     t = time.perf_counter()
     model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
     seconds = time.perf_counter() - t
@@ -204,6 +208,8 @@ def _spawn(system: str, arch: str, seed: int, a) -> dict:
         str(a.threads or 0),
         "--gensim-workers",
         str(a.gensim_workers or 0),
+        "--gensim-init-scale",
+        str(a.gensim_init_scale),
     ]
     vectors = os.path.join(a.tmp, f"{system}-{arch}-{seed}")
     cmd += ["--device", a.device] + [f"--option={o}" for o in a.option or []]
@@ -245,6 +251,9 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="1 epoch, 1 seed")
     p.add_argument("--threads", type=int, default=0, help="torch threads for ours (0: torch's default)")
     p.add_argument("--gensim-workers", type=int, default=0, help="gensim workers (0: one per core)")
+    p.add_argument(
+        "--gensim-init-scale", type=float, default=1.0, help="scale gensim's +-1/d starting vectors by this"
+    )
     p.add_argument("--words-per-batch", type=int, default=0, help="ours (0: the family default)")
     p.add_argument("--device", default="cpu", help="ours: cpu, cuda or auto")
     p.add_argument(

@@ -13,11 +13,12 @@ compiled code, does what the C tool does per sentence:
    unigram^0.75 alias table, with the SGD updates applied in place, with the MAX_EXP rule of word2vec.c
    and gensim (a score beyond +-6 gives no update; its loss still counts).
 
-The rows of the noise words are prefetched as soon as they are drawn (and the next centre's output row and
-the input row about to enter the window one position ahead): the tables are far larger than the L2 cache, and waiting for random rows is what bounds
-this loop (+30% skip-gram, +20% CBOW per thread on gcide). The learning rate decays linearly across the
-span (from the step's rate to the next step's), so the schedule is per word as in the C tool, whatever
-the batch size. The sigmoid and the loss come from an
+The rows of the noise words are prefetched as soon as they are drawn (and the next centre's output row
+and the input row about to enter the window one position ahead): the tables are far larger than the L2
+cache, and waiting for random rows is what bounds this loop (without the prefetches it ran, per thread,
+at about gensim's speed; bench/word2vec_vs_gensim.py has the end-to-end figures). The learning rate
+decays linearly across the span (from the step's rate to the next step's), so the schedule is per word
+as in the C tool, whatever the batch size. The sigmoid and the loss come from an
 interpolated table over [-MAX_EXP, MAX_EXP] (gensim uses a 1000-entry step table for the sigmoid and
 computes no loss by default): interpolation error below 3e-7 per term, one multiply-add instead of an
 exp and a log1p; beyond MAX_EXP the loss is computed exactly. The loss is summed in float64.
