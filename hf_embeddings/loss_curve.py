@@ -18,15 +18,17 @@ def loss_series(log: dict) -> tuple[str, str, list[tuple[float, float]]]:
     """(x label, y label, points) of the most detailed loss series of a training log; no points if none.
 
     Step losses (`loss`, logged every `logging_steps`) are used when there are at least two of them, else the
-    per-epoch losses (`epoch_loss_per_item`, our EmbeddingTrainer's, or `epoch_loss`).
+    per-epoch losses (`epoch_loss_per_item` or `epoch_mean_batch_loss`, our EmbeddingTrainer's, or
+    `epoch_loss`).
     """
     history = log.get("log_history") or []
     steps = [(float(e["step"]), float(e["loss"])) for e in history if _finite(e.get("loss")) and "step" in e]
     if len(steps) >= 2:
         return "step", "training loss", steps
-    epochs = log.get("epochs") or [e for e in history if "epoch_loss" in e or "epoch_loss_per_item" in e]
+    epochs = log.get("epochs") or [e for e in history if "epoch_loss" in e]
     for key, label in (
         ("epoch_loss_per_item", "loss per training example"),
+        ("epoch_mean_batch_loss", "mean batch loss"),
         ("epoch_loss", "epoch loss (sum)"),
     ):
         points = [

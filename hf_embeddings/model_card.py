@@ -406,7 +406,10 @@ def build_model_card(
             "device": log.get("device"),
             "seed": log.get("seed"),
             "epochs": len(epochs) or None,
-            "final_loss": _number(last.get("epoch_loss_per_item")),
+            "final_loss": _number(last.get("epoch_loss_per_item", last.get("epoch_mean_batch_loss"))),
+            "final_loss_kind": "Loss per training example"
+            if "epoch_loss_per_item" in last
+            else "Mean training loss per batch",
             "arguments": log.get("training_arguments") or {},
             "hf_embeddings_version": log.get("hf_embeddings_version"),
         }

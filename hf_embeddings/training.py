@@ -143,7 +143,8 @@ class EmbeddingTrainer(Trainer):
     - a model whose forward takes `learning_rate` gets the rate of the SGD step that will apply its
       gradient (Word2Vec uses it to train the sub-batches of a batch one after the other);
     - the loss of each epoch is accumulated in float64 on the device (no per-step sync) and logged as
-      `epoch_loss` (sum) and `epoch_loss_per_item`, with `words_per_second` from the batches' `num_words`.
+      `epoch_loss` (sum) and `epoch_loss_per_item` (models that report their examples) or
+      `epoch_mean_batch_loss` (models whose loss is a per-batch mean), with `words_per_second` from the batches' `num_words`.
     """
 
     def __init__(
@@ -165,6 +166,7 @@ class EmbeddingTrainer(Trainer):
         self._takes_lr_end = False
         self._epoch_loss = None
         self._epoch_items = 0
+        self._epoch_batches = 0
         self._epoch_words = None
         self._epoch_t0 = 0.0
         self.add_callback(_EpochCallback(self))
@@ -226,7 +228,10 @@ class EmbeddingTrainer(Trainer):
         loss, outputs = super().compute_loss(
             model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
         )
+        if not model.training:  # evaluation (prediction_step) is not part of the epoch's training loss
+            return (loss, outputs) if return_outputs else loss
         with torch.no_grad():
+            self._epoch_batches += 1
             d = loss.detach().to(torch.float64)
             self._epoch_loss = d if self._epoch_loss is None else self._epoch_loss + d
             n = (
@@ -262,7 +267,7 @@ class EmbeddingTrainer(Trainer):
         return current
 
     def _epoch_start(self) -> None:
-        self._epoch_loss, self._epoch_items, self._epoch_words = None, 0, None
+        self._epoch_loss, self._epoch_items, self._epoch_words, self._epoch_batches = None, 0, None, 0
         self._epoch_t0 = time.perf_counter()
 
     def _epoch_end(self, state) -> None:
@@ -270,12 +275,12 @@ class EmbeddingTrainer(Trainer):
         loss = float(self._epoch_loss) if self._epoch_loss is not None else float("nan")
         items = int(self._epoch_items) if self._epoch_items is not None else 0
         words = int(self._epoch_words) if self._epoch_words is not None else 0
-        record = {
-            "epoch": round(state.epoch or 0),
-            "epoch_loss": loss,
-            "epoch_loss_per_item": loss / items if items else float("nan"),
-            "epoch_seconds": seconds,
-        }
+        record = {"epoch": round(state.epoch or 0), "epoch_loss": loss}
+        if items:  # models whose loss is a sum over examples (Word2Vec, GloVe) report how many
+            record["epoch_loss_per_item"] = loss / items
+        elif self._epoch_batches:  # models whose loss is already a per-batch mean (NNLM, ELMo)
+            record["epoch_mean_batch_loss"] = loss / self._epoch_batches
+        record["epoch_seconds"] = seconds
         if words:
             record["words_per_second"] = words / seconds if seconds > 0 else float("nan")
             record["epoch_words"] = words

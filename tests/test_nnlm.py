@@ -307,7 +307,16 @@ def test_trainer_eval_perplexity_is_corpus_perplexity(toy_corpus, tmp_path):
         data_collator=data.data_collator,
         **data.trainer_kwargs,
     )
-    trainer.train()
+    result = trainer.train()
+    # a per-batch mean loss is logged as such (not per item), and evaluation does not leak into it
+    history = trainer.epoch_history
+    assert "epoch_loss_per_item" not in history[-1]
+    assert [h["epoch_mean_batch_loss"] * len(data.train_dataset) for h in history] == pytest.approx(
+        [h["epoch_loss"] for h in history], rel=1e-12
+    )
+    assert np.mean([h["epoch_mean_batch_loss"] for h in history]) == pytest.approx(
+        result.training_loss, rel=1e-5
+    )
     metrics = trainer.evaluate()
     expected = perplexity(model.eval(), held_out)["perplexity"]
     assert metrics["eval_perplexity"] == pytest.approx(expected, rel=1e-5)
@@ -372,6 +381,10 @@ def test_api_training_reports_held_out_perplexity(trained_dir):
     card = (trained_dir / "README.md").read_text()
     assert "pipeline_tag: text-generation" in card
     assert f"{results['heldout_perplexity']:.2f}" in card or f"{results['heldout_perplexity']:.3f}" in card
+    # the last epoch's training loss is the mean of its batch losses (the LM's loss is a per-batch mean)
+    losses = [e["epoch_mean_batch_loss"] for e in log["epochs"]]
+    assert len(losses) == 6 and losses[-1] < losses[0] and all(math.isfinite(v) for v in losses)
+    assert "Mean training loss per batch in the last epoch" in card
 
 
 def test_reevaluation_keeps_held_out_perplexity(trained_dir, tmp_path):
