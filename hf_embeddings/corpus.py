@@ -151,11 +151,31 @@ def _open_text(path: Path):
         raise CorpusError(f"cannot read corpus file {path}: {e.strerror or e}") from None
 
 
+class _ContinuedLines(list):
+    """A batch of lines whose last line goes on in the next batch: a line longer than a batch (text8 is one
+    100 MB line) is cut after a space or tab, so it is never held, decoded or split whole."""
+
+
+def _decode(data: bytes, path: Path, lineno: int, column0: int) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        bad_line = data.count(b"\n", 0, e.start)
+        line_start = data.rfind(b"\n", 0, e.start) + 1
+        column = e.start - line_start + 1 + (column0 if bad_line == 0 else 0)
+        raise CorpusError(
+            f"{path}, line {lineno + bad_line + 1}: not valid UTF-8 (byte {data[e.start]:#04x} at "
+            f"column {column}); re-encode the file as UTF-8"
+        ) from None
+
+
 def _file_batches(files: list[Path], progress) -> Iterator[list[str]]:
     """Yield the lines of `files` in ~4 MB batches: block reads cut at the last newline (a readline
-    per line costs more than the decompression itself on .xz files)."""
+    per line costs more than the decompression itself on .xz files); a longer line is cut at whitespace
+    into `_ContinuedLines` pieces."""
     for path in files:
         lineno = 0
+        column0 = 0  # bytes of the current line already yielded in earlier pieces
         rest = b""
         with _open_text(path) as f:
             while True:
@@ -165,23 +185,25 @@ def _file_batches(files: list[Path], progress) -> Iterator[list[str]]:
                     raise CorpusError(f"cannot read corpus file {path} after line {lineno}: {e}") from None
                 if block:
                     cut = block.rfind(b"\n")
-                    if cut < 0:  # one long line: keep reading until its end
+                    if cut < 0:  # no line end in this block: the line goes on
                         rest += block
+                        space = max(rest.rfind(b" "), rest.rfind(b"\t")) if len(rest) >= _BATCH_BYTES else -1
+                        if space < 0:
+                            continue
+                        data, rest = rest[: space + 1], rest[space + 1 :]
+                        text = _decode(data, path, lineno, column0)
+                        column0 += len(data)
+                        if progress is not None:
+                            progress.update(len(data))
+                        yield _ContinuedLines([text])
                         continue
                     data, rest = rest + block[: cut + 1], block[cut + 1 :]
                 else:
                     data, rest = rest, b""
                     if not data:
                         break
-                try:
-                    text = data.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    bad_line = data.count(b"\n", 0, e.start)
-                    line_start = data.rfind(b"\n", 0, e.start) + 1
-                    raise CorpusError(
-                        f"{path}, line {lineno + bad_line + 1}: not valid UTF-8 (byte {data[e.start]:#04x} at "
-                        f"column {e.start - line_start + 1}); re-encode the file as UTF-8"
-                    ) from None
+                text = _decode(data, path, lineno, column0)
+                column0 = 0
                 lineno += data.count(b"\n")
                 if progress is not None:
                     progress.update(len(data))
@@ -323,13 +345,19 @@ class _IdSink:
         self.fh = open(folder / "ids.bin", "wb") if folder is not None else None
         self.n = 0
 
-    def add(self, ids: np.ndarray, lengths: np.ndarray) -> None:
+    def add(self, ids: np.ndarray, lengths: np.ndarray, continues: bool = False) -> None:
+        """Append the ids of some lines; `continues`: their first line is the rest of the last one added."""
         ids = ids.astype(np.int32, copy=False)
+        if continues and self.lengths and len(lengths):
+            last = self.lengths[-1] = self.lengths[-1].copy()
+            last[-1] += lengths[0]
+            lengths = lengths[1:]
         if self.fh is not None:
             self.fh.write(ids.tobytes())
         else:
             self.parts.append(ids)
-        self.lengths.append(lengths.astype(np.int64, copy=False))
+        if len(lengths):  # (so that the last array, when there is one, ends with the last line)
+            self.lengths.append(lengths.astype(np.int64, copy=False))
         self.n += len(ids)
 
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
@@ -387,6 +415,7 @@ def _encode_pass(
             leave=False,
         )
     try:
+        continues = False  # the first line of this batch is the rest of the previous batch's last line
         for lines in src.batches(progress):
             if splitter is not None:
                 words, lengths = splitter.flat(lines)
@@ -400,14 +429,16 @@ def _encode_pass(
             if vocab_index is not None:
                 ids = vocab_index.get_indexer(flat)
                 ids[ids < 0] = 0
-                sink.add(ids, lengths)
+                sink.add(ids, lengths, continues)
+                continues = isinstance(lines, _ContinuedLines)
                 continue
             # provisional id = position in the concatenation of every batch's distinct words; one global
             # factorize at the end merges them (no per-word Python)
             codes, uniques = pd.factorize(flat)
             chunk_words.append(np.asarray(uniques, dtype=object))
             chunk_counts.append(np.bincount(codes, minlength=len(uniques)))
-            sink.add(codes + base, lengths)
+            sink.add(codes + base, lengths, continues)
+            continues = isinstance(lines, _ContinuedLines)
             base += len(uniques)
     finally:
         if progress is not None:

@@ -163,6 +163,47 @@ def test_lines_split_at_newline_only(tmp_path):
     assert [c.decode(i) for i in range(4)] == [same.decode(i) for i in range(4)]
 
 
+@pytest.mark.parametrize("given_tokenizer", [False, True])
+def test_a_line_longer_than_a_batch_is_streamed_in_pieces(tmp_path, monkeypatch, given_tokenizer):
+    # text8 is one 100 MB line: it is cut at whitespace into batch-sized pieces that are never held whole,
+    # and the pieces are joined back into one sentence
+    rng = np.random.default_rng(0)
+    vocab = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
+    long_line = " ".join(rng.choice(vocab, 400).tolist())
+    text = (
+        f"first line here\n{long_line}\tlast  words\nshort one\n{long_line}"  # the last line has no newline
+    )
+    path = tmp_path / "text8-like.txt"
+    path.write_text(text)
+    tok = load_corpus(path, min_count=1, use_cache=False).tokenizer if given_tokenizer else None
+    whole = load_corpus(path, min_count=1, use_cache=False, tokenizer=tok)
+    pieces = []
+    real = corpus_mod._file_batches
+
+    def spy(files, progress):
+        for batch in real(files, progress):
+            pieces.append((type(batch), [len(line) for line in batch]))
+            yield batch
+
+    monkeypatch.setattr(corpus_mod, "_BATCH_BYTES", 64)
+    monkeypatch.setattr(corpus_mod, "_file_batches", spy)
+    cut = load_corpus(path, min_count=1, use_cache=False, tokenizer=tok)
+    assert sum(kind is corpus_mod._ContinuedLines for kind, _ in pieces) > 20  # the long lines were cut
+    assert max(n for _, lengths in pieces for n in lengths) < 2 * 64 + 16  # and no piece is much longer
+    assert cut.lengths.tolist() == [3, 402, 2, 400] == whole.lengths.tolist()
+    np.testing.assert_array_equal(np.asarray(cut.ids), np.asarray(whole.ids))
+    assert cut.tokenizer.get_vocab() == whole.tokenizer.get_vocab()
+    assert cut.decode(1) == long_line.split() + ["last", "words"]
+
+
+def test_bad_byte_in_a_cut_long_line_names_its_line_and_column(tmp_path, monkeypatch):
+    path = tmp_path / "long.txt"
+    path.write_bytes(b"ok\n" + b"word " * 100 + b"caf\xe9 x\n")
+    monkeypatch.setattr(corpus_mod, "_BATCH_BYTES", 64)
+    with pytest.raises(CorpusError, match=r"line 2: not valid UTF-8 \(byte 0xe9 at column 504\)"):
+        load_corpus(path, min_count=1, use_cache=False)
+
+
 def test_default_corpus():
     c = load_corpus(None)
     assert c.num_tokens >= 400_000
@@ -272,11 +313,11 @@ def test_interrupted_build_leaves_no_cache_entry(tmp_path, isolated_corpus_cache
         if where == "mid-tokenizing":
             real_add, seen = corpus_mod._IdSink.add, []
 
-            def add(self, ids, lengths):
+            def add(self, *args):
                 seen.append(1)
                 if len(seen) == 5:
                     raise KeyboardInterrupt
-                real_add(self, ids, lengths)
+                real_add(self, *args)
 
             m.setattr(corpus_mod._IdSink, "add", add)
         elif where == "vocabulary":
