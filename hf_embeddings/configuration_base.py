@@ -50,6 +50,36 @@ def check_format_version(value: Any, where: str | None = None) -> int:
     return value
 
 
+def default_cutoffs(vocab_size: int) -> list[int]:
+    """Adaptive-softmax cluster boundaries for a frequency-sorted vocabulary of `vocab_size` ids.
+
+    A head of the ~2k most frequent ids, then clusters up to 10k and 50k (as for WikiText-103 in Grave
+    et al. 2017); a small vocabulary gets a single split at half its size.
+    """
+    cutoffs = [c for c in (2000, 10000, 50000) if c < vocab_size - 1]
+    return cutoffs or [max(1, vocab_size // 2)]
+
+
+def check_adaptive_softmax(vocab_size: int, cutoffs: list[int] | None, div_value: float) -> list[int]:
+    """The cluster boundaries of an adaptive softmax over `vocab_size` ids (`default_cutoffs` when None),
+    checked together with `div_value` (the shrink factor of each tail cluster's projection); the language
+    model configs share it."""
+    cutoffs = list(cutoffs) if cutoffs else default_cutoffs(vocab_size)
+    if (
+        any(isinstance(c, bool) or not isinstance(c, int) for c in cutoffs)
+        or cutoffs != sorted(set(cutoffs))
+        or cutoffs[0] < 1
+        or cutoffs[-1] > vocab_size - 1
+    ):
+        raise ValueError(
+            f"adaptive_softmax_cutoffs must be increasing integers in [1, vocab_size - 1 = {vocab_size - 1}], "
+            f"got {cutoffs}"
+        )
+    if isinstance(div_value, bool) or not isinstance(div_value, (int, float)) or not div_value >= 1:
+        raise ValueError(f"adaptive_softmax_div_value must be a number >= 1, got {div_value!r}")
+    return cutoffs
+
+
 class EmbeddingConfig(PretrainedConfig):
     """`PretrainedConfig` that records the folder format version and refuses folders of a newer one.
 

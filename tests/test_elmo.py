@@ -563,6 +563,40 @@ def test_training_lowers_held_out_perplexity_both_directions(toy_corpus):
     assert after["num_targets"] == toy_corpus.num_tokens + len(toy_corpus) and tok.word_counts is not None
 
 
+def test_adaptive_softmax_loss_is_the_exact_nll_of_both_directions(tmp_path):
+    # vocabulary of 30 words in clusters [0, 10) head, [10, 20), [20, 30); tail projections P / div^k
+    model = tiny_model(cls=ElmoForLanguageModeling, vocab_size=30, adaptive_softmax=True,
+                       adaptive_softmax_cutoffs=[10, 20], adaptive_softmax_div_value=2.0).double()  # fmt: skip
+    head = model.adaptive_head
+    assert [tail[0].out_features for tail in head.tail] == [4, 2]  # P = 8 -> 8 / 2, 8 / 4
+    tok = ElmoCharacterTokenizer.from_vocabulary([f"w{i}" for i in range(26)])
+    sentences = [["w5", "w25", "w12"], ["w0", "w22"]]
+    enc = tok.encode_sentences(sentences)
+    labels = torch.tensor([[9, 29, 16], [4, 26, 0]])  # (tokens of a padded slot are not scored)
+    out = model(char_ids=enc["char_ids"], attention_mask=enc["attention_mask"], labels=labels)
+    with torch.no_grad():
+        fwd, bwd = model.bilm(enc["char_ids"], enc["attention_mask"]).layers[-1]
+        log_p_f = head.log_prob(fwd.flatten(0, 1)).view(2, 5, 30)
+        log_p_b = head.log_prob(bwd.flatten(0, 1)).view(2, 5, 30)
+    bos, eos = model.config.bos_token_id, model.config.eos_token_id
+    expected_f = expected_b = 0.0
+    for b, words in enumerate([[9, 29, 16], [4, 26]]):
+        seq = [bos, *words, eos]
+        for p in range(len(seq) - 1):  # forward: position p predicts p + 1; backward: p + 1 predicts p
+            expected_f -= float(log_p_f[b, p, seq[p + 1]])
+            expected_b -= float(log_p_b[b, p + 1, seq[p]])
+    assert float(out.forward_nll) == pytest.approx(expected_f, rel=1e-10)
+    assert float(out.backward_nll) == pytest.approx(expected_b, rel=1e-10)
+    assert int(out.num_targets) == 7
+    assert float(out.loss.detach()) == pytest.approx((expected_f + expected_b) / 2 / 7, rel=1e-10)
+    model.save_pretrained(tmp_path / "lm")
+    again = ElmoForLanguageModeling.from_pretrained(tmp_path / "lm")
+    assert again.config.adaptive_softmax_div_value == 2.0
+    assert [tail[0].out_features for tail in again.adaptive_head.tail] == [4, 2]
+    with pytest.raises(ValueError, match="adaptive_softmax_div_value must be a number >= 1, got 0.5"):
+        ElmoConfig(vocab_size=30, adaptive_softmax=True, adaptive_softmax_div_value=0.5)
+
+
 def test_train_elmo_through_the_cli(tmp_path, toy_corpus):
     from transformers import AutoModel, AutoTokenizer
 

@@ -3,7 +3,7 @@ model with projections and clipping, mixed into task representations by learned 
 
 from __future__ import annotations
 
-from ...configuration_base import EmbeddingConfig
+from ...configuration_base import EmbeddingConfig, check_adaptive_softmax
 
 #: the released bilm-tf/AllenNLP character CNN (every released size uses it)
 ORIGINAL_FILTERS = [[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]]
@@ -52,7 +52,8 @@ class ElmoConfig(EmbeddingConfig):
     Language model (`ElmoForLanguageModeling`):
         vocab_size: words the softmax predicts (the tokenizer's vocabulary; ids >= vocab_size count as <unk>).
         adaptive_softmax: adaptive softmax instead of the full one (None: when vocab_size > 10,000);
-            `adaptive_softmax_cutoffs` its cluster boundaries.
+            `adaptive_softmax_cutoffs` its cluster boundaries, `adaptive_softmax_div_value` the shrink
+            factor of each tail cluster's projection (P / div, P / div^2, ...).
         max_sequence_length: training sentences longer than this are cut into pieces.
         batch_size (sentences per step), learning_rate, weight_decay, epochs, validation_fraction: read by
         the family's `build_training_data` (`hf-embeddings train elmo --epochs 3 ...`).
@@ -85,6 +86,7 @@ class ElmoConfig(EmbeddingConfig):
         vocab_size: int = 4,
         adaptive_softmax: bool | None = None,
         adaptive_softmax_cutoffs: list[int] | None = None,
+        adaptive_softmax_div_value: float = 4.0,
         max_sequence_length: int = 100,
         batch_size: int = 64,
         learning_rate: float = 2e-3,
@@ -140,16 +142,9 @@ class ElmoConfig(EmbeddingConfig):
         if adaptive_softmax is None:
             adaptive_softmax = vocab_size > 10_000
         if adaptive_softmax:
-            from ..nnlm.configuration_nnlm import default_cutoffs
-
-            cutoffs = (
-                list(adaptive_softmax_cutoffs) if adaptive_softmax_cutoffs else default_cutoffs(vocab_size)
+            adaptive_softmax_cutoffs = check_adaptive_softmax(
+                vocab_size, adaptive_softmax_cutoffs, adaptive_softmax_div_value
             )
-            if cutoffs != sorted(set(cutoffs)) or cutoffs[0] < 1 or cutoffs[-1] > vocab_size - 1:
-                raise ValueError(
-                    f"adaptive_softmax_cutoffs must be increasing integers in [1, {vocab_size - 1}], got {cutoffs}"
-                )
-            adaptive_softmax_cutoffs = cutoffs
         self.char_embedding_dim = char_embedding_dim
         self.filters = filters
         self.n_highway = n_highway
@@ -168,6 +163,7 @@ class ElmoConfig(EmbeddingConfig):
         self.vocab_size = vocab_size
         self.adaptive_softmax = bool(adaptive_softmax)
         self.adaptive_softmax_cutoffs = adaptive_softmax_cutoffs
+        self.adaptive_softmax_div_value = float(adaptive_softmax_div_value)
         self.max_sequence_length = max_sequence_length
         self.batch_size = batch_size
         self.learning_rate = float(learning_rate)

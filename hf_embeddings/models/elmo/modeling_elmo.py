@@ -513,7 +513,7 @@ class ElmoForLanguageModeling(ElmoPreTrainedModel):
         if config.adaptive_softmax:
             self.adaptive_head = nn.AdaptiveLogSoftmaxWithLoss(
                 config.projection_dim, config.vocab_size, cutoffs=list(config.adaptive_softmax_cutoffs),
-                div_value=4.0, head_bias=True,
+                div_value=config.adaptive_softmax_div_value, head_bias=True,
             )  # fmt: skip
         else:
             self.lm_head = nn.Linear(config.projection_dim, config.vocab_size)

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from ...configuration_base import EmbeddingConfig
+from ...configuration_base import EmbeddingConfig, check_adaptive_softmax, default_cutoffs
 
-
-def default_cutoffs(vocab_size: int) -> list[int]:
-    """Adaptive-softmax cluster boundaries for a frequency-sorted vocabulary of `vocab_size` ids.
-
-    A head of the ~2k most frequent ids, then clusters up to 10k and 50k (as for WikiText-103 in Grave
-    et al. 2017); a small vocabulary gets a single split at half its size.
-    """
-    cutoffs = [c for c in (2000, 10000, 50000) if c < vocab_size - 1]
-    return cutoffs or [max(1, vocab_size // 2)]
+__all__ = ["NNLMConfig", "default_cutoffs"]
 
 
 class NNLMConfig(EmbeddingConfig):
@@ -99,24 +91,9 @@ class NNLMConfig(EmbeddingConfig):
                     f"needs hidden_size == embedding_dim, got {hidden_size} and {embedding_dim}"
                 )
         if adaptive_softmax:
-            cutoffs = (
-                list(adaptive_softmax_cutoffs) if adaptive_softmax_cutoffs else default_cutoffs(vocab_size)
+            adaptive_softmax_cutoffs = check_adaptive_softmax(
+                vocab_size, adaptive_softmax_cutoffs, adaptive_softmax_div_value
             )
-            if (
-                any(isinstance(c, bool) or not isinstance(c, int) for c in cutoffs)
-                or cutoffs != sorted(set(cutoffs))
-                or cutoffs[0] < 1
-                or cutoffs[-1] > vocab_size - 1
-            ):
-                raise ValueError(
-                    f"adaptive_softmax_cutoffs must be increasing integers in [1, vocab_size - 1 = {vocab_size - 1}], "
-                    f"got {cutoffs}"
-                )
-            adaptive_softmax_cutoffs = cutoffs
-            if adaptive_softmax_div_value < 1:
-                raise ValueError(
-                    f"adaptive_softmax_div_value must be >= 1, got {adaptive_softmax_div_value!r}"
-                )
         self.vocab_size = vocab_size
         self.context_size = context_size
         self.embedding_dim = embedding_dim
