@@ -221,6 +221,18 @@ def train_nnlm(args, device, restricted, tok) -> dict:
     return out
 
 
+def load_nnlm_results(path: str, results: dict) -> dict:
+    """The NNLM entry of an earlier run's --json-out (the NNLM trains deterministically from the seed, so
+    its result can be reused); refused unless that run had this run's corpus, split and held-out lines."""
+    earlier = json.loads(Path(path).read_text())
+    if "nnlm" not in earlier:
+        raise SystemExit(f"{path}: no 'nnlm' entry (was that run made with --nnlm?)")
+    for key in ("corpus", "vocab_size", "train_words", "valid_words", "test_words", "max_eval_lines"):
+        if earlier.get(key) != results.get(key):
+            raise SystemExit(f"{path}: {key} is {earlier.get(key)!r} there but {results.get(key)!r} here")
+    return {**earlier["nnlm"], "source": f"{path} ({earlier.get('hardware')})"}
+
+
 def inference(args, device, sentences: list[list[str]], vocabulary: list[str]) -> dict:
     """Tokens/s of the small preset (random weights), batch 1 and batch 64, without and with the cache."""
     from hf_embeddings.models.elmo import ElmoCharacterTokenizer, ElmoConfig, ElmoModel
@@ -282,6 +294,11 @@ def main(argv=None) -> int:
                    "GPU, 3000 on a CPU)")  # fmt: skip
     p.add_argument("--unk-inputs", action="store_true", help="read out-of-vocabulary input words as <unk>")
     p.add_argument("--nnlm", action="store_true", help="also train the NNLM with the same budget")
+    p.add_argument(
+        "--nnlm-results",
+        help="compare with the NNLM of an earlier run's --json-out instead of "
+        "training it again (same corpus, split and held-out lines, checked)",
+    )
     p.add_argument("--nnlm-config", type=json.loads, help="NNLMConfig overrides for --nnlm, as JSON")
     p.add_argument("--infer-sentences-b1", type=int, default=100)
     p.add_argument("--infer-sentences-b64", type=int, default=1280)
@@ -331,9 +348,18 @@ def main(argv=None) -> int:
                 f"backward {v['backward_perplexity']:.2f}  average {v['perplexity']:.2f}")  # fmt: skip
         log(f"  training: {r['steps']} steps, {r['train_words']:,} words in {r['train_seconds']:.0f} s -> "
             f"{r['tokens_per_second']:,.0f} tokens/s ({r['parameters']:,} parameters)")  # fmt: skip
-        if args.nnlm:
-            n = train_nnlm(args, device, restricted, tok)
+        if args.nnlm or args.nnlm_results:
+            n = (
+                load_nnlm_results(args.nnlm_results, results)
+                if args.nnlm_results
+                else train_nnlm(args, device, restricted, tok)
+            )
+            if n["test_targets"] != r["test"]["num_targets"]:
+                raise SystemExit(f"the NNLM was scored on {n['test_targets']:,} test targets, ELMo on "
+                                 f"{r['test']['num_targets']:,}: not the same held-out lines")  # fmt: skip
             results["nnlm"] = n
+            if "source" in n:
+                log(f"  NNLM: the result of {n['source']}")
             log(f"  NNLM {json.dumps(n['spec'])}: valid {n['valid_perplexity']:.2f}  test {n['test_perplexity']:.2f} "
                 f"({n['tokens_per_second']:,.0f} tokens/s, {n['train_seconds']:.0f} s)")  # fmt: skip
             log(f"  forward ELMo vs NNLM, test (same targets): {r['test']['forward_perplexity']:.2f} vs "

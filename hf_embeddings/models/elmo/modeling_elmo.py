@@ -123,6 +123,28 @@ def _row_hash(rows: torch.Tensor, mult: torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------------------------------------------
 # biLSTM
 # ------------------------------------------------------------------------------------------------------
+def lstm_step(
+    x_t: torch.Tensor,
+    h: torch.Tensor,
+    c: torch.Tensor,
+    w_hh: torch.Tensor,
+    w_proj: torch.Tensor,
+    cell_clip: float | None,
+    proj_clip: float | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One time step of both directions: x_t (2, n, 4C) the input side (bias included), h (2, n, P), c (2, n, C)
+    -> the new (h, c). A module-level function so that it can be swapped for a compiled one
+    (bench/elmo_lstm_step.py measures torch.compile on it)."""
+    z_i, z_j, z_f, z_o = torch.baddbmm(x_t, h, w_hh).chunk(4, dim=-1)
+    c = torch.sigmoid(z_f) * c + torch.sigmoid(z_i) * torch.tanh(z_j)
+    if cell_clip is not None:
+        c = c.clamp(-cell_clip, cell_clip)
+    h = torch.bmm(torch.sigmoid(z_o) * torch.tanh(c), w_proj)
+    if proj_clip is not None:
+        h = h.clamp(-proj_clip, proj_clip)
+    return h, c
+
+
 class ElmoBiLstmLayer(nn.Module):
     """Both directions of one LSTM-with-projection layer, stacked on dim 0 (0 = forward, 1 = backward).
 
@@ -162,13 +184,7 @@ class ElmoBiLstmLayer(nn.Module):
         for n, x_t in zip(batch_sizes, torch.split(xp, batch_sizes, dim=1)):
             if n < h.shape[1]:  # sequences that ended drop out (the batch is sorted by length)
                 h, c = h[:, :n], c[:, :n]
-            z_i, z_j, z_f, z_o = torch.baddbmm(x_t, h, w_hh).chunk(4, dim=-1)
-            c = torch.sigmoid(z_f) * c + torch.sigmoid(z_i) * torch.tanh(z_j)
-            if cell_clip is not None:
-                c = c.clamp(-cell_clip, cell_clip)
-            h = torch.bmm(torch.sigmoid(z_o) * torch.tanh(c), w_proj)
-            if proj_clip is not None:
-                h = h.clamp(-proj_clip, proj_clip)
+            h, c = lstm_step(x_t, h, c, w_hh, w_proj, cell_clip, proj_clip)
             outputs.append(h)
         return torch.cat(outputs, dim=1)
 
