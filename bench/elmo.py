@@ -16,30 +16,33 @@
 A budget keeps CPU runs to a few minutes (`--max-seconds`, `--max-steps`, `--max-eval-lines`); on a GPU the
 defaults evaluate on every held-out line. The last line printed is a JSON object with every number.
 
-Measured on 2 cores (idle machine, torch 2.13; `--part train --max-seconds 240 --nnlm`, same lines and split as
-below), 2026-11-26: ELMo tiny, 2,225 steps of 32 sentences (1,113,099 words, 0.35 epoch), 4,632 tokens/s: test
-perplexity forward 318.4, backward 332.9, average 325.6 (valid 322.9 / 341.6 / 332.1); NNLM 3,104 tokens/s:
-test 286.8 (valid 292.6). Before this session's character-CNN and recipe changes the same run gave ELMo
-forward 374.4 vs NNLM 305.0.
-Measured (one thread of a shared 2-core CPU, torch 2.13; `--part train --max-seconds 240 --nnlm --threads 1`,
-first 3,000 valid / test lines, i.e. 48,553 test targets per direction; GCIDE split: 3.16M training words,
-vocabulary 38,550):
-    ELMo tiny (1.0M parameters, adaptive softmax), CPU defaults (32 sentences per step, lr 5e-3, dropout 0):
-    1,611 steps (804,550 words, 0.25 epoch) in 240 s, 3,349 tokens/s: test perplexity forward 351.8,
-    backward 362.4, average 357.1 (valid 354.4 / 369.2 / 361.8).
-    NNLM (5 context words, m 128, h 512, direct connections, adaptive softmax), same budget and thread,
-    2,226 tokens/s: test 310.5 (valid 315.1); an earlier run of it: 303.0 (310.8), 2,396 tokens/s.
-    After 4 minutes on one CPU thread the NNLM is still ahead (forward 351.8 vs 310.5); the comparison the
-    issue asks for (trained models) needs the GPU run below. Same budget, other ELMo settings (1 thread):
-    16 sentences per step 363.6 forward; 64 sentences with dropout 0.1 (the former CPU defaults) 439.1.
-    Inference (measured before the character CNN learned to skip repeated words and padding columns, on
-    2 cores), "small" preset (13.6M parameters, random weights), tokens/s: batch 1 371 -> 734 with the
-    char-CNN cache over the 38,548-word vocabulary (built in ~35 s), batch 64 1,174 -> 3,693. The machine was
-    shared: an earlier identical run gave 547 -> 867 and 1,735 -> 4,854.
+Measured on 2 cores, torch 2.13, 2026-11-26 (first 3,000 valid / test lines = 48,553 test targets per
+direction; GCIDE split: 3.16M training words, vocabulary 38,550; raw JSON in bench/results/):
+    Whole epochs (`--part train --epochs 1 --nnlm`, idle machine):
+        ELMo tiny (1.0M parameters, adaptive softmax, 32 sentences per step, lr 5e-3, dropout 0), 1 epoch in
+        623 s (5,069 tokens/s): test perplexity forward 228.4, backward 247.5, average 237.7.
+        NNLM (5 context words, m 128, h 512, direct connections, adaptive softmax; 12.3M parameters), 1 epoch
+        in 1,253 s (2,712 tokens/s): test 183.7 (valid 188.9).
+        ELMo tiny, 2 epochs (`--epochs 2 --nnlm-results` the run above; the machine was ~25% slower by then:
+        1,559 s, 4,048 tokens/s): forward 190.6, backward 205.6, average 198.0. Still 3.8% behind the
+        one-epoch NNLM, which took about as long as these two epochs would on the idle machine.
+        Wider projections, 1 epoch (1 thread each, two runs side by side): P 128 forward 209.1 (2.0M
+        parameters), P 256 211.1 (3.9M).
+    240 s budget (`--part train --max-seconds 240 --nnlm`, idle machine): ELMo tiny 2,225 steps (0.35 epoch),
+        4,632 tokens/s: forward 318.4, backward 332.9, average 325.6; NNLM 3,104 tokens/s: test 286.8. Before
+        the character-CNN and CPU-recipe changes the same run gave 374.4 vs 305.0. One thread: 351.8 vs 310.5;
+        16 sentences per step 363.6; 64 sentences with dropout 0.1 (the former CPU defaults) 439.1.
+    So on a CPU, at equal epochs or equal time, the NNLM is still ahead after one to two epochs; the biLM's
+    loss was still falling steeply at its second epoch. The comparison between trained models needs the
+    multi-epoch GPU run below.
+    Inference (`--part infer`), "small" preset (13.6M parameters, random weights), tokens/s: batch 1 425 ->
+    737 with the char-CNN cache over the 38,548-word vocabulary (built in 14.6 s), batch 64 3,251 -> 3,921.
+    Before the character CNN learned to skip repeated words and padding columns: batch 64 1,174-1,735
+    without the cache (two runs), cache build ~35 s.
 
 Example:
     python bench/elmo.py --device cpu --max-seconds 240 --nnlm                # CPU: both parts, ~12 minutes
-    python bench/elmo.py --device cpu --part train --max-seconds 240 --nnlm --threads 1   # the figures above
+    python bench/elmo.py --device cpu --part train --epochs 1 --nnlm          # CPU: one epoch each, ~35 minutes
     python bench/elmo.py --device cuda --epochs 8 --max-seconds 300 --nnlm   # GPU: the comparison
 """
 
