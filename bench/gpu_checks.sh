@@ -42,6 +42,9 @@ elmo)
         # biLM (tiny preset) on the NNLM bench's split and vocabulary, 5 minutes of training
         timeout 480 python3 bench/elmo.py --corpus $CORPUS --device cuda --epochs 8 --max-seconds 300 \
             --json-out "$OUT/elmo.json" 2>&1 | grep -v -i warn | tee "$OUT/elmo.txt" | tail -30
+        # does torch.compile of the LSTM time step help on the GPU (on a CPU it is 0.75x)?
+        timeout 240 python3 bench/elmo_lstm_step.py --device cuda --preset small --batch-size 256 2>&1 \
+            | grep -v -i warn | tee "$OUT/elmo_lstm_step.txt" | tail -6
     fi
     ;;
 esac
