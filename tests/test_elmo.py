@@ -525,6 +525,10 @@ def test_sentence_batches_respect_lines_and_cover_every_word(toy_corpus):
     assert all(b * t <= 20 for b, t in shapes) and sum(b for b, _ in shapes) == len(toy_corpus)
     total = sum(float(capped[k]["num_items_in_batch"]) for k in range(len(capped)))
     assert total == pytest.approx(capped.num_targets)
+    # a line longer than max_tokens (text8 is one line) is scored in pieces that fit a batch
+    tiny_cap = SentenceBatches(toy_corpus, batch_size=100, shuffle=False, max_tokens=4)
+    assert max(tiny_cap[k]["attention_mask"].numel() for k in range(len(tiny_cap))) <= 4
+    assert tiny_cap.num_words == toy_corpus.num_tokens and tiny_cap.num_targets > capped.num_targets
     # a separate target array (another softmax vocabulary) gives the labels; the characters stay the input's
     targets = np.asarray(toy_corpus.ids) + 100
     other = SentenceBatches(toy_corpus, batch_size=100, shuffle=False, targets=targets)

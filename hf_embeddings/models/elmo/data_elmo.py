@@ -56,7 +56,8 @@ class SentenceBatches(Dataset):
     from `targets`, an array aligned with `corpus.ids`, when the softmax vocabulary differs from the input's),
     `num_words`; unshuffled (evaluation) batches also carry `num_items_in_batch` = targets / batches, which
     makes Trainer's unweighted mean of the batch losses the exact per-target mean; they are sorted by length
-    and hold at most `max_tokens` padded tokens (when given). Use with batch size 1 and `unwrap_batch`.
+    and hold at most `max_tokens` padded tokens (when given; a longer line is cut into pieces of `max_tokens`
+    words, each scored with its own boundaries). Use with batch size 1 and `unwrap_batch`.
     """
 
     def __init__(
@@ -75,6 +76,8 @@ class SentenceBatches(Dataset):
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if max_tokens and (max_length is None or max_length > max_tokens):
+            max_length = max_tokens  # a longer line (text8 is one) is scored in pieces that fit a batch
         self.starts, self.lengths = sentence_spans(corpus, max_length)
         if len(self.lengths) == 0:
             raise ValueError("the corpus has no sentence to train on (every line is empty)")
