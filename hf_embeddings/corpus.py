@@ -187,7 +187,13 @@ def _file_batches(files: list[Path], progress) -> Iterator[list[str]]:
                     cut = block.rfind(b"\n")
                     if cut < 0:  # no line end in this block: the line goes on
                         rest += block
-                        space = max(rest.rfind(b" "), rest.rfind(b"\t")) if len(rest) >= _BATCH_BYTES else -1
+                        # (not at its very end: a byte must stay for a later batch to close the line, even at EOF)
+                        end = len(rest) - 1
+                        space = (
+                            max(rest.rfind(b" ", 0, end), rest.rfind(b"\t", 0, end))
+                            if end >= _BATCH_BYTES
+                            else -1
+                        )
                         if space < 0:
                             continue
                         data, rest = rest[: space + 1], rest[space + 1 :]

@@ -196,6 +196,16 @@ def test_a_line_longer_than_a_batch_is_streamed_in_pieces(tmp_path, monkeypatch,
     assert cut.decode(1) == long_line.split() + ["last", "words"]
 
 
+def test_a_cut_line_ending_a_file_does_not_run_into_the_next_file(tmp_path, monkeypatch):
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "a.txt").write_text("x " * 100)  # no newline; ends with the space the cut would use
+    (folder / "b.txt").write_text("y z\n")
+    monkeypatch.setattr(corpus_mod, "_BATCH_BYTES", 200)
+    c = load_corpus(folder, min_count=1, use_cache=False)
+    assert c.lengths.tolist() == [100, 2]
+
+
 def test_bad_byte_in_a_cut_long_line_names_its_line_and_column(tmp_path, monkeypatch):
     path = tmp_path / "long.txt"
     path.write_bytes(b"ok\n" + b"word " * 100 + b"caf\xe9 x\n")
