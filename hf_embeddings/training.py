@@ -164,11 +164,7 @@ class EmbeddingTrainer(Trainer):
         self.epoch_history: list[dict] = []
         self._takes_lr: bool | None = None
         self._takes_lr_end = False
-        self._epoch_loss = None
-        self._epoch_items = 0
-        self._epoch_batches = 0
-        self._epoch_words = None
-        self._epoch_t0 = 0.0
+        self._epoch_start()  # the per-epoch accumulators (reset again at every epoch's start)
         self.add_callback(_EpochCallback(self))
 
     # --- optimiser / schedule -------------------------------------------------------------------------
