@@ -278,7 +278,10 @@ def inference(args, device, sentences: list[list[str]], vocabulary: list[str]) -
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--part", choices=["train", "infer", "all"], default="all")
+    p.add_argument(
+        "--part", choices=["train", "infer", "all", "nnlm"], default="all",
+        help="nnlm: only the NNLM of --nnlm (its result can be reused by a later run's --nnlm-results)",
+    )  # fmt: skip
     p.add_argument("--corpus", default=str(DEFAULT_CORPUS))
     p.add_argument(
         "--min-count", type=int, default=4, help="vocabulary: training-split count >= this (as NNLM)"
@@ -342,6 +345,11 @@ def main(argv=None) -> int:
         f"test {parts[2].num_tokens:,} words; vocabulary {len(tok):,} (min count {args.min_count}) "
         f"[{time.perf_counter() - t:.1f} s]")  # fmt: skip
 
+    if args.part == "nnlm":
+        n = train_nnlm(args, device, restricted, tok)
+        results["nnlm"] = n
+        log(f"  NNLM {json.dumps(n['spec'])}: valid {n['valid_perplexity']:.2f}  test {n['test_perplexity']:.2f} "
+            f"({n['test_targets']:,} targets; {n['tokens_per_second']:,.0f} tokens/s, {n['train_seconds']:.0f} s)")  # fmt: skip
     if args.part in ("train", "all"):
         log(f"ELMo biLM ({args.preset} preset) on {device}: batch {args.batch_size} sentences, lr {args.lr}, "
             f"{args.epochs} epoch(s), budget {args.max_seconds or '-'} s / {args.max_steps or '-'} steps ...")  # fmt: skip

@@ -24,6 +24,13 @@ bench/results/2026-11-26-cpu-word2vec-spans.json):
     skipgram  ours 0.536 / 0.325 / 0.159, 534k words/s; gensim 0.533 / 0.319 / 0.160, 340k words/s: 1.57x
     cbow      ours 0.446 / 0.212 / 0.104, 1.08M words/s; gensim 0.456 / 0.215 / 0.107, 918k words/s: 1.18x
     (back-to-back ratios 1.46x and 1.16x; peak RSS 664 vs 203 MB, 150 vs 91 MB above the libraries)
+One H100 (ours only, `--device cuda --systems ours --arch both --seeds 3`; gensim stays the CPU figures
+above; raw runs in bench/results/2026-11-26-h100-b/):
+    1,048,576 words per step: skipgram 0.548 / 0.335 / 0.160, 12.4M words/s; cbow 0.457 / 0.226 / 0.103,
+    13.5M words/s (at 262,144 words per step: 11.2M and 9.4M words/s, similar quality). The default since,
+    with the rate decaying across a step's sub-batches (added after these runs; the same algorithm on a
+    CPU, `--option cpu_kernel=torch --option sub_batch_words=16384 --words-per-batch 1048576`, 1 seed:
+    skipgram 0.535 / 0.326 / 0.167, cbow 0.451 / 0.223 / 0.098).
 
     python bench/word2vec_vs_gensim.py [FILE] [--arch both|skipgram|cbow] [--epochs 5] [--seeds 1]
     python bench/word2vec_vs_gensim.py --quick          # 1 epoch, 1 seed: a fast sanity run

@@ -344,23 +344,29 @@ def _random_blocks(seed, V=40, nb=23, B=4, w=2, K=3):
     )
 
 
+@pytest.mark.parametrize("lr_end", [None, 0.04], ids=["constant-rate", "rate-decays-in-batch"])
 @pytest.mark.parametrize("skipgram", [True, False])
-def test_sequential_sub_batches_are_sgd_over_sub_batches(skipgram):
+def test_sequential_sub_batches_are_sgd_over_sub_batches(skipgram, lr_end):
     V, d, lr = 40, 6, 0.1
     blocks = _random_blocks(0, V=V)
     g = torch.Generator().manual_seed(3)
     win0 = torch.randn(V, d, dtype=torch.float64, generator=g)
     wout0 = 0.3 * torch.randn(V, d, dtype=torch.float64, generator=g)
     win, wout = win0.clone().requires_grad_(), wout0.clone().requires_grad_()
-    negative_sampling_loss(win, wout, *blocks, skipgram=skipgram, chunk_blocks=5, learning_rate=lr).backward()
+    negative_sampling_loss(
+        win, wout, *blocks, skipgram=skipgram, chunk_blocks=5, learning_rate=lr, learning_rate_end=lr_end
+    ).backward()
     # the look-ahead updates were taken back: the weights are bit-identical until the optimiser steps
     assert torch.equal(win.detach(), win0) and torch.equal(wout.detach(), wout0)
     step_in, step_out = win0 - lr * win.grad.to_dense(), wout0 - lr * wout.grad.to_dense()
     ref_in, ref_out = win0.clone(), wout0.clone()
-    for a in range(0, blocks[0].shape[0], 5):
+    starts = range(0, blocks[0].shape[0], 5)
+    for k, a in enumerate(starts):
+        # sub-batch k of K at lr + (lr_end - lr) k / K: linear from this step's rate to the next one's
+        rate = lr if lr_end is None else lr + (lr_end - lr) * k / len(starts)
         x, y = ref_in.clone().requires_grad_(), ref_out.clone().requires_grad_()
         reference_negative_sampling_loss(x, y, *(t[a : a + 5] for t in blocks), skipgram=skipgram).backward()
-        ref_in, ref_out = ref_in - lr * x.grad, ref_out - lr * y.grad
+        ref_in, ref_out = ref_in - rate * x.grad, ref_out - rate * y.grad
     torch.testing.assert_close(step_in, ref_in, rtol=0, atol=1e-12)
     torch.testing.assert_close(step_out, ref_out, rtol=0, atol=1e-12)
 

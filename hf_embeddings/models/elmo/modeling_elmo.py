@@ -145,11 +145,117 @@ def lstm_step(
     return h, c
 
 
+def _clip_mask(x: torch.Tensor, clip: float | None) -> torch.Tensor | None:
+    """Where `clamp(x, -clip, clip)` passes its gradient (inclusive bounds, as autograd's clamp)."""
+    return None if clip is None else x.abs() <= clip
+
+
+class LstmRecurrence(torch.autograd.Function):
+    """The time loop of `ElmoBiLstmLayer` (both directions, packed) with its backward written out.
+
+    Same values as the `lstm_step` loop under autograd (tests check both against each other in float64), but
+    no autograd graph of ~40 nodes per step: on a GPU the loop is bound by the per-operation cost on the
+    host, not by arithmetic (one H100 took ~1 ms per layer step at 256 sentences, bench/elmo_lstm_step.py).
+    The step's activations are kept in packed buffers, and the weight gradients are two large matrix
+    products over the whole sequence after the backward loop instead of one small product per step."""
+
+    @staticmethod
+    def forward(ctx, xp, w_hh, w_proj, batch_sizes, cell_clip, proj_clip):
+        # xp (2, N, 4C) input side incl. bias; w_hh (2, P, 4C); w_proj (2, C, P); batch_sizes: tuple of ints
+        C = w_proj.shape[1]
+        h = xp.new_zeros(2, batch_sizes[0], w_proj.shape[2])
+        c = xp.new_zeros(2, batch_sizes[0], C)
+        gates, c_pre, tanh_c, h_pre, outs = [], [], [], [], []
+        for n, x_t in zip(batch_sizes, torch.split(xp, batch_sizes, dim=1)):
+            g = torch.baddbmm(x_t, h[:, :n], w_hh)  # -> sigmoid(i), tanh(j), sigmoid(f), sigmoid(o)
+            t_j = torch.tanh(g[..., C : 2 * C])
+            g.sigmoid_()
+            g[..., C : 2 * C] = t_j
+            s_i, _, s_f, s_o = g.chunk(4, dim=-1)
+            cp = torch.addcmul(s_f * c[:, :n], s_i, t_j)
+            c = cp if cell_clip is None else cp.clamp(-cell_clip, cell_clip)
+            tc = torch.tanh(c)
+            hp = torch.bmm(s_o * tc, w_proj)
+            h = hp if proj_clip is None else hp.clamp(-proj_clip, proj_clip)
+            for buf, v in ((gates, g), (c_pre, cp), (tanh_c, tc), (h_pre, hp), (outs, h)):
+                buf.append(v)
+        out = torch.cat(outs, dim=1)
+        ctx.save_for_backward(
+            w_hh, w_proj, torch.cat(gates, dim=1), torch.cat(c_pre, dim=1), torch.cat(tanh_c, dim=1),
+            torch.cat(h_pre, dim=1), out,
+        )  # fmt: skip
+        ctx.batch_sizes, ctx.clips = tuple(batch_sizes), (cell_clip, proj_clip)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        w_hh, w_proj, gates, c_pre, tanh_c, h_pre, out = ctx.saved_tensors
+        batch_sizes, (cell_clip, proj_clip) = ctx.batch_sizes, ctx.clips
+        C = w_proj.shape[1]
+        offsets = [0]
+        for n in batch_sizes:
+            offsets.append(offsets[-1] + n)
+        w_hh_t, w_proj_t = w_hh.transpose(1, 2), w_proj.transpose(1, 2)
+        d_gates, d_hp = [], []  # per step, last step first
+        dh_rec = dc_rec = None  # from step t + 1 (its rows are the first rows of step t)
+        for t in range(len(batch_sizes) - 1, -1, -1):
+            n, sl = batch_sizes[t], slice(offsets[t], offsets[t + 1])
+            dh = grad_out[:, sl]
+            if dh_rec is not None:
+                dh = dh.clone()
+                dh[:, : dh_rec.shape[1]] += dh_rec
+            mask = _clip_mask(h_pre[:, sl], proj_clip)
+            dhp = dh * mask if mask is not None else dh
+            dm = torch.bmm(dhp, w_proj_t)  # (2, n, C): gradient of sigmoid(o) tanh(c)
+            g = gates[:, sl]
+            s_i, t_j, s_f, s_o = g.chunk(4, dim=-1)
+            tc = tanh_c[:, sl]
+            dc = dm * s_o * (1 - tc * tc)
+            if dc_rec is not None:
+                dc[:, : dc_rec.shape[1]] += dc_rec
+            mask = _clip_mask(c_pre[:, sl], cell_clip)
+            if mask is not None:
+                dc = dc * mask
+            if t > 0:
+                prev = c_pre[:, offsets[t - 1] : offsets[t - 1] + n]
+                d_f = dc * (prev if cell_clip is None else prev.clamp(-cell_clip, cell_clip))
+            else:
+                d_f = torch.zeros_like(dc)
+            dg = torch.cat([dc * t_j, dc * s_i, d_f, dm * tc], dim=-1)
+            # through the activations: sigmoid' = s (1 - s), tanh' = 1 - t^2
+            deriv = torch.addcmul(g, g, g, value=-1)
+            deriv[..., C : 2 * C].add_(1).sub_(t_j)
+            dg.mul_(deriv)
+            dc_rec = dc * s_f
+            dh_rec = torch.bmm(dg, w_hh_t)
+            d_gates.append(dg)
+            d_hp.append(dhp)
+        d_gates = torch.cat(d_gates[::-1], dim=1)  # = the gradient of xp
+        grads = [d_gates, None, None]
+        if ctx.needs_input_grad[1]:
+            # h before each step (zeros at the first): the first n_t rows of the previous step's outputs
+            src = np.concatenate([np.arange(offsets[t - 1], offsets[t - 1] + batch_sizes[t])
+                                  for t in range(1, len(batch_sizes))] or [np.zeros(0, np.int64)])  # fmt: skip
+            h_prev = torch.zeros_like(out)
+            h_prev[:, batch_sizes[0] :] = out[:, torch.as_tensor(src, device=out.device)]
+            grads[1] = torch.bmm(h_prev.transpose(1, 2), d_gates)
+        if ctx.needs_input_grad[2]:
+            m = gates[..., 3 * C :] * tanh_c  # sigmoid(o) tanh(c) at every step
+            grads[2] = torch.bmm(m.transpose(1, 2), torch.cat(d_hp[::-1], dim=1))
+        return (*grads, None, None, None)
+
+
 class ElmoBiLstmLayer(nn.Module):
     """Both directions of one LSTM-with-projection layer, stacked on dim 0 (0 = forward, 1 = backward).
 
     weight_ih (2, 4C, P), weight_hh (2, 4C, P), bias (2, 4C) in TensorFlow gate order i, j, f, o (the
-    original's B, without the forget bias), weight_proj (2, P, C)."""
+    original's B, without the forget bias), weight_proj (2, P, C).
+
+    `manual_backward`: train through `LstmRecurrence` (hand-written backward) instead of autograd over the
+    step loop; None (default) = on accelerators, where the loop is bound by per-operation host cost. On a
+    CPU the arithmetic dominates and autograd's loop was as fast (2 cores)."""
+
+    manual_backward: bool | None = None
 
     def __init__(self, input_dim: int, cell_dim: int, projection_dim: int):
         super().__init__()
@@ -178,6 +284,11 @@ class ElmoBiLstmLayer(nn.Module):
         n0 = batch_sizes[0]
         h = inputs.new_zeros(2, n0, w_hh.shape[1])
         c = inputs.new_zeros(2, n0, C)
+        manual = self.manual_backward
+        if manual is None:
+            manual = inputs.device.type != "cpu"
+        if manual and torch.is_grad_enabled():
+            return LstmRecurrence.apply(xp, w_hh, w_proj, tuple(batch_sizes), cell_clip, proj_clip)
         outputs = []
         # split (not sliced step by step): its backward is one concatenation, where the backward of
         # per-step slices would write a full-size zero tensor at every step

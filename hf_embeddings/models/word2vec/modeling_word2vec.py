@@ -126,6 +126,7 @@ class _NegativeSamplingLoss(torch.autograd.Function):
         chunk,
         lr,
         max_step,
+        lr_end=None,
     ):
         need_in, need_out = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         nb, U = context.shape
@@ -147,12 +148,18 @@ class _NegativeSamplingLoss(torch.autograd.Function):
         )
         step = max(1, min(chunk, nb))
         done = (nb - 1) // step * step if sequential else 0  # blocks before the last sub-batch
+        n_sub = -(-nb // step)
+        # the rate decays linearly across the sub-batches, from lr towards the next step's lr_end (as
+        # gensim decays it within a job): sub-batch k's gradient is scaled by lr_k / lr, folded into the
+        # products' alpha, so that one optimiser step with lr applies lr_k to it
+        decay = (lr_end - lr) / (lr * n_sub) if (sequential and lr_end is not None and lr_end != lr) else 0.0
         if done:  # the rows the look-ahead will move, as they are now (put back, bit-exact, at the end)
             saved_in = weight_in.index_select(0, context[:done].reshape(-1))
             saved_out = weight_out.index_select(0, targets[:done].reshape(-1))
         for a in range(0, nb, step):
             b = min(a + step, nb)
             g = b - a
+            r = 1.0 + decay * (a // step)
             wt, pm = _block_weights(pair_mask[a:b], centres[a:b], negatives[a:b], neg_scale, skipgram, dt)
             h = weight_in.index_select(0, context[a:b].reshape(-1)).view(g, U, d)
             o = weight_out.index_select(0, targets[a:b].reshape(-1)).view(g, T, d)
@@ -168,18 +175,18 @@ class _NegativeSamplingLoss(torch.autograd.Function):
                 continue
             coef = torch.sigmoid(s).sub_(label).mul_(wt)  # d loss / d score
             if need_out:
-                torch.bmm(coef.transpose(1, 2), x, out=out_vals[a:b])
+                _bmm_into(coef.transpose(1, 2), x, out_vals[a:b], r)
             if need_in:
                 if skipgram:
-                    torch.bmm(coef, o, out=in_vals[a:b])
+                    _bmm_into(coef, o, in_vals[a:b], r)
                 else:
                     gx = torch.bmm(coef, o)  # (g, B, d) error of each centre's hidden vector
                     # gensim: each context word gets the full error (mean) or error / count (sum)
-                    torch.bmm(pm if cbow_mean else mix / count[:, None, :], gx, out=in_vals[a:b])
+                    _bmm_into(pm if cbow_mean else mix / count[:, None, :], gx, in_vals[a:b], r)
             if sequential and max_step:
                 _trust_region_(context[a:b].reshape(-1), in_vals[a:b].view(-1, d), scratch, max_step / lr)
                 _trust_region_(targets[a:b].reshape(-1), out_vals[a:b].view(-1, d), scratch, max_step / lr)
-            if sequential and b < nb:
+            if sequential and b < nb:  # (vals already carry lr_k / lr)
                 weight_in.index_add_(0, context[a:b].reshape(-1), in_vals[a:b].view(-1, d), alpha=-lr)
                 weight_out.index_add_(0, targets[a:b].reshape(-1), out_vals[a:b].view(-1, d), alpha=-lr)
         if done:  # take the look-ahead back (duplicate ids carry identical rows): the optimiser applies it
@@ -209,7 +216,7 @@ class _NegativeSamplingLoss(torch.autograd.Function):
             grads.append(torch.sparse_coo_tensor(idx.unsqueeze(0), vals, shape, check_invariants=False))
             del vals
         del ctx.grads
-        return grads[0], grads[1], None, None, None, None, None, None, None, None, None, None
+        return grads[0], grads[1], None, None, None, None, None, None, None, None, None, None, None
 
 
 class _KernelStep(torch.autograd.Function):
@@ -224,6 +231,14 @@ class _KernelStep(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_loss):
         return None, None, None
+
+
+def _bmm_into(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, alpha: float) -> None:
+    """out = alpha * (a @ b), batched; alpha rides on the product itself (no extra pass over `out`)."""
+    if alpha == 1.0:
+        torch.bmm(a, b, out=out)
+    else:
+        torch.baddbmm(out, a, b, beta=0.0, alpha=alpha, out=out)  # beta 0: out's old contents are ignored
 
 
 def _trust_region_(idx: torch.Tensor, vals: torch.Tensor, scratch: torch.Tensor, bound: float) -> None:
@@ -252,6 +267,7 @@ def negative_sampling_loss(
     chunk_blocks: int = 256,
     learning_rate: float | None = None,
     max_row_step: float | None = None,
+    learning_rate_end: float | None = None,
 ) -> torch.Tensor:
     """Training loss of one batch of blocks (see `reference_negative_sampling_loss` for the definition),
     computed by the fused kernel in sub-batches of `chunk_blocks` blocks; its gradients w.r.t. the two
@@ -259,7 +275,8 @@ def negative_sampling_loss(
     `_NegativeSamplingLoss`): the gradient is then the one that makes an SGD step with that rate equal
     to SGD over the sub-batches one after the other; `max_row_step` then bounds each sub-batch's step of
     each row (a trust region: rows whose summed gradient-row norms times the rate exceed it are scaled
-    down to it)."""
+    down to it). With `learning_rate_end` too (the next step's rate), the rate decays linearly across the
+    sub-batches from `learning_rate` towards it, so a large batch decays as smoothly as small ones."""
     return _NegativeSamplingLoss.apply(
         weight_in,
         weight_out,
@@ -273,6 +290,7 @@ def negative_sampling_loss(
         int(chunk_blocks),
         float(learning_rate) if learning_rate else None,
         float(max_row_step) if max_row_step else None,
+        float(learning_rate_end) if (learning_rate and learning_rate_end is not None) else None,
     )
 
 
@@ -404,7 +422,7 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
         skipgram = self.config.architecture == "skipgram"
         loss = self._tensor_path_loss(
             self.word2vec.embeddings.weight, context, pair_mask, centres, negatives, learning_rate, skipgram,
-            self.word2vec.hs_embeddings is not None,
+            self.word2vec.hs_embeddings is not None, learning_rate_end,
         )  # fmt: skip
         with torch.no_grad():
             num = pair_mask.sum() if skipgram else pair_mask.any(1).sum()
@@ -458,7 +476,9 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
         loss = _KernelStep.apply(emb, self.word2vec.output_embeddings.weight, run)
         return Word2VecTrainingOutput(loss=loss, num_pairs=torch.tensor(counted["n"]))
 
-    def _tensor_path_loss(self, emb, context, pair_mask, centres, negatives, learning_rate, skipgram, hs):
+    def _tensor_path_loss(
+        self, emb, context, pair_mask, centres, negatives, learning_rate, skipgram, hs, learning_rate_end=None
+    ):
         """The batched tensor kernel (GPU, or CPU with cpu_kernel='torch' or without numba)."""
         if hs:
             raise ValueError(
@@ -483,4 +503,5 @@ class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel)
             chunk_blocks=chunk,
             learning_rate=learning_rate if self.training else None,
             max_row_step=self.config.max_row_step,
+            learning_rate_end=learning_rate_end if self.training else None,
         )
