@@ -35,8 +35,16 @@ direction; GCIDE split: 3.16M training words, vocabulary 38,550; raw JSON in ben
         the character-CNN and CPU-recipe changes the same run gave 374.4 vs 305.0. One thread: 351.8 vs 310.5;
         16 sentences per step 363.6; 64 sentences with dropout 0.1 (the former CPU defaults) 439.1.
     So on a CPU, at equal epochs or equal time, the NNLM is still ahead after one to two epochs; the biLM's
-    loss was still falling steeply at its second epoch. The comparison between trained models needs the
-    multi-epoch GPU run below.
+    loss was still falling steeply at its second epoch.
+One H100 (2026-11-26, torch 2.11; bench/results/2026-11-26-h100-b/):
+    The biLM's step costs about the same at 256 and 1024 sentences (89 and 91 ms): the LSTM's time loop is
+    bound by the host's per-operation cost (~1 ms per layer step, forward + backward), not by arithmetic.
+    The hand-written backward (`LstmRecurrence`) made it 1.07-1.15x faster, torch.compile of the step
+    0.88x (bench/elmo_lstm_step.py). 8 epochs at 1024 sentences per step (1,592 steps, 145 s, 174k
+    tokens/s): tiny test forward 238.0, backward 260.3; the small preset beside it on the same GPU
+    419.4 / 497.8. The NNLM (tied 512/512, 21.3M parameters, 8 epochs in 78 s): 135.85. Far fewer
+    updates than the CPU runs (6,300 steps per epoch at 32 sentences): on this GPU the biLM does not
+    reach the NNLM.
     Inference (`--part infer`), "small" preset (13.6M parameters, random weights), tokens/s: batch 1 425 ->
     737 with the char-CNN cache over the 38,548-word vocabulary (built in 14.6 s), batch 64 3,251 -> 3,921.
     Before the character CNN learned to skip repeated words and padding columns: batch 64 1,174-1,735
@@ -45,7 +53,8 @@ direction; GCIDE split: 3.16M training words, vocabulary 38,550; raw JSON in ben
 Example:
     python bench/elmo.py --device cpu --max-seconds 240 --nnlm                # CPU: both parts, ~12 minutes
     python bench/elmo.py --device cpu --part train --epochs 1 --nnlm          # CPU: one epoch each, ~35 minutes
-    python bench/elmo.py --device cuda --epochs 8 --max-seconds 300 --nnlm   # GPU: the comparison
+    python bench/elmo.py --device cuda --part train --batch-size 1024 --epochs 8 --nnlm   # GPU: the comparison
+    python bench/elmo.py --device cpu --part nnlm --epochs 2       # only the NNLM (for a later --nnlm-results)
 """
 
 from __future__ import annotations

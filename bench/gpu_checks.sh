@@ -2,7 +2,7 @@
 # The GPU figures quoted in the issues, on a lent GPU machine (python 3.12 with torch + CUDA, no network).
 # Carried along (ignored by git): .whl/ (wheels missing there: transformers 5.x, gensim for the evaluation
 # data sets), .gpu/ (gcide.txt.xz and the CPU-computed n-gram results ngram.npz).
-# Usage: bash bench/gpu_checks.sh [SECTION ...]   (default: word2vec elmo-probe elmo-compile); logs go to
+# Usage: bash bench/gpu_checks.sh [SECTION ...]   (default: word2vec elmo-step elmo-probe); logs go to
 # $OUT (or ./outputs/gpu). Sections, with their worst-case wall time (each is cut by `timeout`):
 #   word2vec        skip-gram and CBOW at the GPU default, 3 seeds each (~2 min)
 #   word2vec-sweep  sub_batch_words 1024 / 4096 / 16384, 1 seed each, both architectures (~4 min)
@@ -27,7 +27,7 @@ CORPUS=.gpu/gcide.txt.xz
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" \
     | tee -a "$OUT/gpu.txt"
-what=${*:-word2vec elmo-probe elmo-compile}
+what=${*:-word2vec elmo-step elmo-probe}
 
 w2v() {  # w2v NAME ARGS...: one run of the Word2Vec bench (ours only, on the GPU)
     local name=$1; shift
