@@ -34,8 +34,10 @@ direction; GCIDE split: 3.16M training words, vocabulary 38,550; raw JSON in ben
         4,632 tokens/s: forward 318.4, backward 332.9, average 325.6; NNLM 3,104 tokens/s: test 286.8. Before
         the character-CNN and CPU-recipe changes the same run gave 374.4 vs 305.0. One thread: 351.8 vs 310.5;
         16 sentences per step 363.6; 64 sentences with dropout 0.1 (the former CPU defaults) 439.1.
-    So on a CPU, at equal epochs or equal time, the NNLM is still ahead after one to two epochs; the biLM's
-    loss was still falling steeply at its second epoch.
+        NNLM alone, 2 epochs (`--part nnlm --epochs 2`; the cores were shared for most of its first epoch,
+        so 4,817 s; idle, 2 epochs take ~2,500 s, about 4 ELMo epochs): test 161.9 (valid 165.7).
+    So on a CPU the biLM passes the NNLM's first epoch at its third (170.4 vs 183.7, with 1.5x the time), but
+    not the NNLM's second (161.9); at equal time the NNLM stays ahead so far.
 One H100 (2026-11-26, torch 2.11; bench/results/2026-11-26-h100-b/):
     The biLM's step costs about the same at 256 and 1024 sentences (89 and 91 ms): the LSTM's time loop is
     bound by the host's per-operation cost (~1 ms per layer step, forward + backward), not by arithmetic.
