@@ -436,6 +436,11 @@ def test_lstm_backward_choice_by_device():
     assert layer(x, [2, 1], 1.0, None, None).grad_fn.name() == "LstmRecurrenceBackward"
     with torch.no_grad():  # inference never needs the saved activations
         assert layer(x, [2, 1], 1.0, None, None).grad_fn is None
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # mixed precision: autograd's loop
+        out = layer(x, [2, 1], 1.0, None, None)
+    assert out.grad_fn.name() == "CatBackward0"
+    out.float().sum().backward()
+    assert layer.weight_hh.grad is not None
 
 
 def test_bad_inputs_get_clear_errors():

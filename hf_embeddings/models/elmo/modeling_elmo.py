@@ -287,7 +287,9 @@ class ElmoBiLstmLayer(nn.Module):
         manual = self.manual_backward
         if manual is None:
             manual = inputs.device.type != "cpu"
-        if manual and torch.is_grad_enabled():
+        # under autocast the loop's products would come out in the low precision that the hand-written
+        # backward does not expect: autograd's loop handles the mixed dtypes there
+        if manual and torch.is_grad_enabled() and not torch.is_autocast_enabled(inputs.device.type):
             return LstmRecurrence.apply(xp, w_hh, w_proj, tuple(batch_sizes), cell_clip, proj_clip)
         outputs = []
         # split (not sliced step by step): its backward is one concatenation, where the backward of
