@@ -16,47 +16,44 @@
 A budget keeps CPU runs to a few minutes (`--max-seconds`, `--max-steps`, `--max-eval-lines`); on a GPU the
 defaults evaluate on every held-out line. The last line printed is a JSON object with every number.
 
-Measured on 2 cores, torch 2.13, 2026-11-26 (first 3,000 valid / test lines = 48,553 test targets per
-direction; GCIDE split: 3.16M training words, vocabulary 38,550; raw JSON in bench/results/):
-    Whole epochs (`--part train --epochs 1 --nnlm`, idle machine):
-        ELMo tiny (1.0M parameters, adaptive softmax, 32 sentences per step, lr 5e-3, dropout 0), 1 epoch in
-        623 s (5,069 tokens/s): test perplexity forward 228.4, backward 247.5, average 237.7.
-        NNLM (5 context words, m 128, h 512, direct connections, adaptive softmax; 12.3M parameters), 1 epoch
-        in 1,253 s (2,712 tokens/s): test 183.7 (valid 188.9).
-        ELMo tiny, 2 epochs (`--epochs 2 --nnlm-results` the run above; the machine was ~25% slower by then:
-        1,559 s, 4,048 tokens/s): forward 190.6, backward 205.6, average 198.0. Still 3.8% behind the
-        one-epoch NNLM, which took about as long as these two epochs would on the idle machine.
-        ELMo tiny, 3 epochs (same, while CI runs shared the cores for a while: 3,148 s): forward 170.4,
-        backward 185.6, average 177.8: ahead of the one-epoch NNLM, with 1.5x its (idle-machine) time.
-        Wider projections, 1 epoch (1 thread each, two runs side by side): P 128 forward 209.1 (2.0M
-        parameters), P 256 211.1 (3.9M).
-    240 s budget (`--part train --max-seconds 240 --nnlm`, idle machine): ELMo tiny 2,225 steps (0.35 epoch),
-        4,632 tokens/s: forward 318.4, backward 332.9, average 325.6; NNLM 3,104 tokens/s: test 286.8. Before
-        the character-CNN and CPU-recipe changes the same run gave 374.4 vs 305.0. One thread: 351.8 vs 310.5;
-        16 sentences per step 363.6; 64 sentences with dropout 0.1 (the former CPU defaults) 439.1.
-        NNLM alone, 2 epochs (`--part nnlm --epochs 2`; the cores were shared for most of its first epoch,
-        so 4,817 s; idle, 2 epochs take ~2,500 s, about 4 ELMo epochs): test 161.9 (valid 165.7).
-    So on a CPU the biLM passes the NNLM's first epoch at its third (170.4 vs 183.7, with 1.5x the time), but
-    not the NNLM's second (161.9); at equal time the NNLM stays ahead so far.
+Measured on 2 cores, torch 2.13 (first 3,000 valid / test lines = 48,553 test targets per direction; GCIDE
+split: 3.16M training words, vocabulary 38,550; raw JSON in bench/results/):
+    Equal time, 2026-11-27, idle machine (2026-11-27-cpu-elmo-tiny-3epochs.json,
+        2026-11-27-cpu-nnlm-2epochs.json; the NNLM trains deterministically: same perplexities as on 2026-11-26):
+        ELMo tiny (P 128, C 256, 2.0M parameters, adaptive softmax, 32 sentences per step, lr 5e-3, dropout 0),
+        3 epochs (`--part train --epochs 3`) in 2,732 s (3,465 tokens/s): test forward 155.32, backward 171.95,
+        average 163.42; valid forward 160.84.
+        NNLM (5 context words, m 128, h 512, direct connections, adaptive softmax; 12.3M parameters), 2 epochs
+        (`--part nnlm --epochs 2`) in 2,639 s (2,581 tokens/s, its two validation passes included): test
+        161.92, valid 165.66.
+        -> the biLM's forward perplexity is 4.1% lower on test (2.9% on valid), with 1.04x the NNLM's time.
+    The former tiny preset (P 64, 1.0M parameters; 2026-11-26): 623 s per epoch idle (5,069 tokens/s); test
+        forward 228.4 / 190.6 / 170.4 / 161.86 after 1 / 2 / 3 / 4 epochs (each its own schedule), i.e. a tie
+        with the 2-epoch NNLM at about equal time (4 epochs ~2,500 s idle). The NNLM after 1 epoch (1,253 s):
+        183.7. A 1-epoch screen (1 thread each, side by side) gave P 128 209.1 and P 256 211.1, hence P 128.
+    240 s budget (`--part train --max-seconds 240 --nnlm`, P 64): ELMo 2,225 steps, forward 318.4; NNLM 286.8
+        (before the character-CNN and CPU-recipe changes: 374.4 vs 305.0). One thread: 351.8 vs 310.5; 16
+        sentences per step 363.6; 64 sentences with dropout 0.1 (the former CPU defaults) 439.1. A fraction of
+        an epoch favours the NNLM: the biLM needs whole epochs.
+Inference on 2 CPU cores (`--part infer`, 2026-11-26): "small" preset (13.6M parameters, random weights),
+    tokens/s: batch 1 425 -> 737 with the char-CNN cache over the 38,548-word vocabulary (built in 14.6 s),
+    batch 64 3,251 -> 3,921. Before the character CNN learned to skip repeated words and padding columns:
+    batch 64 1,174-1,735 without the cache (two runs), cache build ~35 s.
 One H100 (2026-11-26, torch 2.11; bench/results/2026-11-26-h100-b/):
     The biLM's step costs about the same at 256 and 1024 sentences (89 and 91 ms): the LSTM's time loop is
     bound by the host's per-operation cost (~1 ms per layer step, forward + backward), not by arithmetic.
     The hand-written backward (`LstmRecurrence`) made it 1.07-1.15x faster, torch.compile of the step
     0.88x (bench/elmo_lstm_step.py). 8 epochs at 1024 sentences per step (1,592 steps, 145 s, 174k
-    tokens/s): tiny test forward 238.0, backward 260.3; the small preset beside it on the same GPU
+    tokens/s): tiny (P 64) test forward 238.0, backward 260.3; the small preset beside it on the same GPU
     419.4 / 497.8. The NNLM (tied 512/512, 21.3M parameters, 8 epochs in 78 s): 135.85. Far fewer
     updates than the CPU runs (6,300 steps per epoch at 32 sentences): on this GPU the biLM does not
     reach the NNLM.
-    Inference (`--part infer`), "small" preset (13.6M parameters, random weights), tokens/s: batch 1 425 ->
-    737 with the char-CNN cache over the 38,548-word vocabulary (built in 14.6 s), batch 64 3,251 -> 3,921.
-    Before the character CNN learned to skip repeated words and padding columns: batch 64 1,174-1,735
-    without the cache (two runs), cache build ~35 s.
 
 Example:
     python bench/elmo.py --device cpu --max-seconds 240 --nnlm                # CPU: both parts, ~12 minutes
-    python bench/elmo.py --device cpu --part train --epochs 1 --nnlm          # CPU: one epoch each, ~35 minutes
+    python bench/elmo.py --device cpu --part nnlm --epochs 2 --json-out nnlm.json  # CPU: the NNLM, ~45 minutes
+    python bench/elmo.py --device cpu --part train --epochs 3 --nnlm-results nnlm.json  # the biLM, ~45 minutes
     python bench/elmo.py --device cuda --part train --batch-size 1024 --epochs 8 --nnlm   # GPU: the comparison
-    python bench/elmo.py --device cpu --part nnlm --epochs 2       # only the NNLM (for a later --nnlm-results)
 """
 
 from __future__ import annotations
