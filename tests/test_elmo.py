@@ -30,13 +30,7 @@ from hf_embeddings.models.elmo import (
     words_to_char_ids,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # bit-exact comparisons below assume one thread
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -432,7 +432,7 @@ def test_cli_train_glove(tmp_path, capsys):
     assert "combine must be one of" in capsys.readouterr().err
 
 
-def test_resume_from_trainer_checkpoint_is_exact(tmp_path):
+def test_resume_from_trainer_checkpoint_is_exact(tmp_path, one_thread):
     """A run resumed from an epoch checkpoint (weights + AdaGrad state) ends where the uninterrupted one does."""
     from transformers import TrainingArguments
 

@@ -231,7 +231,11 @@ def test_batch_chunks_agree(ours, monkeypatch):
     neg = [[f"w{i + 2}"] for i in range(20)]
     expected = ours.most_similar_batch(pos, neg, topn=3)
     monkeypatch.setattr(kvmod, "_SCORE_BUDGET", 3 * N_WORDS)
-    assert ours.most_similar_batch(pos, neg, topn=3) == expected
+    chunked = ours.most_similar_batch(pos, neg, topn=3)
+    # another matrix shape takes another BLAS kernel: same ranking, scores equal to rounding only
+    assert len(chunked) == len(expected)
+    for mine, ref in zip(chunked, expected):
+        assert_same_ranking(mine, ref, atol=1e-6)
 
 
 def test_ties_are_broken_by_index():

@@ -39,13 +39,8 @@ TOY = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models: one thread is much faster than two fighting over a busy machine
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# tiny models: one thread is much faster than two fighting over a busy machine, and bit-exact
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

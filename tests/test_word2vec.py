@@ -107,21 +107,12 @@ def test_planted_clusters_are_recovered_and_loss_decreases(planted_corpus, tmp_p
     assert all(h["words_per_second"] > 0 for h in trainer.epoch_history)
 
 
-@pytest.fixture
-def one_thread():
-    """The numba CPU kernel is Hogwild with several threads (like gensim's workers): reproducible with one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("kernel", ["torch", pytest.param("numba", marks=needs_numba)])
 def test_same_seed_same_weights_with_or_without_a_dataloader_worker(
     planted_corpus, tmp_path, kernel, one_thread
 ):
-    if kernel == "torch":  # the tensor path is reproducible with any number of threads
-        torch.set_num_threads(2)
+    # bit-exact only on one thread: the numba kernel is Hogwild with several, and torch's reductions may
+    # split differently by thread count on another CPU
     opts = dict(seed=3, epochs=2, cpu_kernel=kernel)
     a, _ = train(planted_corpus, tmp_path / "a", **opts)
     b, _ = train(planted_corpus, tmp_path / "b", workers=1, **opts)
