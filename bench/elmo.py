@@ -136,7 +136,7 @@ def train_elmo(args, device, parts, restricted, tok) -> dict:
         bilm_perplexity,
         vocabulary_char_table,
     )
-    from hf_embeddings.training import EmbeddingTrainer, unwrap_batch
+    from hf_embeddings.training.trainer import EmbeddingTrainer, unwrap_batch
 
     options = {"vocab_size": len(tok), "batch_size": args.batch_size, "learning_rate": args.lr,
                "epochs": args.epochs, "dropout": args.dropout, **(args.config or {})}  # fmt: skip

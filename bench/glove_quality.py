@@ -46,7 +46,7 @@ def worker(a) -> dict:
     from hf_embeddings import load_corpus
     from hf_embeddings.evaluation import evaluate_static_embeddings
     from hf_embeddings.models.glove import FAMILY, GloVeForWeightedLeastSquares, config_from_corpus
-    from hf_embeddings.training import EmbeddingTrainer
+    from hf_embeddings.training.trainer import EmbeddingTrainer
 
     if a.threads:
         torch.set_num_threads(a.threads)

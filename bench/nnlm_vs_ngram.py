@@ -150,7 +150,7 @@ def train_nnlm(spec: dict, train, valid, vocab_size: int, args, device: str, eva
         build_training_data,
         token_log_probs,
     )
-    from hf_embeddings.training import EmbeddingTrainer
+    from hf_embeddings.training.trainer import EmbeddingTrainer
 
     spec = dict(spec)
     spec.setdefault("batch_size", args.batch_size)

@@ -87,7 +87,7 @@ def run_ours(path: str, arch: str, epochs: int, seed: int, a) -> dict:
 
     from hf_embeddings import load_corpus
     from hf_embeddings.models.word2vec import FAMILY, Word2VecForNegativeSampling, config_from_corpus
-    from hf_embeddings.training import EmbeddingTrainer
+    from hf_embeddings.training.trainer import EmbeddingTrainer
 
     if a.threads:
         torch.set_num_threads(a.threads)

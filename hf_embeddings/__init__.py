@@ -5,18 +5,19 @@
 `word-similarity` pipeline with `transformers.pipeline`.
 """
 
-from .corpus import TokenizedCorpus, load_corpus
 from .errors import CorpusError, FormatError, HFEmbeddingsError
-from .hub import push_folder, push_to_hub, save_model_folder
-from .keyed_vectors import KeyedVectors, StaticEmbeddingMixin
-from .pipeline_registry import register_pipeline_lazily as _register_pipeline_lazily
-from .registry import ModelFamily, discover_families, get_family, register_family
-from .tokenization import WordTokenizer
-
-__version__ = "0.1.0"
+from .hub.save import push_folder, push_to_hub, save_model_folder
+from .models.family import ModelFamily, discover_families, get_family, register_family
+from .pipelines.registry import register_pipeline_lazily as _register_pipeline_lazily
+from .text.corpus import TokenizedCorpus, load_corpus
+from .text.tokenization import WordTokenizer
+from .vectors.keyed_vectors import KeyedVectors, StaticEmbeddingMixin
+from .version import __version__
 
 discover_families()
-_register_pipeline_lazily("word-similarity", "hf_embeddings.pipelines:WordSimilarityPipeline", "AutoModel")
+_register_pipeline_lazily(
+    "word-similarity", "hf_embeddings.pipelines.word_similarity:WordSimilarityPipeline", "AutoModel"
+)
 
 __all__ = [
     "CorpusError",
@@ -27,6 +28,7 @@ __all__ = [
     "StaticEmbeddingMixin",
     "TokenizedCorpus",
     "WordTokenizer",
+    "__version__",
     "discover_families",
     "get_family",
     "load_corpus",

@@ -15,12 +15,11 @@ from typing import Any
 
 import torch
 
-from .corpus import load_corpus
 from .errors import HFEmbeddingsError
-from .registry import ModelFamily, family_for_config, get_family
-
-TRAINING_LOG = "training_log.json"
-EVAL_RESULTS = "eval_results.json"
+from .hub.folder import EVAL_RESULTS, TRAINING_LOG, check_output_dir, publish_folder
+from .hub.load import load
+from .models.family import ModelFamily, config_parameters, family_for_config, get_family
+from .text.corpus import load_corpus
 
 
 @dataclass
@@ -44,34 +43,6 @@ def resolve_device(device: str | None) -> str:
     if device not in ("cpu", "mps") and not device.startswith("cuda"):
         raise HFEmbeddingsError(f"unknown device {device!r} (expected auto, cpu, cuda, cuda:N or mps)")
     return device
-
-
-def check_output_dir(output_dir: str | os.PathLike, overwrite: bool) -> Path:
-    """Return `output_dir` as a Path; refuses a non-empty folder unless `overwrite`."""
-    path = Path(output_dir)
-    if path.exists() and not path.is_dir():
-        raise HFEmbeddingsError(f"output dir {path} exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise HFEmbeddingsError(f"output dir {path} is not empty; pass --overwrite to replace it")
-    return path
-
-
-def config_parameters(config_class: type) -> dict[str, inspect.Parameter]:
-    """The hyperparameters a config class accepts (its __init__ keyword arguments)."""
-    params = inspect.signature(config_class.__init__).parameters
-    return {k: p for k, p in params.items() if k not in ("self", "kwargs") and p.kind != p.VAR_KEYWORD}
-
-
-def _publish(tmp: Path, final: Path) -> None:
-    """Move a finished folder into place; the old one (if any) is removed only after the new one exists."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def train(
@@ -103,7 +74,7 @@ def train(
     """
     from transformers import TrainingArguments, set_seed
 
-    from .training import EmbeddingTrainer
+    from .training.trainer import EmbeddingTrainer
 
     family = get_family(model)
     out = check_output_dir(output_dir, overwrite)
@@ -194,7 +165,7 @@ def train(
             }
             (final / EVAL_RESULTS).write_text(json.dumps(results, indent=2))
         shutil.rmtree(tmp / "checkpoints", ignore_errors=True)
-        from .hub import finalize_folder
+        from .hub.save import finalize_folder
 
         # config auto_map + format version, remote code, loss curve, model card
         finalize_folder(
@@ -206,14 +177,14 @@ def train(
             strict=False,
             **(card or {}),
         )
-        _publish(final, out)
+        publish_folder(final, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return TrainResult(out, base, tokenized.tokenizer, trainer.epoch_history, results, seconds)
 
 
 def _package_version() -> str:
-    from . import __version__
+    from .version import __version__
 
     return __version__
 
@@ -255,35 +226,6 @@ def run_evaluation(family: ModelFamily, model, tokenizer) -> dict:
     return {}
 
 
-def load(path: str | os.PathLike, *, head: str | None = None) -> tuple[Any, Any]:
-    """Return (model, tokenizer) from a saved folder or Hub id, via AutoModel / AutoTokenizer.
-
-    `head` names an Auto class (e.g. "AutoModelForCausalLM") to use instead of AutoModel when the model's
-    family registers it (`ModelFamily.extra_auto_classes`), so a caller can ask for a capability (a
-    language-model head) without knowing which families have it.
-    """
-    import transformers
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-    from .configuration_base import FORMAT_VERSION_KEY, FormatVersionError, check_format_version
-
-    try:
-        config = AutoConfig.from_pretrained(path)
-    except FormatVersionError as e:
-        raise FormatVersionError(f"{path}: {e}") from None
-    except (OSError, ValueError) as e:
-        raise HFEmbeddingsError(f"cannot load a model from {path}: {str(e).splitlines()[0]}") from None
-    family = family_for_config(config)  # clear error for non-hf_embeddings models
-    # configs not derived from EmbeddingConfig keep the saved field as a plain attribute
-    check_format_version(getattr(config, FORMAT_VERSION_KEY, None), str(path))
-    auto = getattr(transformers, head) if head in family.extra_auto_classes else AutoModel
-    model = auto.from_pretrained(path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    if hasattr(model, "attach_tokenizer"):
-        model.attach_tokenizer(tokenizer)
-    return model, tokenizer
-
-
 def evaluate_dir(path: str | os.PathLike, *, write: bool = True) -> dict:
     """Evaluate a saved model folder with its family's suite; writes eval_results.json next to it."""
     model, tokenizer = load(path)
@@ -299,7 +241,7 @@ def evaluate_dir(path: str | os.PathLike, *, write: bool = True) -> dict:
         tmp = target.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(results, indent=2))
         os.replace(tmp, target)
-        from .model_card import is_generated_card, write_model_card
+        from .hub.card import is_generated_card, write_model_card
 
         if is_generated_card(path):  # the card shows the new numbers (a hand-written README is left alone)
             write_model_card(path, model=model, tokenizer=tokenizer)

@@ -68,7 +68,7 @@ def split_options(family, options: dict) -> tuple[dict, dict]:
 
     from transformers import TrainingArguments
 
-    from .api import config_parameters
+    from .models.family import config_parameters
 
     config_keys = config_parameters(family.config_class)
     training_keys = set(inspect.signature(TrainingArguments.__init__).parameters)
@@ -229,14 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from . import __version__
+    from .version import __version__
 
     return f"hf-embeddings {__version__}"
 
 
 def cmd_train(args, extra) -> int:
     from .api import train
-    from .registry import discover_families, get_family
+    from .models.family import discover_families, get_family
 
     if args.list:
         for name, fam in sorted(discover_families().items()):
@@ -267,7 +267,7 @@ def cmd_train(args, extra) -> int:
     if result.eval_results:
         print(json.dumps(result.eval_results, indent=2))
     if args.push_to_hub:
-        from .hub import push_folder
+        from .hub.save import push_folder
 
         print(push_folder(result.output_dir, args.push_to_hub))
     return 0
@@ -314,7 +314,7 @@ def cmd_query(args) -> int:
 
 
 def cmd_convert(args) -> int:
-    from .converters import export_vectors, import_vectors
+    from .hub.convert import export_vectors, import_vectors
 
     if args.convert_command in ("elmo", "elmo-export"):
         return _convert_elmo(args)
@@ -356,7 +356,7 @@ def _convert_elmo(args) -> int:
 
 
 def cmd_push(args) -> int:
-    from .hub import push_folder
+    from .hub.save import push_folder
 
     print(push_folder(args.path, args.repo_id, private=args.private))
     return 0
@@ -365,7 +365,7 @@ def cmd_push(args) -> int:
 def cmd_card(args) -> int:
     from pathlib import Path
 
-    from .model_card import write_model_card
+    from .hub.card import write_model_card
 
     if not (Path(args.path) / "config.json").is_file():
         raise CLIError(f"{args.path} is not a saved model folder (no config.json)")

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from .api import train
-from .registry import discover_families, get_family
+from .models.family import discover_families, get_family
 
 
 def run_quickstart(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-import hf_embeddings.training
+import hf_embeddings.training.trainer
 from hf_embeddings.api import load
 from hf_embeddings.cli import main
 
@@ -315,7 +315,7 @@ def _crash(*args, **kwargs):
 
 
 def test_crashed_run_leaves_no_output_folder(tmp_path, corpus_file, monkeypatch):
-    monkeypatch.setattr(hf_embeddings.training.EmbeddingTrainer, "train", _crash)
+    monkeypatch.setattr(hf_embeddings.training.trainer.EmbeddingTrainer, "train", _crash)
     out = tmp_path / "runs" / "D"
     argv = ["train", "word2vec", "--corpus", str(corpus_file), "--output-dir", str(out), "--epochs", "1"]
     with pytest.raises(RuntimeError, match="simulated crash"):
@@ -328,7 +328,7 @@ def test_crashed_overwrite_keeps_the_previous_model(tmp_path, corpus_file, monke
     out = tmp_path / "D"
     out.mkdir()
     (out / "config.json").write_text('{"previous": true}')
-    monkeypatch.setattr(hf_embeddings.training.EmbeddingTrainer, "train", _crash)
+    monkeypatch.setattr(hf_embeddings.training.trainer.EmbeddingTrainer, "train", _crash)
     argv = ["train", "word2vec", "--corpus", str(corpus_file), "--output-dir", str(out), "--overwrite"]
     with pytest.raises(RuntimeError, match="simulated crash"):
         main([*argv, "--epochs", "1", "--vector-size", "8", "--min-count", "1", "--quiet", "--device", "cpu"])

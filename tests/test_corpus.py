@@ -14,7 +14,7 @@ import datasets
 import numpy as np
 import pytest
 
-import hf_embeddings.corpus as corpus_mod
+import hf_embeddings.text.corpus as corpus_mod
 from hf_embeddings import CorpusError, HFEmbeddingsError, WordTokenizer, load_corpus
 
 LINES = [

@@ -227,7 +227,7 @@ def test_analogy_errors(tmp_path, gkv):
 
 # ------------------------------------------------------------------------------------------- inputs
 def test_duck_typed_inputs(gkv, restrict, questions_file):
-    from hf_embeddings.keyed_vectors import KeyedVectors
+    from hf_embeddings.vectors.keyed_vectors import KeyedVectors
 
     ref_pairs = evaluate_word_pairs(gkv, "simlex999", restrict_vocab=restrict)
     ref_ana = evaluate_word_analogies(gkv, questions_file, restrict_vocab=restrict)

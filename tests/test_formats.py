@@ -1,4 +1,4 @@
-"""Tests for hf_embeddings.formats: exact round trips, gensim interop, detection and bad files."""
+"""Tests for hf_embeddings.vectors.formats: exact round trips, gensim interop, detection and bad files."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hf_embeddings.errors import FormatError, HFEmbeddingsError
-from hf_embeddings.formats import (
+from hf_embeddings.vectors.formats import (
     detect_vector_format,
     iter_glove_format,
     iter_word2vec_format,

@@ -14,9 +14,8 @@ import hf_embeddings  # noqa: F401  (registers the families with the Auto classe
 from hf_embeddings import load_corpus
 from hf_embeddings.api import load, train
 from hf_embeddings.cli import main
-from hf_embeddings.converters import export_vectors, import_vectors
 from hf_embeddings.errors import FormatError, HFEmbeddingsError
-from hf_embeddings.formats import read_glove_format
+from hf_embeddings.hub.convert import export_vectors, import_vectors
 from hf_embeddings.models import glove as glove_family
 from hf_embeddings.models.glove import (
     COOCCURRENCE_FILE,
@@ -30,6 +29,7 @@ from hf_embeddings.models.glove import (
     load_cooccurrence,
 )
 from hf_embeddings.models.glove.modeling_glove import reference_glove_loss, weighting
+from hf_embeddings.vectors.formats import read_glove_format
 
 
 # ------------------------------------------------------------------------------------------ co-occurrence
@@ -436,7 +436,7 @@ def test_resume_from_trainer_checkpoint_is_exact(tmp_path, one_thread):
     """A run resumed from an epoch checkpoint (weights + AdaGrad state) ends where the uninterrupted one does."""
     from transformers import TrainingArguments
 
-    from hf_embeddings.training import EmbeddingTrainer
+    from hf_embeddings.training.trainer import EmbeddingTrainer
 
     rng = random.Random(0)
     corpus = load_corpus(

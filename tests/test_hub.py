@@ -35,15 +35,15 @@ import pytest
 import torch
 
 from hf_embeddings.api import load, train
-from hf_embeddings.configuration_base import (
+from hf_embeddings.errors import HFEmbeddingsError
+from hf_embeddings.hub.card import CARD_MARKER, build_model_card
+from hf_embeddings.hub.save import push_folder, push_to_hub, save_model_folder
+from hf_embeddings.models.configuration_base import (
     FORMAT_VERSION,
     FORMAT_VERSION_KEY,
     EmbeddingConfig,
     FormatVersionError,
 )
-from hf_embeddings.errors import HFEmbeddingsError
-from hf_embeddings.hub import push_folder, push_to_hub, save_model_folder
-from hf_embeddings.model_card import CARD_MARKER, build_model_card
 
 TESTS = Path(__file__).resolve().parent
 CHILD = TESTS / "_hub_child.py"
@@ -135,7 +135,7 @@ def test_saved_folder_is_a_complete_repo(folder):
 def test_bundled_code_imports_only_its_own_folder(folder):
     from transformers.dynamic_module_utils import get_imports, get_relative_import_files
 
-    from hf_embeddings.remote_code import remote_code_files
+    from hf_embeddings.hub.remote_code import remote_code_files
 
     bundled = remote_code_files(folder)
     assert {"configuration_word2vec.py", "modeling_word2vec.py", "tokenization.py"} <= set(bundled)
@@ -156,7 +156,7 @@ def test_bundled_code_imports_only_its_own_folder(folder):
 
 
 def test_bundler_handles_collisions_lazy_imports_and_rejects_module_objects(tmp_path, monkeypatch):
-    from hf_embeddings.remote_code import RemoteCodeError, bundle_modules, collect_modules
+    from hf_embeddings.hub.remote_code import RemoteCodeError, bundle_modules, collect_modules
 
     pkg = tmp_path / "src" / "hfe_bundle_pkg"
     for sub in ("", "x", "y"):
@@ -235,7 +235,7 @@ def test_card_metadata_and_body_are_real(folder):
 
 
 def test_loss_curve_is_drawn_from_the_log(folder):
-    from hf_embeddings.loss_curve import loss_series
+    from hf_embeddings.hub.loss_curve import loss_series
 
     log = json.loads((folder / "training_log.json").read_text())
     x_label, _, points = loss_series(log)
@@ -284,7 +284,7 @@ def test_card_model_index_holds_the_measured_numbers_only(copy):
 def test_card_of_converted_vectors_claims_no_training(tmp_path):
     from huggingface_hub import ModelCard
 
-    from hf_embeddings.converters import import_vectors
+    from hf_embeddings.hub.convert import import_vectors
 
     vectors = tmp_path / "vectors.txt"
     rng = np.random.default_rng(0)
@@ -660,7 +660,7 @@ def test_downloads_with_and_without_the_package_online_and_offline(folder, pushe
 
     auto, via_api = (_ok(s) for s in package["steps"])
     assert auto["model_class"] == "hf_embeddings.models.word2vec.modeling_word2vec.Word2VecModel"
-    assert auto["tokenizer_class"] == "hf_embeddings.tokenization.WordTokenizer"
+    assert auto["tokenizer_class"] == "hf_embeddings.text.tokenization.WordTokenizer"
     assert auto["table"] == ref["table"] and auto["ids"] == ref["ids"] and via_api["table"] == ref["table"]
     assert [[d["word"], round(d["score"], 6)] for d in auto["word_similarity"]] == ref["most_similar"]
     for step in package_off["steps"]:
@@ -800,7 +800,7 @@ def test_static_embedding_folder_layout(folder, tmp_path):
 
 
 def test_static_folder_loads_in_sentence_transformers_and_model2vec(folder, tmp_path):
-    from hf_embeddings.converters import export_static_folder
+    from hf_embeddings.hub.convert import export_static_folder
 
     out = export_static_folder(folder, tmp_path / "static")
     loaded = 0
@@ -845,14 +845,14 @@ def test_card_command_rewrites_metadata(copy, capsys):
 
 
 def test_a_failing_card_never_loses_a_training_run(tmp_path, monkeypatch, caplog):
-    import hf_embeddings.model_card
+    import hf_embeddings.hub.card
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated template bug")
 
-    monkeypatch.setattr(hf_embeddings.model_card, "write_model_card", broken)
+    monkeypatch.setattr(hf_embeddings.hub.card, "write_model_card", broken)
     monkeypatch.setenv("HF_EMBEDDINGS_CACHE", str(tmp_path / "cache"))
-    with caplog.at_level("ERROR", logger="hf_embeddings.hub"):
+    with caplog.at_level("ERROR", logger="hf_embeddings.hub.save"):
         result = train("word2vec", _corpus()[:40], tmp_path / "out", config={"vector_size": 4, "epochs": 1},
                        min_count=1, device="cpu", show_progress=False)  # fmt: skip
     names = {p.name for p in result.output_dir.iterdir()}
@@ -878,7 +878,8 @@ def test_demo_space_is_self_contained_and_pushes_in_one_commit(folder, hub_env, 
     reqs = (space / "requirements.txt").read_text().splitlines()
     assert any(r.startswith("torch") for r in reqs) and any(r.startswith("gradio") for r in reqs)
     assert not any(r.startswith(("pytest", "hf-embeddings")) for r in reqs)
-    assert (space / "hf_embeddings" / "model_cards" / "base.md.j2").is_file()  # links copied as files
+    assert (space / "hf_embeddings" / "hub" / "templates" / "base.md.j2").is_file()  # card templates ship
+    assert (space / "hf_embeddings" / "models" / "word2vec" / "card_word2vec.md.j2").is_file()
     assert not any(p.is_symlink() for p in space.rglob("*"))
     listed = (space / "demo_models.txt").read_text().split()
     assert listed[1] == "someone/glove-demo" and (space / listed[0] / "model.safetensors").is_file()

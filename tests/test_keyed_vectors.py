@@ -12,7 +12,7 @@ from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 
 from hf_embeddings.errors import HFEmbeddingsError
-from hf_embeddings.keyed_vectors import (
+from hf_embeddings.vectors.keyed_vectors import (
     KeyedVectors,
     PooledVector,
     StaticEmbeddingMixin,
@@ -225,7 +225,7 @@ def test_batch_equals_single_queries(ours):
 
 
 def test_batch_chunks_agree(ours, monkeypatch):
-    import hf_embeddings.keyed_vectors as kvmod
+    import hf_embeddings.vectors.keyed_vectors as kvmod
 
     pos = [[f"w{i}", f"w{i + 1}"] for i in range(20)]
     neg = [[f"w{i + 2}"] for i in range(20)]

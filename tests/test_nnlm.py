@@ -280,7 +280,7 @@ def test_trainer_eval_perplexity_is_corpus_perplexity(toy_corpus, tmp_path):
     """Trainer's eval_loss over window batches of uneven size is the per-token mean NLL."""
     from transformers import TrainingArguments
 
-    from hf_embeddings.training import EmbeddingTrainer
+    from hf_embeddings.training.trainer import EmbeddingTrainer
 
     torch.manual_seed(0)
     cfg = small_config(toy_corpus, epochs=2)

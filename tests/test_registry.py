@@ -15,11 +15,11 @@ from transformers.models.auto.modeling_auto import MODEL_MAPPING
 from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING
 
 import hf_embeddings
-from hf_embeddings import registry
 from hf_embeddings.cli import main as cli_main
 from hf_embeddings.errors import HFEmbeddingsError
+from hf_embeddings.models import family as registry
 from hf_embeddings.models.word2vec import FAMILY, Word2VecConfig, Word2VecModel
-from hf_embeddings.tokenization import WordTokenizer
+from hf_embeddings.text.tokenization import WordTokenizer
 
 TOY_TYPE = "hfe_toy_plugin_test"
 
@@ -30,8 +30,8 @@ TOY_PLUGIN = textwrap.dedent(
     from torch import nn
     from transformers import PretrainedConfig, PreTrainedModel
 
-    from hf_embeddings.registry import ModelFamily
-    from hf_embeddings.tokenization import WordTokenizer
+    from hf_embeddings.models.family import ModelFamily
+    from hf_embeddings.text.tokenization import WordTokenizer
 
 
     class ToyConfig(PretrainedConfig):
@@ -168,7 +168,7 @@ def test_register_family_rules(monkeypatch):
 
 def test_entry_point_plugin_is_discovered_and_registered(toy_plugin, caplog, tmp_path, capsys):
     assert "toy" not in registry._FAMILIES
-    with caplog.at_level(logging.WARNING, logger="hf_embeddings.registry"):
+    with caplog.at_level(logging.WARNING, logger="hf_embeddings.models.family"):
         families = registry.discover_families(reload=True)
 
     # the good plugin

@@ -14,9 +14,9 @@ from tokenizers import normalizers, pre_tokenizers
 from transformers import AutoTokenizer, TokenizersBackend
 
 import hf_embeddings  # noqa: F401  (registers the tokenizer with AutoTokenizer)
-from hf_embeddings.corpus import load_corpus
 from hf_embeddings.errors import HFEmbeddingsError
-from hf_embeddings.tokenization import SPECIAL_TOKENS, WordTokenizer, build_backend, fast_splitter
+from hf_embeddings.text.corpus import load_corpus
+from hf_embeddings.text.tokenization import SPECIAL_TOKENS, WordTokenizer, build_backend, fast_splitter
 
 TEXTS = [
     "The cat sat on the mat.",

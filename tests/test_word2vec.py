@@ -31,7 +31,7 @@ from hf_embeddings.models.word2vec.modeling_word2vec import (
     negative_sampling_loss,
     reference_negative_sampling_loss,
 )
-from hf_embeddings.training import EmbeddingTrainer, SparseSGD
+from hf_embeddings.training.trainer import EmbeddingTrainer, SparseSGD
 
 # ------------------------------------------------------------------------------------------ fixtures
 CLUSTERS = [[f"{name}{i}" for i in range(8)] for name in ("ant", "bee", "cow", "dog")]

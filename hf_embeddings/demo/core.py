@@ -154,7 +154,7 @@ def _find_embedder(model: Any) -> Callable[..., list[np.ndarray]] | None:
 
 
 def _eval_results(folder: Path) -> dict:
-    from ..api import EVAL_RESULTS
+    from ..hub.folder import EVAL_RESULTS
 
     path = folder / EVAL_RESULTS
     return json.loads(path.read_text()) if path.is_file() else {}
@@ -207,8 +207,8 @@ def load_model(source: str, name: str | None = None) -> DemoModel:
     A Hub repo is downloaded first, so its evaluation results and card are read exactly as a folder's.
     A family with a language-model head is loaded with it (the head model still has the word table).
     """
-    from ..api import load
-    from ..registry import family_for_config
+    from ..hub.load import load
+    from ..models.family import family_for_config
 
     folder = _local_folder(source)
     model, tokenizer = load(folder, head="AutoModelForCausalLM")
@@ -736,7 +736,7 @@ def scalar_mix_table(models: Sequence[DemoModel], name: str) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------- scores
 def score_table(models: Sequence[DemoModel]) -> pd.DataFrame:
     """Every model's evaluation results: eval_results.json when present, else the card's model-index."""
-    from ..model_card import evaluation_rows
+    from ..hub.card import evaluation_rows
 
     rows = []
     for dm in models:
@@ -791,7 +791,7 @@ def score_chart(models: Sequence[DemoModel], label: str | None) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------- examples
 def example_words(models: Sequence[DemoModel], n: int = 6) -> list[str]:
     """Frequent content words every static model knows, for the examples of each tab."""
-    from ..model_card import _query_words
+    from ..hub.card import _query_words
 
     static = [m for m in models if m.is_static]
     if not static:

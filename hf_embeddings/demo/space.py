@@ -50,7 +50,7 @@ def build_space(
     output_dir: str | os.PathLike, models: list[str] | None = None, *, overwrite: bool = False
 ) -> Path:
     """Write a Space folder at `output_dir` (built aside, renamed into place); returns its path."""
-    from ..api import _publish, check_output_dir
+    from ..hub.folder import check_output_dir, publish_folder
 
     out = check_output_dir(output_dir, overwrite)
     source = space_source()
@@ -85,7 +85,7 @@ def build_space(
                 raise HFEmbeddingsError(f"{model!r} is neither a model folder nor a Hub repo id (owner/name)")
         if listed:
             (tmp / MODELS_FILE).write_text("\n".join(listed) + "\n")
-        _publish(tmp, out)
+        publish_folder(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -19,7 +19,7 @@ from typing import Any
 import gradio as gr
 
 from ..errors import HFEmbeddingsError
-from ..model_card import _ANALOGIES
+from ..hub.card import _ANALOGIES
 from . import core
 from .core import DemoModel
 

@@ -14,7 +14,7 @@ The semantics are those of gensim's ``KeyedVectors.evaluate_word_pairs`` and
   same ``numpy.dot`` / ``argpartition`` / ``argsort`` calls. The predictions are therefore identical.
 
 Any object with ``index_to_key`` (row order = frequency order) and ``get_normed_vectors()`` works
-(gensim's ``KeyedVectors``, :class:`hf_embeddings.keyed_vectors.KeyedVectors`), as does a
+(gensim's ``KeyedVectors``, :class:`hf_embeddings.vectors.keyed_vectors.KeyedVectors`), as does a
 ``(words, vectors)`` tuple. When the object also exposes its raw ``vectors`` they are used, since gensim
 computes on the raw table (cosines do not depend on the scale, only the last float bits do).
 """

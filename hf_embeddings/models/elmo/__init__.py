@@ -3,11 +3,13 @@ heads, the original-weights converter and batch inference helpers."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from ...registry import LM_TRAINING_ARGS, ModelFamily, TrainingData, unwrap_batch
+from ..family import LM_TRAINING_ARGS, ModelFamily, TrainingData, unwrap_batch
 from .configuration_elmo import PRESETS, ElmoConfig
 from .convert_elmo import config_from_options, convert_original, export_original, load_original
 from .data_elmo import SentenceBatches, bilm_perplexity, sentence_spans, vocabulary_char_table
@@ -134,6 +136,7 @@ def embed_sentences(
 
 
 FAMILY = ModelFamily(
+    card_template=str(Path(__file__).with_name("card_elmo.md.j2")),
     name="elmo",
     config_class=ElmoConfig,
     model_class=ElmoModel,

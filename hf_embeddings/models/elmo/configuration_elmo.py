@@ -3,7 +3,7 @@ model with projections and clipping, mixed into task representations by learned 
 
 from __future__ import annotations
 
-from ...configuration_base import EmbeddingConfig, check_adaptive_softmax
+from ..configuration_base import EmbeddingConfig, check_adaptive_softmax
 
 #: the released bilm-tf/AllenNLP character CNN (every released size uses it)
 ORIGINAL_FILTERS = [[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]]

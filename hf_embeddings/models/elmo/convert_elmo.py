@@ -238,10 +238,9 @@ def convert_original(
     The released files have no word vocabulary (the softmax is not dumped): the tokenizer splits on
     whitespace and keeps case, as the original `batch_to_ids` callers do. Written aside, renamed at the end.
     """
-    from ...api import _publish, check_output_dir
-    from ...hub import finalize_folder
-    from ...model_card import CONVERSION_LOG
-    from ...registry import get_family
+    from ...hub.folder import CONVERSION_LOG, check_output_dir, publish_folder
+    from ...hub.save import finalize_folder
+    from ..family import get_family
 
     out = check_output_dir(output_dir, overwrite)
     model = load_original(options_file, weights_file)  # every check happens before anything is written
@@ -263,7 +262,7 @@ def convert_original(
         finalize_folder(
             tmp, get_family("elmo"), model=model, tokenizer=tokenizer, model_name=out.name, **card
         )
-        _publish(tmp, out)
+        publish_folder(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ...corpus import TokenizedCorpus
+from ...text.corpus import TokenizedCorpus
 from .modeling_elmo import IGNORE_INDEX
 from .tokenization_elmo import bos_char_ids, eos_char_ids, words_to_char_ids
 

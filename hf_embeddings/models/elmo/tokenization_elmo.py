@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from transformers import BatchEncoding
 
-from ...tokenization import WordTokenizer
+from ...text.tokenization import WordTokenizer
 
 BOS_CHAR, EOS_CHAR, BOW_CHAR, EOW_CHAR, PAD_CHAR = 256, 257, 258, 259, 260
 NUM_CHAR_IDS = 262  # 261 raw symbols + 1 (id 0 = no token)

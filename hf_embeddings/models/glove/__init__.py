@@ -10,8 +10,8 @@ import torch
 from transformers import TrainerCallback
 
 from ...errors import FormatError, HFEmbeddingsError
-from ...registry import PREBUILT_BATCH_ARGS, ModelFamily, TrainingData, unwrap_batch
-from ...tokenization import WordTokenizer
+from ...text.tokenization import WordTokenizer
+from ..family import PREBUILT_BATCH_ARGS, ModelFamily, TrainingData, unwrap_batch
 from .configuration_glove import COOCCURRENCE_FILE, GloVeConfig
 from .cooccurrence import Cooccurrence, count_cooccurrences, load_cooccurrence
 from .data_glove import GloVeEntries
@@ -130,6 +130,7 @@ def build_training_data(
 
 
 FAMILY = ModelFamily(
+    card_template=str(Path(__file__).with_name("card_glove.md.j2")),
     name="glove",
     config_class=GloVeConfig,
     model_class=GloVeModel,

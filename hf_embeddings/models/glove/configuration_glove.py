@@ -1,6 +1,6 @@
 """Configuration of GloVe (Pennington, Socher & Manning 2014): weighted least squares on log co-occurrences."""
 
-from ...configuration_base import EmbeddingConfig
+from ..configuration_base import EmbeddingConfig
 
 COMBINE = ("sum", "word")
 #: the co-occurrence matrix a trained model folder carries (see `GloVeModel.attach_cooccurrence`)

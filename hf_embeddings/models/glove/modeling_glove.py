@@ -14,7 +14,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import ModelOutput
 
-from ...keyed_vectors import StaticEmbeddingMixin
+from ...vectors.keyed_vectors import StaticEmbeddingMixin
 from .configuration_glove import COOCCURRENCE_FILE, GloVeConfig
 
 

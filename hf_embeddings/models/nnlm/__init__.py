@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from ...pipeline_registry import register_pipeline_lazily
-from ...registry import LM_TRAINING_ARGS, ModelFamily, TrainingData, unwrap_batch
-from ...tokenization import WordTokenizer
+from ...pipelines.registry import register_pipeline_lazily
+from ...text.tokenization import WordTokenizer
+from ..family import LM_TRAINING_ARGS, ModelFamily, TrainingData, unwrap_batch
 from .configuration_nnlm import NNLMConfig
 from .data_nnlm import NGramBatches, ngram_windows, sentence_stream
 from .kneser_ney import KneserNeyLM
@@ -122,6 +123,7 @@ def perplexity(model: NNLMForCausalLM, corpus, *, batch_size: int = 4096) -> dic
 
 
 FAMILY = ModelFamily(
+    card_template=str(Path(__file__).with_name("card_nnlm.md.j2")),
     name="nnlm",
     config_class=NNLMConfig,
     model_class=NNLMModel,

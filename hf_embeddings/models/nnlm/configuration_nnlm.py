@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...configuration_base import EmbeddingConfig, check_adaptive_softmax, default_cutoffs
+from ..configuration_base import EmbeddingConfig, check_adaptive_softmax, default_cutoffs
 
 __all__ = ["NNLMConfig", "default_cutoffs"]
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ...corpus import TokenizedCorpus
+from ...text.corpus import TokenizedCorpus
 from .modeling_nnlm import IGNORE_INDEX
 
 

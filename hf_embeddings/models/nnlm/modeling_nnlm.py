@@ -23,7 +23,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import CausalLMOutput
 from transformers.utils import ModelOutput
 
-from ...keyed_vectors import StaticEmbeddingMixin
+from ...vectors.keyed_vectors import StaticEmbeddingMixin
 from .configuration_nnlm import NNLMConfig
 
 IGNORE_INDEX = -100

@@ -1,7 +1,7 @@
 """The `next-word` pipeline: the top-k next words of an NNLM, with their probabilities.
 
 Registered with transformers when `hf_embeddings` is imported (deferred until transformers' pipelines
-are: see `hf_embeddings.pipeline_registry`):
+are: see `hf_embeddings.pipelines.registry`):
 
     >>> from transformers import pipeline
     >>> nxt = pipeline("next-word", model="out/nnlm")                       # doctest: +SKIP

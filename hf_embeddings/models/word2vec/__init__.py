@@ -1,9 +1,11 @@
 """Word2Vec family entry: skip-gram / CBOW with negative sampling."""
 
+from pathlib import Path
+
 import torch
 
-from ...registry import PREBUILT_BATCH_ARGS, ModelFamily, TrainingData, unwrap_batch
-from ...tokenization import WordTokenizer
+from ...text.tokenization import WordTokenizer
+from ..family import PREBUILT_BATCH_ARGS, ModelFamily, TrainingData, unwrap_batch
 from .configuration_word2vec import Word2VecConfig
 from .data_word2vec import Word2VecBatches, Word2VecSpans
 from .modeling_word2vec import Word2VecForNegativeSampling, Word2VecModel, Word2VecPreTrainedModel
@@ -98,6 +100,7 @@ def build_training_data(
 
 
 FAMILY = ModelFamily(
+    card_template=str(Path(__file__).with_name("card_word2vec.md.j2")),
     name="word2vec",
     config_class=Word2VecConfig,
     model_class=Word2VecModel,

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ...corpus import TokenizedCorpus
+from ...text.corpus import TokenizedCorpus
 
 #: id of padding positions (they pair with nothing; any valid row id would do)
 PAD_CONTEXT_ID = 0

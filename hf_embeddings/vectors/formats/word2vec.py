@@ -30,7 +30,7 @@ from typing import IO, Any, Literal
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ..errors import FormatError, HFEmbeddingsError
+from ...errors import FormatError, HFEmbeddingsError
 
 __all__ = [
     "detect_vector_format",
@@ -457,7 +457,7 @@ def read_word2vec_format(
     N vectors (the rest of the file is not touched). ``unicode_errors`` is passed to
     ``bytes.decode``: the C tool truncates long words mid-character, which ``'replace'`` or
     ``'ignore'`` tolerate. ``no_header=True`` reads headerless text (GloVe-style, see
-    :func:`~hf_embeddings.formats.glove.read_glove_format`). The array is allocated once from the
+    :func:`~hf_embeddings.vectors.formats.glove.read_glove_format`). The array is allocated once from the
     header and filled as the file streams by; without ``limit`` the whole file is validated,
     including that it holds exactly the declared number of vectors.
     """

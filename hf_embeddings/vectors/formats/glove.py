@@ -20,7 +20,7 @@ from typing import IO, Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ..errors import FormatError
+from ...errors import FormatError
 from .word2vec import (
     _BOM,
     PathLike,
@@ -164,7 +164,7 @@ def read_glove_format(
 def write_glove_format(path: PathLike, words: Sequence[str], vectors: Any) -> None:
     """Write headerless GloVe text atomically, with values that read back exactly.
 
-    Same rules as :func:`~hf_embeddings.formats.word2vec.write_word2vec_format` with
+    Same rules as :func:`~hf_embeddings.vectors.formats.word2vec.write_word2vec_format` with
     ``header=False``: words must be unique and free of whitespace (so any GloVe reader, not just
     ours, splits the rows correctly).
     """

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from .errors import HFEmbeddingsError
+from ..errors import HFEmbeddingsError
 
 __all__ = [
     "KeyedVectors",

@@ -22,7 +22,7 @@ import numpy as np
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 from transformers import TokenizersBackend
 
-from .errors import HFEmbeddingsError
+from ..errors import HFEmbeddingsError
 
 UNK, PAD, BOS, EOS = "<unk>", "<pad>", "<s>", "</s>"
 SPECIAL_TOKENS: tuple[str, ...] = (UNK, PAD, BOS, EOS)

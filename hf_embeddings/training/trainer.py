@@ -11,7 +11,7 @@ import torch
 from transformers import Trainer, TrainerCallback
 
 # what families return (kept in the registry so importing a family does not import the Trainer)
-from .registry import PREBUILT_BATCH_ARGS, TrainingData, unwrap_batch
+from ..models.family import PREBUILT_BATCH_ARGS, TrainingData, unwrap_batch
 
 __all__ = [
     "PREBUILT_BATCH_ARGS",

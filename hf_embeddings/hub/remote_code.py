@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import HFEmbeddingsError
+from ..errors import HFEmbeddingsError
 
 #: written at the top of every bundled file
 HEADER = (
@@ -255,7 +255,7 @@ def bundle_modules(
 
     Returns {module name: flat file stem}. `roots` defaults to hf_embeddings plus the entries' packages.
     """
-    from . import __version__
+    from ..version import __version__
 
     folder = Path(folder)
     roots = set(roots or ()) | {"hf_embeddings"} | {m.split(".")[0] for m in entry_modules}

@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import HFEmbeddingsError
-from .formats import (
+from ..errors import HFEmbeddingsError
+from ..text.tokenization import SPECIAL_TOKENS, WordTokenizer
+from ..vectors.formats import (
     detect_vector_format,
     read_glove_format,
     read_word2vec_format,
     write_glove_format,
     write_word2vec_format,
 )
-from .model_card import CONVERSION_LOG
-from .tokenization import SPECIAL_TOKENS, WordTokenizer
+from .folder import CONVERSION_LOG
 
 FORMATS = ("auto", "word2vec", "word2vec-binary", "glove")
 EXPORT_FORMATS = ("word2vec", "word2vec-binary", "glove", "static")
@@ -50,7 +50,7 @@ def _detected_format(path: str | os.PathLike) -> str:
 
 
 def _package_version() -> str:
-    from . import __version__
+    from ..version import __version__
 
     return __version__
 
@@ -79,9 +79,9 @@ def import_vectors(
     complete Hub repo (remote code, card); `conversion.json` records the source file, and `base_model`
     (the Hub id the vectors come from, if any), `license` and `language` go to the card's metadata.
     """
-    from .api import _publish, check_output_dir
-    from .hub import finalize_folder
-    from .registry import get_family
+    from ..models.family import get_family
+    from .folder import check_output_dir, publish_folder
+    from .save import finalize_folder
 
     family = get_family(model)
     out = check_output_dir(output_dir, overwrite)
@@ -126,7 +126,7 @@ def import_vectors(
             model_name=out.name,
             **{k: v for k, v in card.items() if v},
         )
-        _publish(tmp, out)
+        publish_folder(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -137,7 +137,7 @@ def export_vectors(
 ) -> None:
     """Write the word table of a saved static model (special tokens excluded) as word2vec or GloVe text,
     or (`fmt="static"`) a sentence-transformers / model2vec static-embedding folder (see `export_static_folder`)."""
-    from .api import load
+    from .load import load
 
     if fmt not in EXPORT_FORMATS:
         raise HFEmbeddingsError(
@@ -180,8 +180,9 @@ def export_static_folder(
     """
     from safetensors.numpy import save_file
 
-    from .api import _publish, check_output_dir, load
-    from .model_card import corpus_info
+    from .card import corpus_info
+    from .folder import check_output_dir, publish_folder
+    from .load import load
 
     out = check_output_dir(output_dir, overwrite)
     model, tokenizer = load(model_path)
@@ -241,7 +242,7 @@ def export_static_folder(
             normalize=normalize,
         )
         os.chmod(tmp, 0o755)
-        _publish(tmp, out)
+        publish_folder(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

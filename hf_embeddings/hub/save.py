@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .errors import HFEmbeddingsError
+from ..errors import HFEmbeddingsError
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def _read_json(path: Path) -> dict:
 
 
 def _family_of_folder(folder: Path):
-    from .registry import family_for_config
+    from ..models.family import family_for_config
 
     config = _read_json(folder / "config.json")
     return family_for_config(type("Config", (), {"model_type": config.get("model_type")}))
@@ -83,9 +83,10 @@ def finalize_folder(
     card problem) a failing remote-code or card step is logged and skipped; `hf-embeddings card DIR`
     redoes the card later.
     """
-    from .configuration_base import FORMAT_VERSION, FORMAT_VERSION_KEY
+    from ..models.configuration_base import FORMAT_VERSION, FORMAT_VERSION_KEY
+    from .card import write_model_card
+    from .folder import TRAINING_LOG
     from .loss_curve import write_loss_curve
-    from .model_card import TRAINING_LOG, write_model_card
     from .remote_code import bundle_remote_code
 
     folder = Path(folder)
@@ -144,9 +145,8 @@ def save_model_folder(
         >>> model = Word2VecModel(Word2VecConfig(vocab_size=len(tok), vector_size=8))  # doctest: +SKIP
         >>> save_model_folder(model, tok, "out/w2v", license="mit")                     # doctest: +SKIP
     """
-    from .api import _publish, check_output_dir
-    from .model_card import EVAL_RESULTS, TRAINING_LOG
-    from .registry import family_for_config
+    from ..models.family import family_for_config
+    from .folder import EVAL_RESULTS, TRAINING_LOG, check_output_dir, publish_folder
 
     out = check_output_dir(path, overwrite)
     family = family_for_config(model.config)
@@ -177,7 +177,7 @@ def save_model_folder(
             tmp, family, model=base, tokenizer=tokenizer, remote_code=remote_code, card=card, **card_options
         )
         os.chmod(tmp, 0o755)
-        _publish(tmp, out)
+        publish_folder(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -217,7 +217,7 @@ def push_folder(
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
-    from .model_card import is_generated_card, write_model_card
+    from .card import is_generated_card, write_model_card
     from .remote_code import HEADER
 
     folder = Path(path)

@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CorpusError
+from ..errors import CorpusError
 from .tokenization import SPECIAL_TOKENS, WordTokenizer, build_backend, fast_splitter
 
 logger = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).parent / "data"
+DATA_DIR = Path(__file__).parents[1] / "data"  # hf_embeddings/data: the bundled corpus
 DEFAULT_CORPUS = DATA_DIR / "wiki-sample.txt.xz"
 DEFAULT_CORPUS_NAME = "default"
 CACHE_FORMAT_VERSION = 2

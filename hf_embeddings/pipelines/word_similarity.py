@@ -23,7 +23,7 @@ from typing import Any
 
 from transformers import Pipeline
 
-from .errors import HFEmbeddingsError
+from ..errors import HFEmbeddingsError
 
 TASK = "word-similarity"
 

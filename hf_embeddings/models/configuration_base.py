@@ -22,7 +22,7 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
-from .errors import HFEmbeddingsError
+from ..errors import HFEmbeddingsError
 
 #: version of the saved-folder layout this code writes; bump it when old code could misread new folders
 FORMAT_VERSION = 1

@@ -8,13 +8,14 @@ Another package adds a model by exposing a `ModelFamily` under the same entry-po
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
-from .errors import HFEmbeddingsError
+from ..errors import HFEmbeddingsError
 
 logger = logging.getLogger(__name__)
 
@@ -172,3 +173,9 @@ def unwrap_batch(features: list[dict]) -> dict:
             "per_device_eval_batch_size at 1 and set the batch size with the model's own option"
         )
     return features[0]
+
+
+def config_parameters(config_class: type) -> dict[str, inspect.Parameter]:
+    """The hyperparameters a config class accepts (its __init__ keyword arguments)."""
+    params = inspect.signature(config_class.__init__).parameters
+    return {k: p for k, p in params.items() if k not in ("self", "kwargs") and p.kind != p.VAR_KEYWORD}

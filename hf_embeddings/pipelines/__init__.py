@@ -1,0 +1,1 @@
+"""transformers pipelines (word-similarity, and those families register) and their lazy registration."""

@@ -1,0 +1,1 @@
+"""Training: the Trainer subclass and `fit` (corpus + family -> trained model)."""

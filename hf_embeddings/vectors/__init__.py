@@ -1,0 +1,1 @@
+"""Word vectors: the gensim-style KeyedVectors query API, pooling, and the word2vec/GloVe file formats."""
