@@ -126,23 +126,21 @@ class Budget:
 
 
 def train_elmo(args, device, parts, restricted, tok) -> dict:
-    from transformers import TrainingArguments, set_seed
+    import dataclasses
 
     from hf_embeddings.models.elmo import (
         FAMILY,
         ElmoConfig,
-        ElmoForLanguageModeling,
         SentenceBatches,
         bilm_perplexity,
         vocabulary_char_table,
     )
-    from hf_embeddings.training.trainer import EmbeddingTrainer, unwrap_batch
+    from hf_embeddings.models.family import TrainingData, unwrap_batch
+    from hf_embeddings.training.fit import fit
 
     options = {"vocab_size": len(tok), "batch_size": args.batch_size, "learning_rate": args.lr,
                "epochs": args.epochs, "dropout": args.dropout, **(args.config or {})}  # fmt: skip
     cfg = ElmoConfig.from_preset(args.preset, **options)
-    set_seed(args.seed)
-    model = ElmoForLanguageModeling(cfg)
     inputs = restricted if args.unk_inputs else parts
     table = vocabulary_char_table(inputs[0].tokenizer, cfg.max_characters_per_token)
 
@@ -154,21 +152,32 @@ def train_elmo(args, device, parts, restricted, tok) -> dict:
             max_tokens=None if shuffle else 32768,
         )  # fmt: skip
 
-    train = batches(0, True)
-    kwargs = {**FAMILY.training_defaults, "learning_rate": cfg.learning_rate, "num_train_epochs": cfg.epochs,
-              "logging_steps": 10**9, "disable_tqdm": True, "eval_strategy": "no"}  # fmt: skip
-    if args.max_steps:
-        kwargs["max_steps"] = args.max_steps
-    if device.startswith("cuda"):
-        kwargs["tf32"] = True
-    targs = TrainingArguments(output_dir=str(args.work_dir / "checkpoints"), report_to="none", seed=args.seed,
-                              use_cpu=device == "cpu", **kwargs)  # fmt: skip
     budget = Budget(args.max_seconds)
-    trainer = EmbeddingTrainer(model=model, args=targs, train_dataset=train, data_collator=unwrap_batch,
-                               callbacks=[budget.callback])  # fmt: skip
-    t0 = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - t0
+
+    def build_training_data(corpus, config, *, seed, device):
+        """This script's batches (inputs of `inputs`, targets of the restricted vocabulary), no held-out set."""
+        return TrainingData(
+            train_dataset=batches(0, True),
+            data_collator=unwrap_batch,
+            trainer_kwargs={"callbacks": [budget.callback]},
+            training_overrides={"learning_rate": config.learning_rate, "num_train_epochs": config.epochs},
+        )
+
+    training = {"logging_steps": 10**9, "disable_tqdm": True, "eval_strategy": "no"}
+    if args.max_steps:
+        training["max_steps"] = args.max_steps
+    if device.startswith("cuda"):
+        training["tf32"] = True
+    result = fit(
+        dataclasses.replace(FAMILY, build_training_data=build_training_data),
+        restricted[0],
+        cfg,
+        training=training,
+        device=device,
+        seed=args.seed,
+        output_dir=args.work_dir / "checkpoints",
+    )
+    model, trainer, seconds = result.model, result.trainer, result.train_seconds
     steps = trainer.state.global_step
     words = sum(e.get("epoch_words", 0) for e in trainer.epoch_history)
     eval_bs = max(256, 4 * cfg.batch_size)

@@ -2,10 +2,10 @@
 
 Settings (demo.sh): vector size 100, window 10 symmetric with 1/d weights, min_count 5, x_max 10, alpha
 0.75, learning rate 0.05, 15 iterations, word vectors W + W~. Training goes through `transformers.Trainer`
-(`EmbeddingTrainer`) exactly as `hf-embeddings train glove` does. Prints per epoch the seconds, non-zeros/s
-and glove.c's cost; then WordSim-353 / SimLex-999 Spearman and Google analogy accuracy (3CosAdd,
-restrict_vocab 30000) from `hf_embeddings.evaluation`, against the reference and its target
-(every figure >= reference - 0.01, epoch time <= ~14 s on 2 cores).
+(`EmbeddingTrainer`, by `hf_embeddings.training.fit.fit`) exactly as `hf-embeddings train glove` does.
+Prints per epoch the seconds, non-zeros/s and glove.c's cost; then WordSim-353 / SimLex-999 Spearman and
+Google analogy accuracy (3CosAdd, restrict_vocab 30000) from `hf_embeddings.evaluation`, against the
+reference and its target (every figure >= reference - 0.01, epoch time <= ~14 s on 2 cores).
 
 The reference is quoted from ../shared/corpora/README.md (Stanford GloVe C, 2 threads, same settings and
 file; not run here). Timings on shared machines drift: the load average is printed with the results.
@@ -41,12 +41,11 @@ REFERENCE_EPOCH_SECONDS = 14.0
 
 def worker(a) -> dict:
     import torch
-    from transformers import TrainingArguments
 
     from hf_embeddings import load_corpus
     from hf_embeddings.evaluation import evaluate_static_embeddings
-    from hf_embeddings.models.glove import FAMILY, GloVeForWeightedLeastSquares, config_from_corpus
-    from hf_embeddings.training.trainer import EmbeddingTrainer
+    from hf_embeddings.models.glove import FAMILY, config_from_corpus, cooccurrence_for
+    from hf_embeddings.training.fit import fit
 
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -55,43 +54,30 @@ def worker(a) -> dict:
     config = config_from_corpus(
         corpus, epochs=a.epochs, entries_per_batch=a.entries_per_batch or None, **SETTINGS
     )
-    data = FAMILY.build_training_data(
-        corpus, config, seed=a.seed, device=a.device, cache=False, adagrad_mode=a.adagrad_mode
-    )
+    cooccurrence = cooccurrence_for(corpus, config, cache=False)
     count_seconds = time.perf_counter() - t
-    torch.manual_seed(a.seed)
-    model = GloVeForWeightedLeastSquares(config)
     with tempfile.TemporaryDirectory() as tmp:
-        args = TrainingArguments(
-            output_dir=tmp,
-            use_cpu=a.device == "cpu",
-            report_to="none",
-            disable_tqdm=True,
+        result = fit(
+            FAMILY,
+            corpus,
+            config,
+            training={"logging_steps": 10**9},
+            data_options={"cooccurrence": cooccurrence, "adagrad_mode": a.adagrad_mode},
+            device=a.device,
             seed=a.seed,
-            **{**FAMILY.training_defaults, **data.training_overrides, "logging_steps": 10**9},
+            output_dir=tmp,
         )
-        trainer = EmbeddingTrainer(
-            model=model,
-            args=args,
-            train_dataset=data.train_dataset,
-            data_collator=data.data_collator,
-            **data.trainer_kwargs,
-        )
-        t = time.perf_counter()
-        trainer.train()
-        train_seconds = time.perf_counter() - t
+    model, data = result.model, result.trainer.train_dataset
     model.attach_tokenizer(corpus.tokenizer)
     results = evaluate_static_embeddings(model.wv, restrict_vocab=30000)
     return {
-        "nnz": data.train_dataset.nnz,
-        "entries_per_batch": data.train_dataset.entries_per_batch,
+        "nnz": data.nnz,
+        "entries_per_batch": data.entries_per_batch,
         "threads": torch.get_num_threads(),
         "device": torch.cuda.get_device_name() if a.device.startswith("cuda") else "cpu",
         "count_seconds": count_seconds,
-        "train_seconds": train_seconds,
-        "epochs": [
-            {k: h[k] for k in ("epoch_seconds", "epoch_loss_per_item")} for h in trainer.epoch_history
-        ],
+        "train_seconds": result.train_seconds,
+        "epochs": [{k: h[k] for k in ("epoch_seconds", "epoch_loss_per_item")} for h in result.epoch_history],
         **{k: results[k] for k, _, _ in METRICS},
         **{k: results[k] for k in ("wordsim353_n_oov", "simlex999_n_oov", "google_analogy_n_oov")},
     }

@@ -140,17 +140,21 @@ class KeepBest:
         self.state = None
 
 
-def train_nnlm(spec: dict, train, valid, vocab_size: int, args, device: str, evaluate: bool = True) -> dict:
-    from transformers import TrainingArguments, set_seed
+def with_callbacks(family, callbacks: list):
+    """`family` with `callbacks` added to the Trainer callbacks its `build_training_data` asks for."""
+    import dataclasses
 
-    from hf_embeddings.models.nnlm import (
-        FAMILY,
-        NNLMConfig,
-        NNLMForCausalLM,
-        build_training_data,
-        token_log_probs,
-    )
-    from hf_embeddings.training.trainer import EmbeddingTrainer
+    def build_training_data(*args, **kwargs):
+        data = family.build_training_data(*args, **kwargs)
+        data.trainer_kwargs["callbacks"] = [*data.trainer_kwargs.get("callbacks", []), *callbacks]
+        return data
+
+    return dataclasses.replace(family, build_training_data=build_training_data)
+
+
+def train_nnlm(spec: dict, train, valid, vocab_size: int, args, device: str, evaluate: bool = True) -> dict:
+    from hf_embeddings.models.nnlm import FAMILY, NNLMConfig, token_log_probs
+    from hf_embeddings.training.fit import fit
 
     spec = dict(spec)
     spec.setdefault("batch_size", args.batch_size)
@@ -158,40 +162,23 @@ def train_nnlm(spec: dict, train, valid, vocab_size: int, args, device: str, eva
     spec.setdefault("epochs", args.epochs)
     spec.setdefault("weight_decay", 0.0)
     cfg = NNLMConfig(vocab_size=vocab_size, **spec)
-    set_seed(args.seed)
-    model = NNLMForCausalLM(cfg)
-    data = build_training_data(train, cfg, seed=args.seed, device=device, eval_corpus=valid)
     best = KeepBest(args.max_seconds_per_model)
-    kwargs = {
-        **FAMILY.training_defaults,
-        **data.training_overrides,
-        "logging_steps": 10**9,
-        "disable_tqdm": True,
-    }
+    training = {"logging_steps": 10**9, "disable_tqdm": True}
     if device.startswith("cuda"):
-        kwargs["tf32"] = True
+        training["tf32"] = True
     if args.throughput_steps:  # timing only: a few steps, no evaluation
-        kwargs.update(max_steps=args.throughput_steps, eval_strategy="no")
-    targs = TrainingArguments(
-        output_dir=str(args.work_dir / "checkpoints"),
-        report_to="none",
+        training.update(max_steps=args.throughput_steps, eval_strategy="no")
+    result = fit(
+        with_callbacks(FAMILY, [best.callback]),
+        train,
+        cfg,
+        training=training,
+        data_options={"eval_corpus": valid},
+        device=device,
         seed=args.seed,
-        use_cpu=device == "cpu",
-        **kwargs,
+        output_dir=args.work_dir / "checkpoints",
     )
-    tk = dict(data.trainer_kwargs)
-    tk["callbacks"] = [*tk.get("callbacks", []), best.callback]
-    trainer = EmbeddingTrainer(
-        model=model,
-        args=targs,
-        train_dataset=data.train_dataset,
-        eval_dataset=data.eval_dataset,
-        data_collator=data.data_collator,
-        **tk,
-    )
-    t0 = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - t0
+    model, trainer = result.model, result.trainer
     if best.state is not None:
         model.load_state_dict(best.state)
     model.eval()
@@ -209,7 +196,7 @@ def train_nnlm(spec: dict, train, valid, vocab_size: int, args, device: str, eva
         "best_epoch": best.best_epoch,
         "epoch_valid_ppl": evals,
         "tokens_per_second": float(np.median(speeds)) if speeds else float("nan"),
-        "train_seconds": seconds,
+        "train_seconds": result.train_seconds,
         "parameters": n_params,
         "trainer_eval_ppl": evals,
     }

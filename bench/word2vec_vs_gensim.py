@@ -83,15 +83,16 @@ def _evaluate(out: str) -> dict:
 
 def run_ours(path: str, arch: str, epochs: int, seed: int, a) -> dict:
     import torch
-    from transformers import TrainingArguments
+    from transformers import TrainingArguments  # noqa: F401  (the Trainer stack: counted in the baseline RSS)
 
     from hf_embeddings import load_corpus
-    from hf_embeddings.models.word2vec import FAMILY, Word2VecForNegativeSampling, config_from_corpus
-    from hf_embeddings.training.trainer import EmbeddingTrainer
+    from hf_embeddings.models.word2vec import FAMILY, config_from_corpus
+    from hf_embeddings.training.fit import fit, resolve_device
+    from hf_embeddings.training.trainer import EmbeddingTrainer  # noqa: F401  (as above)
 
     if a.threads:
         torch.set_num_threads(a.threads)
-    device = a.device if a.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(a.device)
     if device == "cpu":
         from hf_embeddings.models.word2vec import kernels_word2vec  # noqa: F401  (imports numba)
     baseline = _rss_mb()  # the libraries alone (torch, transformers, the Trainer stack, numba on a CPU)
@@ -99,41 +100,28 @@ def run_ours(path: str, arch: str, epochs: int, seed: int, a) -> dict:
     settings = {k: v for k, v in SETTINGS.items() if k != "min_count"}
     options = {**OURS_SETTINGS, **_options(a.option)}
     cfg = config_from_corpus(corpus, architecture=arch, epochs=epochs, **settings, **options)
-    torch.manual_seed(seed)
-    model = Word2VecForNegativeSampling(cfg).to(device)
-    extra = {"words_per_batch": a.words_per_batch} if a.words_per_batch else {}
-    data = FAMILY.build_training_data(corpus, cfg, seed=seed, device=device, **extra)
-    args = TrainingArguments(
-        output_dir=os.path.join(a.tmp, "out"),
-        use_cpu=device == "cpu",
-        report_to="none",
-        disable_tqdm=True,
+    result = fit(
+        FAMILY,
+        corpus,
+        cfg,
+        training={"logging_steps": 10**9},
+        data_options={"words_per_batch": a.words_per_batch} if a.words_per_batch else None,
+        device=device,
         seed=seed,
-        **{**FAMILY.training_defaults, **data.training_overrides, "logging_steps": 10**9},
+        output_dir=os.path.join(a.tmp, "out"),
     )
-    trainer = EmbeddingTrainer(
-        model=model,
-        args=args,
-        train_dataset=data.train_dataset,
-        data_collator=data.data_collator,
-        **data.trainer_kwargs,
-    )
-    t = time.perf_counter()
-    trainer.train()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - t
+    model = result.model
     model.attach_tokenizer(corpus.tokenizer)
     _save_vectors(list(model.wv.index_to_key), model.wv.vectors, a.vectors)
     out = dict(
-        train_seconds=seconds,
+        train_seconds=result.train_seconds,
         raw_words=corpus.num_tokens,
         threads=torch.get_num_threads(),
         device=device if device == "cpu" else torch.cuda.get_device_name(0),
         baseline_rss_mb=baseline,
         options=options,
-        words_per_batch=data.train_dataset.words_per_batch,
-        epoch_loss_per_item=[h["epoch_loss_per_item"] for h in trainer.epoch_history],
+        words_per_batch=result.trainer.train_dataset.words_per_batch,
+        epoch_loss_per_item=[h["epoch_loss_per_item"] for h in result.epoch_history],
     )
     return out
 

@@ -6,7 +6,8 @@
 """
 
 from .errors import CorpusError, FormatError, HFEmbeddingsError
-from .hub.save import push_folder, push_to_hub, save_model_folder
+from .hub.push import push_folder, push_to_hub
+from .hub.save import save_model_folder
 from .models.family import ModelFamily, discover_families, get_family, register_family
 from .pipelines.registry import register_pipeline_lazily as _register_pipeline_lazily
 from .text.corpus import TokenizedCorpus, load_corpus

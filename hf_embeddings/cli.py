@@ -16,14 +16,6 @@ from .errors import HFEmbeddingsError
 
 EXIT_USAGE = 2
 
-# common Trainer options with short names; any other TrainingArguments field passes through as --name
-TRAINING_ALIASES = {
-    "epochs": "num_train_epochs",
-    "batch_size": "per_device_train_batch_size",
-    "lr": "learning_rate",
-    "num_workers": "dataloader_num_workers",
-}
-
 
 class CLIError(HFEmbeddingsError):
     pass
@@ -63,31 +55,10 @@ def parse_extra_options(extra: Sequence[str]) -> dict:
 
 
 def split_options(family, options: dict) -> tuple[dict, dict]:
-    """Route free options to the model config (its hyperparameters) or to TrainingArguments."""
-    import inspect
+    """Route free options to the model config or to TrainingArguments (`training.fit.route_options`)."""
+    from .training.fit import route_options
 
-    from transformers import TrainingArguments
-
-    from .models.family import config_parameters
-
-    config_keys = config_parameters(family.config_class)
-    training_keys = set(inspect.signature(TrainingArguments.__init__).parameters)
-    config, training = {}, {}
-    for key, value in options.items():
-        if key in config_keys:  # a model option wins over a Trainer alias of the same name (--batch-size)
-            config[key] = value
-            continue
-        key = TRAINING_ALIASES.get(key, key)
-        if key in config_keys:
-            config[key] = value
-        elif key in training_keys:
-            training[key] = value
-        else:
-            raise CLIError(
-                f"unknown option --{key.replace('_', '-')} for {family.name} (model options: "
-                f"{', '.join('--' + k.replace('_', '-') for k in sorted(config_keys))}; or any TrainingArguments field)"
-            )
-    return config, training
+    return route_options(family, options)
 
 
 def _positive_int(text: str) -> int:
@@ -248,14 +219,15 @@ def cmd_train(args, extra) -> int:
     if not args.output_dir:
         raise CLIError("missing --output-dir")
     config, training = split_options(family, parse_extra_options(extra))
+    for name in ("min_count", "max_vocab_size"):
+        if getattr(args, name) is not None:
+            config[name] = getattr(args, name)
     result = train(
         args.model,
         args.corpus,
         args.output_dir,
         config=config,
         training=training,
-        min_count=args.min_count,
-        max_vocab_size=args.max_vocab_size,
         device=args.device,
         seed=args.seed,
         evaluate=args.evaluate,
@@ -267,7 +239,7 @@ def cmd_train(args, extra) -> int:
     if result.eval_results:
         print(json.dumps(result.eval_results, indent=2))
     if args.push_to_hub:
-        from .hub.save import push_folder
+        from .hub.push import push_folder
 
         print(push_folder(result.output_dir, args.push_to_hub))
     return 0
@@ -338,7 +310,8 @@ def cmd_convert(args) -> int:
 
 
 def _convert_elmo(args) -> int:
-    from .models.elmo import convert_original, export_original
+    from .hub.convert import convert_original
+    from .models.elmo import export_original
 
     if args.convert_command == "elmo":
         path = convert_original(args.options, args.weights, args.output_dir, overwrite=args.overwrite,
@@ -356,7 +329,7 @@ def _convert_elmo(args) -> int:
 
 
 def cmd_push(args) -> int:
-    from .hub.save import push_folder
+    from .hub.push import push_folder
 
     print(push_folder(args.path, args.repo_id, private=args.private))
     return 0

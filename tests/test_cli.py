@@ -144,6 +144,36 @@ def test_bad_option_values(tmp_path, corpus_file, capsys, extra, expected):
     assert not out.exists()
 
 
+def test_one_name_per_setting(tmp_path, corpus_file, capsys):
+    """Trainer-style options that Word2Vec's config owns land in config.json under its names: the
+    learning rate is `alpha`, the batch size `words_per_batch`; a per-item batch size is refused."""
+    out = tmp_path / "out"
+    argv = ["train", "word2vec", "--corpus", str(corpus_file), "--output-dir", str(out), "--min-count", "1"]
+    assert main([*argv, "--per-device-train-batch-size", "8"]) == 2
+    assert "builds whole batches itself" in _error_line(capsys) and not out.exists()
+    assert main([*argv, "--learning-rate", "0.05", "--alpha", "0.025"]) == 2
+    assert "sets 'alpha' a second time" in _error_line(capsys)
+    extra = [
+        "--learning-rate",
+        "0.05",
+        "--batch-size",
+        "512",
+        "--epochs",
+        "1",
+        "--vector-size",
+        "8",
+        "--quiet",
+    ]
+    assert main([*argv, *extra, "--device", "cpu"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert (config["alpha"], config["words_per_batch"], config["epochs"]) == (0.05, 512, 1)
+    log = json.loads((out / "training_log.json").read_text())
+    assert log["training_arguments"]["learning_rate"] == 0.05
+    assert "per_device_train_batch_size" not in log["training_arguments"] or (
+        log["training_arguments"]["per_device_train_batch_size"] == 1
+    )
+
+
 def test_cuda_without_gpu(tmp_path, corpus_file, capsys):
     if torch.cuda.is_available():
         pytest.skip("a CUDA GPU is available here")

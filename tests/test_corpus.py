@@ -331,7 +331,7 @@ def test_interrupted_build_leaves_no_cache_entry(tmp_path, isolated_corpus_cache
 
             m.setattr(corpus_mod._IdSink, "add", add)
         elif where == "vocabulary":
-            m.setattr(corpus_mod, "_finalize_vocab", _raise(RuntimeError("boom")))
+            m.setattr(corpus_mod, "finalize_vocabulary", _raise(RuntimeError("boom")))
         else:  # disk full while writing the offsets
             m.setattr(corpus_mod.np, "save", _raise(OSError(28, "No space left on device")))
         with pytest.raises((KeyboardInterrupt, RuntimeError, OSError)):

@@ -1,5 +1,5 @@
 """The Gradio demo: query logic, the launched app through `gradio_client`, and a real browser (Playwright +
-Debian chromium). Models have planted weights (tests/demo_models.py), so every answer is known."""
+Debian chromium). Models have planted weights (tests/_support/demo_models.py), so every answer is known."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hf_embeddings.demo import core
 from hf_embeddings.demo.core import DemoInputError, DemoModel
 
 gr = pytest.importorskip("gradio")
-from demo_models import (  # noqa: E402
+from _support.demo_models import (  # noqa: E402
     FakeElmo,
     FakeElmoTokenizer,
     fake_embed_sentences,
@@ -464,6 +464,7 @@ def _row(page, table: str, row: int) -> list[str]:
     return [t.strip() for t in page.locator(f'{table} [role="gridcell"][data-row="{row}"]').all_inner_texts()]
 
 
+@pytest.mark.slow
 def test_in_a_real_browser(server):
     playwright = _browser()
     expect = playwright.expect

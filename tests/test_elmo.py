@@ -13,6 +13,7 @@ import torch
 
 import hf_embeddings  # noqa: F401  (registers the families)
 from hf_embeddings import FormatError, load_corpus
+from hf_embeddings.hub.convert import convert_original
 from hf_embeddings.models.elmo import (
     ElmoCharacterTokenizer,
     ElmoConfig,
@@ -22,7 +23,6 @@ from hf_embeddings.models.elmo import (
     ElmoModel,
     SentenceBatches,
     bilm_perplexity,
-    convert_original,
     embed_sentences,
     export_original,
     load_original,

@@ -290,8 +290,8 @@ def trained_topics(tmp_path_factory):
                 "x_max": 10.0,
                 "epochs": 40,
                 "entries_per_batch": 64,
+                "min_count": 1,
             },
-            min_count=1,
             device="cpu",
             show_progress=False,
             seed=0,
@@ -434,9 +434,7 @@ def test_cli_train_glove(tmp_path, capsys):
 
 def test_resume_from_trainer_checkpoint_is_exact(tmp_path, one_thread):
     """A run resumed from an epoch checkpoint (weights + AdaGrad state) ends where the uninterrupted one does."""
-    from transformers import TrainingArguments
-
-    from hf_embeddings.training.trainer import EmbeddingTrainer
+    from hf_embeddings.training.fit import fit
 
     rng = random.Random(0)
     corpus = load_corpus(
@@ -445,26 +443,11 @@ def test_resume_from_trainer_checkpoint_is_exact(tmp_path, one_thread):
     config = glove_family.config_from_corpus(corpus, vector_size=8, entries_per_batch=16, epochs=3)
 
     def run(out, resume=None):
-        torch.manual_seed(0)
-        data = glove_family.build_training_data(corpus, config)
-        model = GloVeForWeightedLeastSquares(config)
-        overrides = {"save_strategy": "epoch", "logging_steps": 10**9}
-        args = TrainingArguments(
-            output_dir=str(out),
-            use_cpu=True,
-            report_to="none",
-            disable_tqdm=True,
-            **{**glove_family.FAMILY.training_defaults, **data.training_overrides, **overrides},
-        )
-        trainer = EmbeddingTrainer(
-            model=model,
-            args=args,
-            train_dataset=data.train_dataset,
-            data_collator=data.data_collator,
-            **data.trainer_kwargs,
-        )
-        trainer.train(resume_from_checkpoint=resume)
-        return model.glove.embeddings.weight.detach().clone(), trainer.epoch_history
+        result = fit(
+            glove_family.FAMILY, corpus, config, device="cpu", seed=0, output_dir=out,
+            training={"save_strategy": "epoch", "logging_steps": 10**9}, resume_from_checkpoint=resume,
+        )  # fmt: skip
+        return result.model.glove.embeddings.weight.detach().clone(), result.epoch_history
 
     full, history = run(tmp_path / "a")
     steps_per_epoch = len(glove_family.build_training_data(corpus, config).train_dataset)

@@ -6,7 +6,7 @@
   the venv's site-packages on sys.path, an import hook hiding the package): AutoModel / AutoTokenizer /
   feature-extraction with `trust_remote_code=True` give the same tensors and ids as the package.
 - Push: the real `huggingface_hub` client (classic protocol, HF_HUB_DISABLE_XET) against
-  `tests/hub_server.py`, one commit per push; downloads into fresh caches with transformers, offline
+  `tests/_support/hub_server.py`, one commit per push; downloads into fresh caches with transformers, offline
   (HF_HUB_OFFLINE=1) from those caches, and through the `olah` mirror (installed once per machine in its
   own virtualenv; skipped, loudly, when pip cannot install it).
 - Interop: the sentence-transformers / model2vec static-embedding folder layout.
@@ -37,7 +37,8 @@ import torch
 from hf_embeddings.api import load, train
 from hf_embeddings.errors import HFEmbeddingsError
 from hf_embeddings.hub.card import CARD_MARKER, build_model_card
-from hf_embeddings.hub.save import push_folder, push_to_hub, save_model_folder
+from hf_embeddings.hub.push import push_folder, push_to_hub
+from hf_embeddings.hub.save import save_model_folder
 from hf_embeddings.models.configuration_base import (
     FORMAT_VERSION,
     FORMAT_VERSION_KEY,
@@ -46,8 +47,8 @@ from hf_embeddings.models.configuration_base import (
 )
 
 TESTS = Path(__file__).resolve().parent
-CHILD = TESTS / "_hub_child.py"
-SERVER = TESTS / "hub_server.py"
+CHILD = TESTS / "_support" / "_hub_child.py"
+SERVER = TESTS / "_support" / "hub_server.py"
 TOKEN = "hf_test_token"
 SITE_PACKAGES = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
 OLAH_VERSION = "0.5.4"
@@ -57,6 +58,47 @@ WORDS = (
     "happy glad easy hard old new berlin germany paris france"
 ).split()
 TEXT = "the king and the queen saw a cat"
+
+
+HUB_ENV = (  # cleared for every Hub test (clean_hub_env)
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "HF_ENDPOINT",
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "HF_HOME",
+    "HF_HUB_CACHE",
+    "HUGGINGFACE_HUB_CACHE",
+    "HF_TOKEN_PATH",
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def clean_hub_env(tmp_path_factory):
+    """The caller's Hub settings never leak in: no HF_HUB_OFFLINE / HF_ENDPOINT / HF_TOKEN, and HF_HOME is a
+    fresh folder. Module-scoped (autouse runs first in its scope), so the module-scoped fixtures below
+    (`folder`, `hub`, `pushed`) see it too. huggingface_hub reads these at import, so its constants are
+    patched as well (child processes get their own environment from `_child_env`)."""
+    from huggingface_hub import constants
+
+    home = tmp_path_factory.mktemp("hf-home")
+    with pytest.MonkeyPatch.context() as m:
+        for name in HUB_ENV:
+            m.delenv(name, raising=False)
+        m.setenv("HF_HOME", str(home))
+        m.setattr(constants, "HF_HUB_OFFLINE", False)
+        m.setattr(constants, "ENDPOINT", constants._HF_DEFAULT_ENDPOINT)
+        m.setattr(
+            constants,
+            "HUGGINGFACE_CO_URL_TEMPLATE",
+            constants._HF_DEFAULT_ENDPOINT + "/{repo_id}/resolve/{revision}/{filename}",
+        )
+        m.setattr(constants, "HF_HOME", str(home))
+        m.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
+        m.setattr(constants, "HUGGINGFACE_HUB_CACHE", str(home / "hub"))
+        m.setattr(constants, "HF_TOKEN_PATH", str(home / "token"))
+        m.setattr(constants, "HF_STORED_TOKENS_PATH", str(home / "stored_tokens"))
+        yield home
 
 
 def _corpus() -> list[str]:
@@ -76,8 +118,7 @@ def folder(tmp_path_factory) -> Path:
             "word2vec",
             _corpus(),
             root / "w2v",
-            config={"vector_size": 8, "epochs": 2},
-            min_count=1,
+            config={"vector_size": 8, "epochs": 2, "min_count": 1},
             device="cpu",
             show_progress=False,
             training={"logging_steps": 1},
@@ -603,6 +644,7 @@ def test_train_push_to_hub(hub_env, tmp_path, capsys, monkeypatch):
     assert {"README.md", "training_log.json", "loss_curve.svg", "model.safetensors"} <= files
 
 
+@pytest.mark.slow
 def test_downloads_with_and_without_the_package_online_and_offline(folder, pushed, hub, tmp_path):
     """Fresh caches, real transformers; the package-free child proves the bundled remote code.
 
@@ -711,6 +753,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_download_through_the_olah_mirror(olah_cli, folder, pushed, hub, tmp_path):
     """A Hub mirror we did not write serves the pushed repo to transformers."""
     upstream = hub.url.split("://", 1)[1]
@@ -853,8 +896,8 @@ def test_a_failing_card_never_loses_a_training_run(tmp_path, monkeypatch, caplog
     monkeypatch.setattr(hf_embeddings.hub.card, "write_model_card", broken)
     monkeypatch.setenv("HF_EMBEDDINGS_CACHE", str(tmp_path / "cache"))
     with caplog.at_level("ERROR", logger="hf_embeddings.hub.save"):
-        result = train("word2vec", _corpus()[:40], tmp_path / "out", config={"vector_size": 4, "epochs": 1},
-                       min_count=1, device="cpu", show_progress=False)  # fmt: skip
+        result = train("word2vec", _corpus()[:40], tmp_path / "out", config={"vector_size": 4, "epochs": 1, "min_count": 1},
+                       device="cpu", show_progress=False)  # fmt: skip
     names = {p.name for p in result.output_dir.iterdir()}
     assert {"model.safetensors", "config.json", "tokenizer.json", "modeling_word2vec.py"} <= names
     assert "README.md" not in names and "simulated template bug" in caplog.text
@@ -862,6 +905,7 @@ def test_a_failing_card_never_loses_a_training_run(tmp_path, monkeypatch, caplog
 
 
 # ---------------------------------------------------------------------------- the demo as a Space
+@pytest.mark.slow
 def test_demo_space_is_self_contained_and_pushes_in_one_commit(folder, hub_env, tmp_path, capsys):
     """`hf-embeddings demo --build-space`: app + README (Space header) + the package source + its
     requirements + the models; the app imports the copy beside it and finds the listed models; the

@@ -278,35 +278,19 @@ def test_perplexity_by_hand(toy_corpus):
 
 def test_trainer_eval_perplexity_is_corpus_perplexity(toy_corpus, tmp_path):
     """Trainer's eval_loss over window batches of uneven size is the per-token mean NLL."""
-    from transformers import TrainingArguments
+    from hf_embeddings.training.fit import fit
 
-    from hf_embeddings.training.trainer import EmbeddingTrainer
-
-    torch.manual_seed(0)
     cfg = small_config(toy_corpus, epochs=2)
-    model = NNLMForCausalLM(cfg)
     held_out = load_corpus(TOY[:5], tokenizer=toy_corpus.tokenizer, show_progress=False)
-    data = FAMILY.build_training_data(toy_corpus, cfg, eval_corpus=held_out, eval_batch_size=7)
-    args = TrainingArguments(
-        output_dir=str(tmp_path),
-        report_to="none",
-        use_cpu=True,
-        disable_tqdm=True,
-        **{**FAMILY.training_defaults, **data.training_overrides},
-    )
-    trainer = EmbeddingTrainer(
-        model=model,
-        args=args,
-        train_dataset=data.train_dataset,
-        eval_dataset=data.eval_dataset,
-        data_collator=data.data_collator,
-        **data.trainer_kwargs,
-    )
-    result = trainer.train()
+    fitted = fit(
+        FAMILY, toy_corpus, cfg, device="cpu", seed=0, output_dir=tmp_path,
+        data_options={"eval_corpus": held_out, "eval_batch_size": 7},
+    )  # fmt: skip
+    trainer, model, result = fitted.trainer, fitted.model, fitted.train_output
     # a per-batch mean loss is logged as such (not per item), and evaluation does not leak into it
     history = trainer.epoch_history
     assert "epoch_loss_per_item" not in history[-1]
-    assert [h["epoch_mean_batch_loss"] * len(data.train_dataset) for h in history] == pytest.approx(
+    assert [h["epoch_mean_batch_loss"] * len(trainer.train_dataset) for h in history] == pytest.approx(
         [h["epoch_loss"] for h in history], rel=1e-12
     )
     assert np.mean([h["epoch_mean_batch_loss"] for h in history]) == pytest.approx(
@@ -341,7 +325,6 @@ def trained_dir(tmp_path_factory):
         "nnlm",
         texts,
         out,
-        min_count=1,
         device="cpu",
         seed=0,
         show_progress=False,
@@ -354,6 +337,7 @@ def trained_dir(tmp_path_factory):
             "batch_size": 64,
             "learning_rate": 2e-2,
             "validation_fraction": 0.1,
+            "min_count": 1,
         },
     )
     return out
@@ -428,6 +412,7 @@ def test_generate_continues_a_prompt(trained_dir):
     assert tok.convert_ids_to_tokens(start[0, 1:].tolist())[-1] == "</s>"
 
 
+@pytest.mark.slow
 def test_remote_code_loads_without_the_package(trained_dir, tmp_path):
     """The saved folder carries its code: trust_remote_code loads and generates with hf_embeddings hidden."""
     import json

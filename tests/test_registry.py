@@ -23,27 +23,42 @@ from hf_embeddings.text.tokenization import WordTokenizer
 
 TOY_TYPE = "hfe_toy_plugin_test"
 
-TOY_PLUGIN = textwrap.dedent(
+# A third-party family as another package would ship it: one folder, one entry point, the public
+# contract only (hf_embeddings.models.family, the text and vectors layers), nothing else of ours.
+TOY_CONFIGURATION = textwrap.dedent(
     f'''
-    """A third-party model family, as another package would ship it."""
-    import torch
-    from torch import nn
-    from transformers import PretrainedConfig, PreTrainedModel
-
-    from hf_embeddings.models.family import ModelFamily
-    from hf_embeddings.text.tokenization import WordTokenizer
+    from transformers import PretrainedConfig
 
 
     class ToyConfig(PretrainedConfig):
         model_type = "{TOY_TYPE}"
 
-        def __init__(self, vocab_size=10, dim=3, **kwargs):
+        def __init__(self, vocab_size=10, dim=3, epochs=1, learning_rate=0.5, min_count=1, **kwargs):
+            if not learning_rate > 0:
+                raise ValueError(f"learning_rate must be > 0, got {{learning_rate!r}}")
             self.vocab_size = vocab_size
             self.dim = dim
+            self.epochs = epochs
+            self.learning_rate = learning_rate
+            self.min_count = min_count
             super().__init__(**kwargs)
+    '''
+)
+
+TOY_MODELING = textwrap.dedent(
+    '''
+    import torch
+    from torch import nn
+    from transformers import PreTrainedModel
+
+    from hf_embeddings.vectors.keyed_vectors import StaticEmbeddingMixin
+
+    from .configuration_toy import ToyConfig
 
 
-    class ToyModel(PreTrainedModel):
+    class ToyModel(StaticEmbeddingMixin, PreTrainedModel):
+        """A word table; `wv` gives the gensim-style queries."""
+
         config_class = ToyConfig
         base_model_prefix = "toy"
 
@@ -52,17 +67,80 @@ TOY_PLUGIN = textwrap.dedent(
             self.table = nn.Embedding(config.vocab_size, config.dim)
             self.post_init()
 
+        def get_input_embeddings(self):
+            return self.table
+
         def forward(self, input_ids):
             return self.table(input_ids)
+
+
+    class ToyForNextWord(PreTrainedModel):
+        """Trained to predict the next word from the current one (full softmax)."""
+
+        config_class = ToyConfig
+        base_model_prefix = "toy"
+
+        def __init__(self, config):
+            super().__init__(config)
+            self.toy = ToyModel(config)
+            self.out = nn.Linear(config.dim, config.vocab_size)
+            self.post_init()
+
+        def forward(self, input_ids, labels=None):
+            logits = self.out(self.toy(input_ids))
+            loss = None if labels is None else nn.functional.cross_entropy(logits, labels)
+            return {"loss": loss, "logits": logits}
+    '''
+)
+
+TOY_PLUGIN = textwrap.dedent(
+    '''
+    """A third-party model family, as another package would ship it."""
+    import numpy as np
+    import torch
+
+    from hf_embeddings.models.family import PREBUILT_BATCH_ARGS, ModelFamily, TrainingData, unwrap_batch
+    from hf_embeddings.text.tokenization import WordTokenizer
+
+    from .configuration_toy import ToyConfig
+    from .modeling_toy import ToyForNextWord, ToyModel
+
+
+    def make_config(corpus, **options):
+        return ToyConfig(vocab_size=len(corpus.tokenizer), **options)
+
+
+    def build_training_data(corpus, config, *, seed=0, device="cpu"):
+        ids = np.asarray(corpus.ids, dtype=np.int64)
+        last = np.zeros(len(ids), dtype=bool)
+        last[np.asarray(corpus.offsets[1:]) - 1] = True  # no pair across a sentence end
+        keep = np.flatnonzero(~last[:-1])
+        order = np.random.default_rng(seed).permutation(keep)
+        batches = [
+            {"input_ids": torch.as_tensor(ids[b]), "labels": torch.as_tensor(ids[b + 1])}
+            for b in np.array_split(order, max(1, len(order) // 64))
+        ]
+        return TrainingData(
+            train_dataset=batches,
+            data_collator=unwrap_batch,
+            training_overrides={"learning_rate": config.learning_rate, "num_train_epochs": config.epochs},
+        )
+
+
+    def evaluate(model, tokenizer):
+        return {"toy_mean_norm": float(model.table.weight.detach().norm(dim=1).mean())}
 
 
     FAMILY = ModelFamily(
         name="toy",
         config_class=ToyConfig,
         model_class=ToyModel,
-        training_class=ToyModel,
+        training_class=ToyForNextWord,
         tokenizer_class=WordTokenizer,
-        build_training_data=lambda corpus, config, **kw: None,
+        make_config=make_config,
+        build_training_data=build_training_data,
+        training_defaults={**PREBUILT_BATCH_ARGS, "lr_scheduler_type": "constant", "logging_steps": 5},
+        evaluate=evaluate,
         description="a toy plugin family",
     )
     NOT_A_FAMILY = object()
@@ -88,6 +166,8 @@ def toy_plugin(tmp_path, monkeypatch):
     """A plugin distribution on sys.path; the registry and transformers' Auto maps are restored after."""
     (tmp_path / "toy_plugin").mkdir()
     (tmp_path / "toy_plugin" / "__init__.py").write_text(TOY_PLUGIN, encoding="utf-8")
+    (tmp_path / "toy_plugin" / "configuration_toy.py").write_text(TOY_CONFIGURATION, encoding="utf-8")
+    (tmp_path / "toy_plugin" / "modeling_toy.py").write_text(TOY_MODELING, encoding="utf-8")
     (tmp_path / "toy_plugin_broken.py").write_text('raise RuntimeError("plugin exploded on import")\n')
     dist = tmp_path / "toy_plugin-0.1.dist-info"
     dist.mkdir()
@@ -147,6 +227,7 @@ def test_register_family_rules(monkeypatch):
         model_class=Word2VecModel,
         training_class=Word2VecModel,
         tokenizer_class=WordTokenizer,
+        make_config=lambda *a, **k: None,
         build_training_data=lambda *a, **k: None,
     )
     with pytest.raises(HFEmbeddingsError, match="model family 'word2vec' is already registered"):
@@ -162,6 +243,7 @@ def test_register_family_rules(monkeypatch):
             model_class=Word2VecModel,
             training_class=Word2VecModel,
             tokenizer_class=WordTokenizer,
+            make_config=lambda *a, **k: None,
             build_training_data=lambda *a, **k: None,
         )
 
@@ -180,7 +262,7 @@ def test_entry_point_plugin_is_discovered_and_registered(toy_plugin, caplog, tmp
     assert type(config) is toy.config_class
     model = AutoModel.from_config(config)
     assert type(model) is toy.model_class
-    assert model(torch.tensor([[1, 2, 3]])).shape == (1, 3, 2)
+    assert model(torch.tensor([[1, 2, 3]])).shape == (1, 3, 2)  # dim=2
     assert TOKENIZER_MAPPING[toy.config_class] is WordTokenizer
     assert registry.family_for_config(config) is toy
 
@@ -203,6 +285,47 @@ def test_entry_point_plugin_is_discovered_and_registered(toy_plugin, caplog, tmp
     assert cli_main(["train", "--list"]) == 0
     out = capsys.readouterr().out
     assert "toy" in out and "a toy plugin family" in out and "word2vec" in out
+
+
+def test_toy_family_trains_saves_loads_evaluates_and_shows_in_the_demo(toy_plugin, tmp_path, capsys):
+    """A plugin family goes through every generic path through its `ModelFamily` alone."""
+    import json
+    import random
+
+    from hf_embeddings.api import load
+    from hf_embeddings.demo.core import load_model
+
+    registry.discover_families(reload=True)
+    rng = random.Random(0)
+    topics = [["ant", "bee", "cat", "dog"], ["red", "tan", "blue", "gray"]]
+    corpus = tmp_path / "toy.txt"
+    corpus.write_text("\n".join(" ".join(rng.choices(topics[i % 2], k=12)) for i in range(200)) + "\n")
+    out = tmp_path / "toy-model"
+    args = ["train", "toy", "--corpus", str(corpus), "--output-dir", str(out), "--min-count", "1", "--quiet"]
+    # pre-built batches: a per-item batch size is refused in one line, before anything is written
+    assert cli_main([*args, "--per-device-train-batch-size", "8"]) == 2
+    assert "builds whole batches itself" in capsys.readouterr().err and not out.exists()
+    assert cli_main([*args, "--dim", "8", "--epochs", "15", "--learning-rate", "0.3", "--evaluate"]) == 0
+
+    config = json.loads((out / "config.json").read_text())
+    assert (config["dim"], config["epochs"], config["learning_rate"]) == (8, 15, 0.3)  # one name per setting
+    log = json.loads((out / "training_log.json").read_text())
+    losses = [e["loss"] for e in log["log_history"] if "loss" in e]
+    assert losses[-1] < 0.8 * losses[0]
+    assert json.loads((out / "eval_results.json").read_text())["toy_mean_norm"] > 0
+    assert (out / "README.md").read_text().count("toy") > 0
+
+    model, tok = load(out)
+    assert type(model).__name__ == "ToyModel" and model.config.dim == 8
+    for word in ("ant", "red"):
+        topic = next(t for t in topics if word in t)
+        assert all(w in topic for w, _ in model.wv.most_similar(word, topn=3)), model.wv.most_similar(word)
+
+    shown = load_model(str(out))
+    assert shown.family == "toy" and shown.is_static and not shown.is_contextual
+    assert shown.eval_results["toy_mean_norm"] == pytest.approx(
+        json.loads((out / "eval_results.json").read_text())["toy_mean_norm"]
+    )
 
 
 def test_discovery_is_cached_until_reload(toy_plugin):

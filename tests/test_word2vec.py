@@ -31,6 +31,7 @@ from hf_embeddings.models.word2vec.modeling_word2vec import (
     negative_sampling_loss,
     reference_negative_sampling_loss,
 )
+from hf_embeddings.training.fit import fit
 from hf_embeddings.training.trainer import EmbeddingTrainer, SparseSGD
 
 # ------------------------------------------------------------------------------------------ fixtures
@@ -59,31 +60,17 @@ def planted_corpus():
 def train(corpus, tmp_path, *, seed=0, workers=0, words_per_batch=256, persistent=False, **config):
     options = dict(vector_size=16, window=3, negative=5, sample=0.0, epochs=8, alpha=0.05, min_count=1)
     options.update(config)
-    cfg = config_from_corpus(corpus, **options)
-    torch.manual_seed(seed)
-    model = Word2VecForNegativeSampling(cfg)
-    data = FAMILY.build_training_data(
-        corpus, cfg, seed=seed, words_per_batch=words_per_batch, dataloader_workers=workers
-    )
-    args = TrainingArguments(
-        output_dir=str(tmp_path / "out"),
-        use_cpu=True,
-        report_to="none",
-        disable_tqdm=True,
+    result = fit(
+        FAMILY,
+        corpus,
+        config_from_corpus(corpus, **options),
+        training={"dataloader_persistent_workers": persistent, "logging_steps": 10**9},
+        data_options={"words_per_batch": words_per_batch, "dataloader_workers": workers},
+        device="cpu",
         seed=seed,
-        dataloader_persistent_workers=persistent,
-        **{**FAMILY.training_defaults, **data.training_overrides, "logging_steps": 10**9},
+        output_dir=tmp_path / "out",
     )
-    trainer = EmbeddingTrainer(
-        model=model,
-        args=args,
-        train_dataset=data.train_dataset,
-        data_collator=data.data_collator,
-        **data.trainer_kwargs,
-    )
-    trainer.train()
-    model.attach_tokenizer(corpus.tokenizer)
-    return model, trainer
+    return result.model, result.trainer
 
 
 # ---------------------------------------------------------------------------- training end to end

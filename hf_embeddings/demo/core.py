@@ -63,8 +63,7 @@ class DemoInputError(HFEmbeddingsError):
 class DemoModel:
     """A loaded model with what the demo shows about it.
 
-    `embed_sentences` is ELMo's ``embed_sentences(model, tokenizer, sentences, batch_size)`` (or any
-    function with that contract) for models with contextual embeddings, else None.
+    `embed_sentences` is the family's `ModelFamily.embed_sentences` for contextual families, else None.
     """
 
     name: str
@@ -142,17 +141,6 @@ class DemoModel:
         return known, []
 
 
-def _find_embedder(model: Any) -> Callable[..., list[np.ndarray]] | None:
-    """ELMo-like models expose `scalar_mix_weights()`; their package provides `embed_sentences`."""
-    if not callable(getattr(model, "scalar_mix_weights", None)):
-        return None
-    package = type(model).__module__.rpartition(".")[0]
-    try:
-        return getattr(importlib.import_module(package), "embed_sentences", None)
-    except ImportError:
-        return None
-
-
 def _eval_results(folder: Path) -> dict:
     from ..hub.folder import EVAL_RESULTS
 
@@ -188,8 +176,9 @@ def _local_folder(source: str) -> Path:
         return path
     if path.exists():
         raise HFEmbeddingsError(f"{source} is not a model folder")
-    looks_like_repo = re.fullmatch(r"[\w.-]+(/[\w.-]+)?", source) and not source.startswith((".", "/"))
-    if not looks_like_repo:
+    from ..hub.folder import is_repo_id
+
+    if not is_repo_id(source, owner_required=False):
         raise HFEmbeddingsError(f"model folder {source} not found")
     from huggingface_hub import snapshot_download
 
@@ -213,13 +202,14 @@ def load_model(source: str, name: str | None = None) -> DemoModel:
     folder = _local_folder(source)
     model, tokenizer = load(folder, head="AutoModelForCausalLM")
     model.eval()
+    family = family_for_config(model.config)
     dm = DemoModel(
         name=name or (Path(source).name if Path(source).is_dir() else source),
         model=model,
         tokenizer=tokenizer,
-        family=family_for_config(model.config).name,
+        family=family.name,
         source=str(source),
-        embed_sentences=_find_embedder(model),
+        embed_sentences=family.embed_sentences if "contextual" in family.capabilities else None,
         folder=folder,
     )
     dm.reload_results()
@@ -791,10 +781,10 @@ def score_chart(models: Sequence[DemoModel], label: str | None) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------- examples
 def example_words(models: Sequence[DemoModel], n: int = 6) -> list[str]:
     """Frequent content words every static model knows, for the examples of each tab."""
-    from ..hub.card import _query_words
+    from ..hub.card import query_words
 
     static = [m for m in models if m.is_static]
     if not static:
         return []
     shared = [w for w in static[0].vocabulary if all(w in m._vocab_set for m in static[1:])]
-    return _query_words(shared, n)
+    return query_words(shared, n)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -50,14 +49,12 @@ def build_space(
     output_dir: str | os.PathLike, models: list[str] | None = None, *, overwrite: bool = False
 ) -> Path:
     """Write a Space folder at `output_dir` (built aside, renamed into place); returns its path."""
-    from ..hub.folder import check_output_dir, publish_folder
+    from ..hub.folder import atomic_folder, check_output_dir, is_repo_id
 
-    out = check_output_dir(output_dir, overwrite)
+    out = check_output_dir(output_dir, overwrite)  # refused before any work
     source = space_source()
     package = Path(__file__).resolve().parents[1]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with atomic_folder(out, overwrite=overwrite) as tmp:
         for name in _SPACE_FILES:
             shutil.copy2(source / name, tmp / name)
         # symlinks (model_cards/) are copied as what they point to: a Space repo holds plain files
@@ -79,15 +76,12 @@ def build_space(
                 target = Path("models") / f"{i:02d}-{path.resolve().name}"
                 shutil.copytree(path, tmp / target)
                 listed.append(target.as_posix())
-            elif re.fullmatch(r"[\w.-]+/[\w.-]+", model):
+            elif is_repo_id(model):
                 listed.append(model)
             else:
                 raise HFEmbeddingsError(f"{model!r} is neither a model folder nor a Hub repo id (owner/name)")
         if listed:
             (tmp / MODELS_FILE).write_text("\n".join(listed) + "\n")
-        publish_folder(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

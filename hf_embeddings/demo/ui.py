@@ -19,7 +19,7 @@ from typing import Any
 import gradio as gr
 
 from ..errors import HFEmbeddingsError
-from ..hub.card import _ANALOGIES
+from ..hub.card import ANALOGY_EXAMPLES
 from . import core
 from .core import DemoModel
 
@@ -65,7 +65,7 @@ def _examples(words: list[str]) -> dict[str, list]:
     """Example inputs built from words every static model knows, so each example really answers."""
     w = words + ["king", "queen", "man", "woman", "paris", "france"][: max(0, 6 - len(words))]
     known = set(words)
-    analogies = [f"{a} : {b} :: {c}" for a, b, c in _ANALOGIES if {a, b, c} <= known]
+    analogies = [f"{a} : {b} :: {c}" for a, b, c in ANALOGY_EXAMPLES if {a, b, c} <= known]
     if not analogies and len(words) >= 3:
         analogies = [f"{words[0]} : {words[1]} :: {words[2]}"]
     return {

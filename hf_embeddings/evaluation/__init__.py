@@ -1,11 +1,16 @@
 """Intrinsic evaluation of word vectors (gensim-identical, batched) and ``evaluate`` metric modules.
 
-Example::
+Example (``kv``: the ``wv`` of a trained model, or any ``KeyedVectors``):
 
-    >>> from hf_embeddings.evaluation import evaluate_word_pairs, evaluate_word_analogies, load_metric
-    >>> evaluate_word_pairs(kv, "wordsim353")["spearman"]
-    >>> evaluate_word_analogies(kv, "google_analogy", restrict_vocab=30000)["accuracy"]
-    >>> load_metric("perplexity").compute(nll=[2.1, 3.4])["perplexity"]
+    from hf_embeddings.evaluation import evaluate_word_analogies, evaluate_word_pairs
+    evaluate_word_pairs(kv, "wordsim353")["spearman"]
+    evaluate_word_analogies(kv, "google_analogy", restrict_vocab=30000)["accuracy"]
+
+The metric modules load offline by name:
+
+    >>> from hf_embeddings.evaluation import load_metric
+    >>> load_metric("perplexity").compute(nll=[2.1, 3.4])["perplexity"]  # exp(mean NLL)
+    15.643
 """
 
 from __future__ import annotations

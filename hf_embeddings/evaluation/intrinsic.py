@@ -21,12 +21,9 @@ computes on the raw table (cosines do not depend on the scale, only the last flo
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import importlib.util
 import io
 import logging
-import lzma
 import math
 import os
 import warnings
@@ -40,6 +37,7 @@ from scipy import stats
 from scipy.linalg import blas as _blas
 
 from ..errors import FormatError, HFEmbeddingsError
+from ..text.sources import open_compressed
 
 logger = logging.getLogger(__name__)
 
@@ -128,17 +126,6 @@ def _resolve_path(path: str | os.PathLike) -> Path:
     if not p.is_file():
         raise HFEmbeddingsError(f"{p}: no such file")
     return p
-
-
-def _open_binary(path: Path) -> io.BufferedIOBase:
-    suffix = path.suffix.lower()
-    if suffix == ".gz":
-        return gzip.open(path, "rb")
-    if suffix == ".bz2":
-        return bz2.open(path, "rb")
-    if suffix in (".xz", ".lzma"):
-        return lzma.open(path, "rb")
-    return open(path, "rb")
 
 
 def builtin_benchmark_path(name: str) -> Path:
@@ -265,7 +252,7 @@ def evaluate_word_pairs(
     human: list[float] = []
     oov_pairs: list[tuple[str, str, float]] = []
     invalid: list[int] = []
-    with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding=encoding) as fin:
+    with open_compressed(path) as raw, io.TextIOWrapper(raw, encoding=encoding) as fin:
         for line_no, line in enumerate(fin, start=1):
             if not line.strip() or line.startswith("#"):
                 continue
@@ -344,7 +331,7 @@ def _read_questions(
     sections: list[str] = []
     questions: list[_Question] = []
     invalid: list[int] = []
-    with _open_binary(path) as fin:
+    with open_compressed(path) as fin:
         for line_no, raw in enumerate(fin, start=1):
             line = raw.decode("utf8")
             if not line.strip():

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HFEmbeddingsError
-from .folder import CONVERSION_LOG, EVAL_RESULTS, README, TRAINING_LOG
+from .folder import CONFIG, CONVERSION_LOG, EVAL_RESULTS, README, TRAINING_LOG, read_json
 
 CARD_DIR = Path(__file__).parent / "templates"
 
@@ -40,8 +40,8 @@ _STOPWORDS = frozenset(
     yourself yourselves one two three first new used many may s""".split()
 )
 
-#: analogy examples tried in order; the first whose four words are all in the vocabulary is shown
-_ANALOGIES = (
+#: analogy examples (a : b :: c) tried in order; the first whose three words are all in the vocabulary is shown
+ANALOGY_EXAMPLES = (
     ("man", "king", "woman"),
     ("france", "paris", "germany"),
     ("big", "bigger", "small"),
@@ -110,16 +110,6 @@ _PERPLEXITY = {
 }
 
 
-def _read_json(path: Path) -> Any:
-    if not path.is_file():
-        return None
-    with open(path, encoding="utf-8") as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise HFEmbeddingsError(f"{path}: not valid JSON ({e})") from None
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -178,7 +168,7 @@ def model_index(rows: list[dict]) -> list:
 
 
 # --------------------------------------------------------------------------------------------- examples
-def _query_words(words: list[str], n: int = 3) -> list[str]:
+def query_words(words: list[str], n: int = 3) -> list[str]:
     """The `n` most frequent content words (alphabetic, >= 3 letters, not a stop word)."""
     picked = [w for w in words[:2000] if w.isalpha() and len(w) >= 3 and w.lower() not in _STOPWORDS][:n]
     if len(picked) < n:
@@ -197,7 +187,7 @@ def query_examples(model, tokenizer, *, topn: int = 5) -> dict:
             model.attach_tokenizer(tokenizer)
         kv = model.wv
         words = list(kv.index_to_key)
-        query = _query_words(words)
+        query = query_words(words)
         if len(words) > 1:
             k = min(topn, len(words) - 1)
             out["neighbours"] = [
@@ -206,7 +196,7 @@ def query_examples(model, tokenizer, *, topn: int = 5) -> dict:
         if len(query) >= 2:
             out["similarity"] = {"words": query[:2], "value": float(kv.similarity(query[0], query[1]))}
         vocab = set(words)
-        for a, b, c in _ANALOGIES:
+        for a, b, c in ANALOGY_EXAMPLES:
             if {a, b, c} <= vocab and len(words) > 4:
                 res = kv.most_similar(positive=[b, c], negative=[a], topn=3)
                 out["analogy"] = {"a": a, "b": b, "c": c, "results": [(n, float(s)) for n, s in res]}
@@ -332,9 +322,9 @@ def build_model_card(
     from .remote_code import describe_bundle
 
     folder = Path(folder)
-    config = _read_json(folder / "config.json")
+    config = read_json(folder / CONFIG, missing=None)
     if config is None:
-        raise HFEmbeddingsError(f"{folder} is not a saved model folder (no config.json)")
+        raise HFEmbeddingsError(f"{folder} is not a saved model folder (no {CONFIG})")
     if family is None:
         family = family_for_config(type("Config", (), {"model_type": config.get("model_type")}))
     if model is None or tokenizer is None:
@@ -344,9 +334,9 @@ def build_model_card(
     if hasattr(model, "attach_tokenizer"):
         model.attach_tokenizer(tokenizer)
     static = hasattr(type(model), "wv")
-    log = _read_json(folder / TRAINING_LOG)
-    results = _read_json(folder / EVAL_RESULTS)
-    conversion = _read_json(folder / CONVERSION_LOG)
+    log = read_json(folder / TRAINING_LOG, missing=None)
+    results = read_json(folder / EVAL_RESULTS, missing=None)
+    conversion = read_json(folder / CONVERSION_LOG, missing=None)
     previous = _existing_metadata(folder)
     corpus = corpus_info(log)
 

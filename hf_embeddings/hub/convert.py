@@ -1,12 +1,12 @@
-"""Conversion between saved static models and other tools' vector files (word2vec C formats, GloVe text)."""
+"""Conversion between saved model folders and other tools' files: word2vec C formats and GloVe text
+(`import_vectors` / `export_vectors`), sentence-transformers / model2vec static folders, and the original
+ELMo weights (`convert_original`; the conversion itself is `models.elmo.from_original`)."""
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from ..vectors.formats import (
     write_glove_format,
     write_word2vec_format,
 )
-from .folder import CONVERSION_LOG
+from .folder import CONFIG, README, TRAINING_LOG, atomic_folder, check_output_dir, read_json, write_json
 
 FORMATS = ("auto", "word2vec", "word2vec-binary", "glove")
 EXPORT_FORMATS = ("word2vec", "word2vec-binary", "glove", "static")
@@ -80,11 +80,9 @@ def import_vectors(
     (the Hub id the vectors come from, if any), `license` and `language` go to the card's metadata.
     """
     from ..models.family import get_family
-    from .folder import check_output_dir, publish_folder
-    from .save import finalize_folder
 
     family = get_family(model)
-    out = check_output_dir(output_dir, overwrite)
+    check_output_dir(output_dir, overwrite)  # refused before the file is read
     if fmt == "auto" and Path(path).is_file():
         fmt = _detected_format(path)
     words, vectors = read_vectors(path, fmt, limit)
@@ -103,33 +101,70 @@ def import_vectors(
         for p in net.parameters():
             p.zero_()
         net.get_input_embeddings().weight.copy_(torch.from_numpy(table))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        net.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        conversion = {
-            "source_file": Path(path).name,
-            "format": fmt,
-            "limit": limit,
-            "vectors": int(vectors.shape[0]),
-            "vector_size": int(vectors.shape[1]),
-            "hf_embeddings_version": _package_version(),
-        }
-        (tmp / CONVERSION_LOG).write_text(json.dumps(conversion, indent=2) + "\n", encoding="utf-8")
-        card = {"base_model": base_model, "license": license, "language": language}
-        finalize_folder(
-            tmp,
-            family,
-            model=net.attach_tokenizer(tokenizer),
-            tokenizer=tokenizer,
-            model_name=out.name,
-            **{k: v for k, v in card.items() if v},
-        )
-        publish_folder(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    conversion = {
+        "source_file": Path(path).name,
+        "format": fmt,
+        "limit": limit,
+        "vectors": int(vectors.shape[0]),
+        "vector_size": int(vectors.shape[1]),
+        "hf_embeddings_version": _package_version(),
+    }
+    card = {"base_model": base_model, "license": license, "language": language}
+    return save_converted(net, tokenizer, output_dir, conversion, overwrite=overwrite, **card)
+
+
+def save_converted(
+    model,
+    tokenizer,
+    output_dir: str | os.PathLike,
+    conversion_log: dict,
+    *,
+    overwrite: bool = False,
+    **card_options: Any,
+) -> Path:
+    """Write a converted `model` + `tokenizer` as a complete model folder (remote code, card) with
+    `conversion_log` (what was read: source file, format ...) as conversion.json; returns the folder.
+
+    `card_options` (license, language, base_model ...) that are None or empty are left out.
+
+    Example:
+
+        model, tokenizer, log = from_original("options.json", "weights.hdf5")
+        save_converted(model, tokenizer, "out/elmo", log, license="apache-2.0")
+    """
+    from .save import save_model_folder
+
+    card = {k: v for k, v in card_options.items() if v}
+    return save_model_folder(
+        model, tokenizer, output_dir, conversion_log=conversion_log, overwrite=overwrite, **card
+    )
+
+
+def convert_original(
+    options_file: str | os.PathLike,
+    weights_file: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    license: str | None = None,
+    base_model: str | None = None,
+) -> Path:
+    """Write a Hub-ready folder (AutoModel / AutoTokenizer) holding the original ELMo model of
+    `options_file` + `weights_file` (bilm-tf / AllenNLP); returns it. Written aside, renamed at the end.
+
+    Example:
+
+        convert_original("options.json", "weights.hdf5", "out/elmo-original")
+    """
+    from ..models.elmo import from_original
+
+    check_output_dir(output_dir, overwrite)
+    model, tokenizer, log = from_original(
+        options_file, weights_file
+    )  # every check before anything is written
+    return save_converted(
+        model, tokenizer, output_dir, log, overwrite=overwrite, license=license, base_model=base_model
+    )
 
 
 def export_vectors(
@@ -175,13 +210,13 @@ def export_static_folder(
     ids; sentence-transformers averages them in, so unknown words then only dilute the mean).
 
     Example:
-        >>> export_static_folder("out/w2v", "out/w2v-static")                           # doctest: +SKIP
-        >>> SentenceTransformer("out/w2v-static").encode(["the cat sat"])               # doctest: +SKIP
+
+        export_static_folder("out/w2v", "out/w2v-static")
+        SentenceTransformer("out/w2v-static").encode(["the cat sat"])
     """
     from safetensors.numpy import save_file
 
     from .card import corpus_info
-    from .folder import check_output_dir, publish_folder
     from .load import load
 
     out = check_output_dir(output_dir, overwrite)
@@ -195,11 +230,7 @@ def export_static_folder(
     for i in set(int(i) for i in tokenizer.all_special_ids):
         table[i] = 0.0
     source = Path(model_path)
-    log = (
-        json.loads((source / "training_log.json").read_text())
-        if (source / "training_log.json").is_file()
-        else None
-    )
+    log = read_json(source / TRAINING_LOG, missing=None)
     config = {
         "model_type": "model2vec",
         "architectures": ["StaticModel"],
@@ -220,17 +251,15 @@ def export_static_folder(
         modules.append(
             {"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"}
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with atomic_folder(out, overwrite=overwrite) as tmp:
         save_file({STATIC_TENSOR: np.ascontiguousarray(table)}, str(tmp / "model.safetensors"))
         backend = _standalone_backend(tokenizer)
         backend.save(str(tmp / "tokenizer.json"))
-        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        (tmp / "modules.json").write_text(json.dumps(modules, indent=2) + "\n", encoding="utf-8")
+        write_json(tmp / CONFIG, config, sort_keys=False)
+        write_json(tmp / "modules.json", modules, sort_keys=False)
         if normalize:
             (tmp / "1_Normalize").mkdir()
-            (tmp / "1_Normalize" / "config.json").write_text("{}\n", encoding="utf-8")
+            (tmp / "1_Normalize" / CONFIG).write_text("{}\n", encoding="utf-8")
         corpus = corpus_info(log)
         _write_static_card(
             tmp,
@@ -241,10 +270,6 @@ def export_static_folder(
             license=corpus.get("license") or "unknown",
             normalize=normalize,
         )
-        os.chmod(tmp, 0o755)
-        publish_folder(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
@@ -290,4 +315,4 @@ model.encode(["a sentence"])
 Evaluation, training data and limitations: see the card of the original model folder.
 """
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
-    (folder / "README.md").write_text(str(card), encoding="utf-8")
+    (folder / README).write_text(str(card), encoding="utf-8")

@@ -1,7 +1,7 @@
 """What a saved folder is made of, and the one way every writer puts a folder in place.
 
-A leaf module: the file names of a Hub folder, JSON reading/writing with one contract, and
-`atomic_folder()`, used by every command that writes a folder (training, saving, converting, the
+A leaf module: the file names of a Hub folder, the shape of a Hub repo id (`is_repo_id`), JSON
+reading/writing with one contract, and `atomic_folder()`, used by every command that writes a folder (training, saving, converting, the
 Space builder), so that an interrupted run never leaves something that looks complete.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -41,6 +42,24 @@ MANAGED_FILES = (
     CONVERSION_LOG,
     LOSS_CURVE,
 )
+
+#: a Hub repo id: "owner/name", or a bare "name" (an owner is optional in the pattern; see `is_repo_id`)
+REPO_ID = re.compile(r"(?:[\w.-]+/)?[\w.-]+")
+
+
+def is_repo_id(text: str, *, owner_required: bool = True) -> bool:
+    """Whether `text` has the shape of a Hub repo id: "owner/name" (or a bare "name" unless
+    `owner_required`), of letters, digits, `_`, `.` and `-`. A leading "." is a path, never an id.
+
+    Example:
+        >>> is_repo_id("me/my-word2vec"), is_repo_id("gpt2"), is_repo_id("gpt2", owner_required=False)
+        (True, False, True)
+        >>> is_repo_id("./out/w2v"), is_repo_id("/tmp/w2v")
+        (False, False)
+    """
+    if text.startswith(".") or not REPO_ID.fullmatch(text):
+        return False
+    return "/" in text or not owner_required
 
 
 def read_json(path: str | os.PathLike, *, missing: Any = FileNotFoundError) -> Any:

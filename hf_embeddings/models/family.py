@@ -1,9 +1,10 @@
-"""Model families: one entry per model folder, discovered through the `hf_embeddings.models` entry points.
+"""The family contract: what one model folder tells the generic machinery, and the registry of families.
 
-A family bundles what the generic machinery (CLI, quickstart, Trainer glue, evaluation, model cards)
-needs to know about a model: its config/model/tokenizer classes, how to turn a `TokenizedCorpus` into
-a training dataset + collator, default training arguments, its evaluation suite and card template.
-Another package adds a model by exposing a `ModelFamily` under the same entry-point group.
+A family is one folder under `hf_embeddings/models/<name>/` whose `__init__.py` exposes `FAMILY`, a
+`ModelFamily`. The CLI, `fit`/`train`, evaluation, Hub folders, model cards and the demo use a model
+only through this object, never by family name (docs/adding-a-model.md walks through a toy family).
+Built-in families are listed once, in `BUILTIN_FAMILIES`; other packages add theirs under the
+`hf_embeddings.models` entry-point group.
 """
 
 from __future__ import annotations
@@ -20,37 +21,103 @@ from ..errors import HFEmbeddingsError
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "hf_embeddings.models"
-_BUILTIN = {
+#: the one list of built-in families (name -> "module:attribute")
+BUILTIN_FAMILIES = {
     "word2vec": "hf_embeddings.models.word2vec:FAMILY",
     "nnlm": "hf_embeddings.models.nnlm:FAMILY",
     "glove": "hf_embeddings.models.glove:FAMILY",
     "elmo": "hf_embeddings.models.elmo:FAMILY",
 }
 
+#: what a family can do, as the demo, pipelines and cards ask for it
+CAPABILITIES = frozenset({"static", "next_word", "contextual"})
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A `transformers` pipeline a family provides, registered lazily when the family is registered.
+
+    Args:
+        task: the pipeline task name (`pipeline(task, model=...)`).
+        target: "module:Class" of the `Pipeline` subclass, imported on first use.
+        auto_class: the Auto class name its models load with (e.g. "AutoModelForCausalLM").
+    """
+
+    task: str
+    target: str
+    auto_class: str = "AutoModel"
+
 
 @dataclass(frozen=True)
 class ModelFamily:
-    """Everything the generic code needs to train, evaluate, save and show one model family."""
+    """Everything the generic code needs to train, evaluate, save and show one model family.
+
+    Args:
+        name: the family's name on the command line and in the registry ("word2vec").
+        config_class: its `PretrainedConfig` subclass (with a `model_type`).
+        model_class: the base model, registered with `AutoModel` and saved in folders.
+        training_class: the head `Trainer` trains (may equal `model_class`).
+        tokenizer_class: the tokenizer class registered with `AutoTokenizer`.
+        make_config: `(corpus, **options) -> config`, the config for training on a `TokenizedCorpus`
+            (vocabulary size from the corpus); unknown or bad options raise `TypeError`/`ValueError`.
+        build_training_data: `(corpus, config, *, seed, device, **data_options) -> TrainingData`.
+        make_tokenizer: `(word_tokenizer) -> tokenizer` saved with the model, when the family's tokenizer
+            is not the corpus's `WordTokenizer` (ELMo's character tokenizer); None keeps the corpus's.
+        training_defaults: `TrainingArguments` overrides for this family.
+        option_aliases: user-facing option name -> config field, so that one setting has one name in
+            config.json (Word2Vec: "learning_rate" -> "alpha").
+        quickstart: small config (`config`), `min_count`, `opt_in` for `hf-embeddings quickstart`.
+        evaluate: `(model, tokenizer) -> {metric: value}`; None runs the static word-vector suite on
+            models with `wv`.
+        card_template: path of the family's Jinja card template (extends `base.md.j2`).
+        extra_auto_classes: more Auto classes to register, {"AutoModelForCausalLM": cls}.
+        capabilities: a subset of `CAPABILITIES`: "static" (a word table with `wv`), "next_word" (a
+            language-model head behind `extra_auto_classes`), "contextual" (`embed_sentences`).
+        embed_sentences: for "contextual" families, `(model, tokenizer, sentences, batch_size) -> [array
+            (layers, tokens, dim)]`, used by the demo.
+        pipelines: the `PipelineSpec`s registered with the family.
+        description: one line for `train --list` and the card.
+        pipeline_tag: the Hub task the model card declares.
+    """
 
     name: str
     config_class: type
-    model_class: type  # the base model, registered with AutoModel
-    training_class: type  # the head `Trainer` trains (may equal model_class)
+    model_class: type
+    training_class: type
     tokenizer_class: type
-    build_training_data: Callable[..., Any]  # (corpus, tokenizer, config, args) -> TrainingData
-    training_defaults: dict = field(default_factory=dict)  # TrainingArguments overrides
-    quickstart: dict = field(default_factory=dict)  # small config + training overrides for `quickstart`
-    evaluate: Callable[..., dict] | None = None  # (model, tokenizer) -> {metric: value}
-    card_template: str | None = None  # file name under model_cards/
-    extra_auto_classes: dict[str, type] = field(default_factory=dict)  # {"AutoModelForCausalLM": cls}
+    make_config: Callable[..., Any]
+    build_training_data: Callable[..., Any]
+    make_tokenizer: Callable[[Any], Any] | None = None
+    training_defaults: dict = field(default_factory=dict)
+    option_aliases: dict[str, str] = field(default_factory=dict)
+    quickstart: dict = field(default_factory=dict)
+    evaluate: Callable[..., dict] | None = None
+    card_template: str | None = None
+    extra_auto_classes: dict[str, type] = field(default_factory=dict)
+    capabilities: frozenset[str] = frozenset({"static"})
+    embed_sentences: Callable[..., Any] | None = None
+    pipelines: tuple[PipelineSpec, ...] = ()
     description: str = ""
-    pipeline_tag: str = "feature-extraction"  # the Hub task the model card declares
-    config_from_args: Callable[..., Any] | None = None  # (corpus, tokenizer, **options) -> config
+    pipeline_tag: str = "feature-extraction"
 
     def __post_init__(self) -> None:
         model_type = getattr(self.config_class, "model_type", "")
         if not model_type:
             raise HFEmbeddingsError(f"model family {self.name!r}: config class has no model_type")
+        unknown = set(self.capabilities) - CAPABILITIES
+        if unknown:
+            raise HFEmbeddingsError(f"model family {self.name!r}: unknown capabilities {sorted(unknown)}")
+        if "contextual" in self.capabilities and self.embed_sentences is None:
+            raise HFEmbeddingsError(f"model family {self.name!r} is contextual but has no embed_sentences")
+        if "next_word" in self.capabilities and not self.extra_auto_classes:
+            raise HFEmbeddingsError(
+                f"model family {self.name!r} has next_word but no language-model Auto class"
+            )
+
+    @property
+    def prebuilt_batches(self) -> bool:
+        """Whether dataset items are whole batches (the batch size is then a model option)."""
+        return self.training_defaults.get("per_device_train_batch_size") == 1
 
 
 _FAMILIES: dict[str, ModelFamily] = {}
@@ -72,6 +139,11 @@ def register_family(family: ModelFamily, *, exist_ok: bool = False) -> ModelFami
     for auto_name, cls in family.extra_auto_classes.items():
         getattr(auto_module, auto_name).register(family.config_class, cls, exist_ok=True)
     AutoTokenizer.register(family.config_class, tokenizer_class=family.tokenizer_class, exist_ok=True)
+    if family.pipelines:
+        from ..pipelines.registry import register_pipeline_lazily
+
+        for spec in family.pipelines:
+            register_pipeline_lazily(spec.task, spec.target, spec.auto_class)
     _FAMILIES[family.name] = family
     return family
 
@@ -96,7 +168,7 @@ def discover_families(*, reload: bool = False) -> dict[str, ModelFamily]:
     global _LOADED
     if _LOADED and not reload:
         return dict(_FAMILIES)
-    targets = dict(_BUILTIN)
+    targets = dict(BUILTIN_FAMILIES)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         targets.setdefault(ep.name, ep.value)
     for name, target in targets.items():

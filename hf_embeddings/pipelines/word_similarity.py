@@ -1,16 +1,27 @@
 """The `word-similarity` pipeline: nearest words, analogies and pair similarities of a static word model.
 
 Registered with transformers when `hf_embeddings` is imported (deferred until transformers' pipelines
-are: see `pipeline_registry`):
+are: see `pipeline_registry`). With a saved model folder:
 
+    words = pipeline("word-similarity", model="out/w2v")
+
+or a model and its tokenizer, here a toy table (3-d vectors: royal, male, female):
+
+    >>> import torch
     >>> from transformers import pipeline
-    >>> words = pipeline("word-similarity", model="out/w2v")                       # doctest: +SKIP
-    >>> words("king", top_k=3)                                                     # doctest: +SKIP
-    [{'word': 'queen', 'score': 0.71}, {'word': 'prince', 'score': 0.69}, ...]
-    >>> words({"positive": ["king", "woman"], "negative": ["man"]}, top_k=1)        # doctest: +SKIP
-    [{'word': 'queen', 'score': 0.66}]
-    >>> words({"pair": ["cat", "dog"]})                                            # doctest: +SKIP
-    {'words': ['cat', 'dog'], 'score': 0.76}
+    >>> from hf_embeddings import WordTokenizer
+    >>> from hf_embeddings.models.word2vec import Word2VecConfig, Word2VecModel
+    >>> tok = WordTokenizer.train(["king king king king queen queen queen man man woman"], min_count=1)
+    >>> model = Word2VecModel(Word2VecConfig(vocab_size=len(tok), vector_size=3))
+    >>> with torch.no_grad():  # ids 0..3 are the special tokens, then the words by frequency
+    ...     model.get_input_embeddings().weight[4:] = torch.tensor([[1.0, 1, 0], [1, 0, 1], [0, 1, 0], [0, 0, 1]])
+    >>> words = pipeline("word-similarity", model=model, tokenizer=tok)
+    >>> words("king", top_k=2)
+    [{'word': 'man', 'score': 0.707}, {'word': 'queen', 'score': 0.5}]
+    >>> words({"positive": ["king", "woman"], "negative": ["man"]}, top_k=1)
+    [{'word': 'queen', 'score': 0.959}]
+    >>> words({"pair": ["king", "queen"]})
+    {'words': ['king', 'queen'], 'score': 0.5}
 
 Inputs: a word (its neighbours), a dict with `positive` / `negative` word lists (3CosAdd, or 3CosMul with
 `cosmul=True`), or a dict with a `pair` of words (their cosine similarity); a list of those gives a list

@@ -10,18 +10,14 @@ than RAM streams through in chunks.
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import hashlib
 import itertools
 import json
 import logging
-import lzma
 import os
 import re
 import shutil
 import tempfile
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +26,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import CorpusError
-from .tokenization import SPECIAL_TOKENS, WordTokenizer, build_backend, fast_splitter
+from .sources import DECOMPRESSION_ERRORS, open_compressed
+from .tokenization import (
+    SPECIAL_TOKENS,
+    WordTokenizer,
+    build_backend,
+    check_vocabulary_args,
+    fast_splitter,
+    finalize_vocabulary,
+    split_at_newlines,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +43,6 @@ DATA_DIR = Path(__file__).parents[1] / "data"  # hf_embeddings/data: the bundled
 DEFAULT_CORPUS = DATA_DIR / "wiki-sample.txt.xz"
 DEFAULT_CORPUS_NAME = "default"
 CACHE_FORMAT_VERSION = 2
-_COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 _BATCH_BYTES = 4 << 20  # lines are read and tokenized in ~4 MB batches
 
 
@@ -134,19 +138,9 @@ class _Source:
     size_hint: int | None = None  # bytes (files) or rows (datasets) for the progress bar
 
 
-def _lines(text: str) -> list[str]:
-    """Split at "\n" only, as `wc -l`, word2vec.c and gensim's LineSentence do (str.splitlines() would also
-    break at \x0b \x0c \x1c-\x1e \x85 \u2028 \u2029, which are whitespace inside a sentence)."""
-    lines = text.split("\n")
-    if len(lines) > 1 and not lines[-1]:
-        lines.pop()
-    return lines
-
-
 def _open_text(path: Path):
-    opener = _COMPRESSED.get(path.suffix.lower())
     try:
-        return opener(path, "rb") if opener else open(path, "rb")
+        return open_compressed(path)
     except OSError as e:
         raise CorpusError(f"cannot read corpus file {path}: {e.strerror or e}") from None
 
@@ -181,7 +175,7 @@ def _file_batches(files: list[Path], progress) -> Iterator[list[str]]:
             while True:
                 try:
                     block = f.read(_BATCH_BYTES)
-                except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as e:
+                except (*DECOMPRESSION_ERRORS, ValueError) as e:
                     raise CorpusError(f"cannot read corpus file {path} after line {lineno}: {e}") from None
                 if block:
                     cut = block.rfind(b"\n")
@@ -213,7 +207,7 @@ def _file_batches(files: list[Path], progress) -> Iterator[list[str]]:
                 lineno += data.count(b"\n")
                 if progress is not None:
                     progress.update(len(data))
-                yield _lines(text)
+                yield split_at_newlines(text)
 
 
 def _files_of(path: Path) -> list[Path]:
@@ -304,7 +298,7 @@ def _resolve(source, text_column: str | None, split: str, config_name: str | Non
 
         def batches(progress=None):
             for i in range(0, len(texts), 10_000):
-                chunk = [line for t in texts[i : i + 10_000] for line in _lines(t)]
+                chunk = [line for t in texts[i : i + 10_000] for line in split_at_newlines(t)]
                 yield chunk
 
         return _Source(f"<{len(texts)} strings>", digest.hexdigest(), batches, None)
@@ -333,7 +327,7 @@ def _dataset_source(ds, text_column: str | None, name: str) -> _Source:
             texts = batch[col]
             if progress is not None:
                 progress.update(len(texts))
-            yield [line for t in texts if t is not None for line in _lines(t)]
+            yield [line for t in texts if t is not None for line in split_at_newlines(t)]
 
     return _Source(f"dataset {name}[{col}]", fingerprint, batches, rows)
 
@@ -458,46 +452,6 @@ def _encode_pass(
     return list(words), np.rint(counts).astype(np.int64), prov_to_word
 
 
-def _finalize_vocab(
-    words: list[str], counts: np.ndarray, min_count: int, max_vocab_size: int | None, source: str
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Return (kept words sorted as gensim sorts them, their counts, provisional-id -> final-id map)."""
-    prov = np.arange(len(words))
-    # a corpus word spelled like a special token (PTB's "<unk>", "</s>") is that token, not a new word
-    special = {prov_id: SPECIAL_TOKENS.index(w) for prov_id, w in _find_words(words, SPECIAL_TOKENS)}
-    is_word = np.ones(len(words), dtype=bool)
-    is_word[list(special)] = False
-    keep = prov[(counts >= min_count) & is_word]
-    if len(keep) == 0:
-        if len(words) == 0:
-            raise CorpusError(f"corpus {source} is empty: no words found")
-        top = int(np.argmax(counts))
-        raise CorpusError(
-            f"no word of corpus {source} occurs at least min_count={min_count} times "
-            f"({len(words)} distinct words; the most frequent, {words[top]!r}, occurs {counts[top]} times)"
-        )
-    # gensim: descending count, ties by descending first-appearance index (np.lexsort((-idx, -count)))
-    order = keep[np.lexsort((-keep, -counts[keep]))]
-    if max_vocab_size is not None:
-        order = order[:max_vocab_size]
-    remap = np.zeros(len(words), dtype=np.int32)  # dropped words -> <unk> (0)
-    remap[order] = np.arange(len(order), dtype=np.int32) + len(SPECIAL_TOKENS)
-    for prov_id, special_id in special.items():
-        remap[prov_id] = special_id
-    return [words[i] for i in order], counts[order], remap
-
-
-def _find_words(words: list[str], wanted: Sequence[str]) -> list[tuple[int, str]]:
-    """(index, word) of each of `wanted` present in the distinct-word list `words`."""
-    found = []
-    for w in wanted:
-        try:
-            found.append((words.index(w), w))
-        except ValueError:
-            pass
-    return found
-
-
 def _remap_inplace(ids: np.ndarray, remap: np.ndarray, chunk: int = 1 << 24) -> None:
     for lo in range(0, len(ids), chunk):
         ids[lo : lo + chunk] = remap[ids[lo : lo + chunk]]
@@ -529,10 +483,7 @@ def load_corpus(
         >>> corpus.num_tokens, len(corpus), corpus.decode(1)
         (6, 2, ['the', 'dog', 'sat'])
     """
-    if not isinstance(min_count, int) or min_count < 1:
-        raise CorpusError(f"min_count must be an integer >= 1, got {min_count!r}")
-    if max_vocab_size is not None and (not isinstance(max_vocab_size, int) or max_vocab_size < 1):
-        raise CorpusError(f"max_vocab_size must be a positive integer or None, got {max_vocab_size!r}")
+    check_vocabulary_args(min_count, max_vocab_size)
     options = dict(
         lowercase=lowercase, unicode_normalization=unicode_normalization, split_punctuation=split_punctuation
     )
@@ -575,7 +526,7 @@ def load_corpus(
         }
         if built is not None:
             words, counts, prov_to_word = built
-            kept, kept_counts, remap = _finalize_vocab(
+            kept, kept_counts, remap = finalize_vocabulary(
                 words, counts, min_count, max_vocab_size, src.description
             )
             _remap_inplace(ids, remap[prov_to_word])

@@ -7,14 +7,17 @@ subsampling and the negative-sampling table and SIF pooling needs for word proba
 
 Vocabulary ids: the special tokens ``<unk> <pad> <s> </s>`` take ids 0-3, then words in descending
 frequency; tied words come in reverse order of first appearance in the corpus (gensim's
-`sort_by_descending_frequency`), so ``restrict_vocab=N`` selects the same words as gensim does.
+`sort_by_descending_frequency`), so ``restrict_vocab=N`` selects the same words as gensim does
+(`finalize_vocabulary`, shared by `WordTokenizer.train` and `load_corpus`).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property, lru_cache
 
@@ -22,7 +25,7 @@ import numpy as np
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 from transformers import TokenizersBackend
 
-from ..errors import HFEmbeddingsError
+from ..errors import CorpusError, HFEmbeddingsError
 
 UNK, PAD, BOS, EOS = "<unk>", "<pad>", "<s>", "</s>"
 SPECIAL_TOKENS: tuple[str, ...] = (UNK, PAD, BOS, EOS)
@@ -213,6 +216,73 @@ def fast_splitter(backend: Tokenizer) -> Callable[[list[str]], list[list[str]]] 
     return split_lines
 
 
+# --------------------------------------------------------------------------------------------------------
+# vocabulary (shared with corpus.load_corpus)
+# --------------------------------------------------------------------------------------------------------
+_TRAIN_BATCH = 10_000  # texts split at a time by WordTokenizer.train
+
+
+def split_at_newlines(text: str) -> list[str]:
+    """Split at "\n" only, as `wc -l`, word2vec.c and gensim's LineSentence do (str.splitlines() would also
+    break at \x0b \x0c \x1c-\x1e \x85 \u2028 \u2029, which are whitespace inside a sentence)."""
+    lines = text.split("\n")
+    if len(lines) > 1 and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def check_vocabulary_args(min_count: int, max_vocab_size: int | None) -> None:
+    """Raise CorpusError unless `min_count` >= 1 and `max_vocab_size` is None or >= 1."""
+    if not isinstance(min_count, int) or min_count < 1:
+        raise CorpusError(f"min_count must be an integer >= 1, got {min_count!r}")
+    if max_vocab_size is not None and (not isinstance(max_vocab_size, int) or max_vocab_size < 1):
+        raise CorpusError(f"max_vocab_size must be a positive integer or None, got {max_vocab_size!r}")
+
+
+def finalize_vocabulary(
+    words: list[str], counts: np.ndarray, min_count: int, max_vocab_size: int | None, source: str
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Return (kept words sorted as gensim sorts them, their counts, provisional-id -> final-id map).
+
+    `words` are the distinct words in first-appearance order (provisional id = position) and `counts`
+    theirs; the map sends dropped words to `<unk>` (0) and words spelled like a special token to it.
+    """
+    prov = np.arange(len(words))
+    # a corpus word spelled like a special token (PTB's "<unk>", "</s>") is that token, not a new word
+    special = {prov_id: SPECIAL_TOKENS.index(w) for prov_id, w in _find_words(words, SPECIAL_TOKENS)}
+    is_word = np.ones(len(words), dtype=bool)
+    is_word[list(special)] = False
+    keep = prov[(counts >= min_count) & is_word]
+    if len(keep) == 0:
+        if len(words) == 0:
+            raise CorpusError(f"corpus {source} is empty: no words found")
+        top = int(np.argmax(counts))
+        raise CorpusError(
+            f"no word of corpus {source} occurs at least min_count={min_count} times "
+            f"({len(words)} distinct words; the most frequent, {words[top]!r}, occurs {counts[top]} times)"
+        )
+    # gensim: descending count, ties by descending first-appearance index (np.lexsort((-idx, -count)))
+    order = keep[np.lexsort((-keep, -counts[keep]))]
+    if max_vocab_size is not None:
+        order = order[:max_vocab_size]
+    remap = np.zeros(len(words), dtype=np.int32)  # dropped words -> <unk> (0)
+    remap[order] = np.arange(len(order), dtype=np.int32) + len(SPECIAL_TOKENS)
+    for prov_id, special_id in special.items():
+        remap[prov_id] = special_id
+    return [words[i] for i in order], counts[order], remap
+
+
+def _find_words(words: list[str], wanted: Sequence[str]) -> list[tuple[int, str]]:
+    """(index, word) of each of `wanted` present in the distinct-word list `words`."""
+    found = []
+    for w in wanted:
+        try:
+            found.append((words.index(w), w))
+        except ValueError:
+            pass
+    return found
+
+
 class WordTokenizer(TokenizersBackend):
     """Word-level tokenizer with word counts; build one with `WordTokenizer.train(texts)` or `load_corpus`.
 
@@ -287,21 +357,60 @@ class WordTokenizer(TokenizersBackend):
     ) -> WordTokenizer:
         """Return a tokenizer whose vocabulary is every word of `texts` seen >= `min_count` times.
 
-        `max_vocab_size` keeps only the most frequent words (like gensim's `max_final_vocab`).
+        `max_vocab_size` keeps only the most frequent words (like gensim's `max_final_vocab`). Texts are
+        split into lines at "\\n"; the vocabulary, counts and `vocab_stats` are those of
+        `load_corpus(texts, ...)`, which splits and sorts the same way but also encodes the text.
         """
-        from .corpus import load_corpus
-
-        corpus = load_corpus(
-            list(texts) if not isinstance(texts, list) else texts,
-            min_count=min_count,
-            max_vocab_size=max_vocab_size,
+        texts = list(texts) if not isinstance(texts, list) else texts
+        check_vocabulary_args(min_count, max_vocab_size)
+        options = dict(
             lowercase=lowercase,
             unicode_normalization=unicode_normalization,
             split_punctuation=split_punctuation,
-            use_cache=False,
-            show_progress=show_progress,
         )
-        return corpus.tokenizer
+        backend = build_backend({UNK: 0}, **options)
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise CorpusError(f"corpus item {i} is a {type(t).__name__}, expected str")
+        splitter = fast_splitter(backend)
+        progress = None
+        if show_progress:
+            from tqdm.auto import tqdm
+
+            progress = tqdm(total=len(texts), unit="it", desc="tokenizing", leave=False)
+        counter: Counter[str] = Counter()  # insertion order = first appearance, as finalize_vocabulary needs
+        num_sentences = 0
+        try:
+            for start in range(0, len(texts), _TRAIN_BATCH):
+                batch = texts[start : start + _TRAIN_BATCH]
+                lines = [line for t in batch for line in split_at_newlines(t)]
+                num_sentences += len(lines)
+                if splitter is not None:
+                    counter.update(splitter.flat(lines)[0])
+                else:
+                    encodings = backend.encode_batch(lines, add_special_tokens=False)
+                    counter.update(itertools.chain.from_iterable(enc.tokens for enc in encodings))
+                if progress is not None:
+                    progress.update(len(batch))
+        finally:
+            if progress is not None:
+                progress.close()
+        source = f"<{len(texts)} strings>"
+        words = list(counter)
+        counts = np.fromiter(counter.values(), dtype=np.int64, count=len(words))
+        kept, kept_counts, remap = finalize_vocabulary(words, counts, min_count, max_vocab_size, source)
+        stats = {
+            "total_words": int(counts.sum()),
+            "num_sentences": num_sentences,
+            "source": source,
+            "min_count": min_count,
+            "max_vocab_size": max_vocab_size,
+            "distinct_words": len(words),
+            **options,
+        }
+        return WordTokenizer.from_vocabulary(
+            kept, kept_counts, unk_count=int(counts[remap == 0].sum()), stats=stats, **options
+        )
 
     # --- counts ---------------------------------------------------------------------------------------
     @cached_property

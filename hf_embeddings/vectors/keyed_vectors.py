@@ -59,9 +59,9 @@ class PooledVector(NamedTuple):
 
     Example::
 
-        >>> pv = kv.sentence_vector("the cat xyzzy")
-        >>> pv.known, pv.oov
-        (['the', 'cat'], ['xyzzy'])
+        >>> pv = KeyedVectors.from_arrays(["the", "cat"], [[1, 0], [0, 1]]).sentence_vector("the cat xyzzy")
+        >>> pv.vector, pv.known, pv.oov
+        (array([0.5, 0.5], dtype=float32), ['the', 'cat'], ['xyzzy'])
     """
 
     vector: np.ndarray
@@ -72,6 +72,33 @@ class PooledVector(NamedTuple):
     def is_empty(self) -> bool:
         """True when no word was in the vocabulary (``vector`` is then all zeros)."""
         return not self.known
+
+
+def gensim_keyed_vectors(
+    words: Sequence[str], vectors: np.ndarray, counts: np.ndarray | Sequence[int] | None = None
+) -> Any:
+    """A :class:`gensim.models.KeyedVectors` over a copy of ``vectors`` (counts as the ``count`` attribute).
+
+    The one gensim bridge: :meth:`KeyedVectors.to_gensim` and
+    :func:`~hf_embeddings.vectors.formats.to_gensim_keyed_vectors` (which validates its input first)
+    both end here. ``words`` must be unique and aligned with the rows of the floating ``vectors``.
+    """
+    try:
+        from gensim.models import KeyedVectors as GensimKeyedVectors
+    except ImportError as exc:
+        raise ImportError(
+            "converting to gensim needs gensim, which is not installed: pip install 'gensim>=4.3'"
+        ) from exc
+    arr = np.array(vectors, order="C")  # a copy: gensim owns its table
+    gkv = GensimKeyedVectors(arr.shape[1], count=0, dtype=arr.dtype)
+    gkv.index_to_key = list(words)
+    gkv.key_to_index = {w: i for i, w in enumerate(gkv.index_to_key)}
+    gkv.next_index = len(gkv.index_to_key)
+    gkv.vectors = arr
+    if counts is not None:
+        gkv.allocate_vecattrs(["count"], [np.int64])
+        gkv.expandos["count"][:] = np.asarray(counts, dtype=np.int64)
+    return gkv
 
 
 def _tensor_key(t: torch.Tensor) -> Hashable:
@@ -130,9 +157,12 @@ class KeyedVectors:
 
     Example::
 
-        >>> kv = KeyedVectors.from_arrays(["king", "queen", "man", "woman"], np.random.rand(4, 8))
-        >>> kv.most_similar(positive=["king", "woman"], negative=["man"], topn=1)
-        [('queen', 0.97...)]
+        >>> kv = KeyedVectors.from_arrays(
+        ...     ["king", "queen", "man", "woman", "cat"],
+        ...     [[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]],  # royal, male, female, cat
+        ... )
+        >>> kv.most_similar(positive=["king", "woman"], negative=["man"], topn=2)
+        [('queen', 0.959), ('cat', 0.0)]
     """
 
     def __init__(
@@ -181,6 +211,8 @@ class KeyedVectors:
         Example::
 
             >>> kv = KeyedVectors.from_arrays(["a", "b"], np.eye(2, dtype=np.float32), counts=[5, 3])
+            >>> kv["b"], kv.counts
+            (array([0., 1.], dtype=float32), array([5, 3]))
         """
         return cls(vectors, list(words), counts=counts)
 
@@ -189,24 +221,12 @@ class KeyedVectors:
 
         Example::
 
-            >>> gkv = kv.to_gensim(); gkv.most_similar("king", topn=3)
+            >>> kv = KeyedVectors.from_arrays(["a", "b"], np.eye(2, dtype=np.float32), counts=[5, 3])
+            >>> gkv = kv.to_gensim()
+            >>> gkv.index_to_key, gkv["b"], int(gkv.get_vecattr("b", "count"))
+            (['a', 'b'], array([0., 1.], dtype=float32), 3)
         """
-        try:
-            from gensim.models import KeyedVectors as GensimKeyedVectors
-        except ImportError as exc:
-            raise ImportError(
-                "to_gensim() needs gensim, which is not installed: pip install 'gensim>=4.3'"
-            ) from exc
-        arr = np.array(self.vectors, copy=True)
-        gkv = GensimKeyedVectors(arr.shape[1], count=0, dtype=arr.dtype)
-        gkv.index_to_key = list(self.index_to_key)
-        gkv.key_to_index = dict(self.key_to_index)
-        gkv.next_index = len(self.index_to_key)
-        gkv.vectors = arr
-        if self.counts is not None:
-            gkv.allocate_vecattrs(["count"], [np.int64])
-            gkv.expandos["count"][:] = self.counts.astype(np.int64)
-        return gkv
+        return gensim_keyed_vectors(self.index_to_key, self.vectors, self.counts)
 
     # ------------------------------------------------------------------ table and normalised cache
     def _table(self) -> torch.Tensor:
@@ -271,8 +291,9 @@ class KeyedVectors:
 
         Example::
 
-            >>> kv.vectors.shape
-            (len(kv), kv.vector_size)
+            >>> kv = KeyedVectors.from_arrays(["a", "b", "c"], np.zeros((3, 4), dtype=np.float32))
+            >>> kv.vectors.shape, kv.vectors.dtype, kv.vectors.flags.writeable
+            ((3, 4), dtype('float32'), False)
         """
         t = self._table()
         if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64):
@@ -286,7 +307,10 @@ class KeyedVectors:
 
         Example::
 
-            >>> np.linalg.norm(kv.get_normed_vectors(), axis=1)  # ~1.0 everywhere
+            >>> KeyedVectors.from_arrays(["a", "b", "z"], [[3, 4], [0, 2], [0, 0]]).get_normed_vectors()
+            array([[0.6, 0.8],
+                   [0. , 1. ],
+                   [0. , 0. ]], dtype=float32)
         """
         arr = self._ensure_normed().cpu().numpy()
         arr.flags.writeable = False
@@ -297,8 +321,9 @@ class KeyedVectors:
 
         Example::
 
-            >>> kv.get_index("the")
-            0
+            >>> kv = KeyedVectors.from_arrays(["the", "cat"], np.eye(2))
+            >>> kv.get_index("cat"), kv.get_index(0), kv.get_index("dog", default=-1)
+            (1, 0, -1)
         """
         idx = self.key_to_index.get(key, -1) if isinstance(key, str) else -1
         if idx >= 0:
@@ -318,8 +343,9 @@ class KeyedVectors:
 
         Example::
 
-            >>> kv.get_word_vector("cat", norm=True)
-            array([...], dtype=float32)
+            >>> kv = KeyedVectors.from_arrays(["cat"], [[3, 4]])
+            >>> kv.get_word_vector("cat"), kv.get_word_vector("cat", norm=True)
+            (array([3., 4.], dtype=float32), array([0.6, 0.8], dtype=float32))
         """
         idx = self.get_index(word)
         if norm:
@@ -416,9 +442,12 @@ class KeyedVectors:
 
         Example::
 
-            >>> kv.most_similar(positive=["king", "woman"], negative=["man"], topn=3)
-            [('queen', 0.71...), ...]
-            >>> kv.most_similar("cat", restrict_vocab=10000)
+            >>> kv = KeyedVectors.from_arrays(["king", "queen", "man", "woman", "cat"],
+            ...     [[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+            >>> kv.most_similar(positive=["king", "woman"], negative=["man"], topn=2)
+            [('queen', 0.959), ('cat', 0.0)]
+            >>> kv.most_similar("king", topn=2, restrict_vocab=3)  # among king, queen, man only
+            [('man', 0.707), ('queen', 0.5)]
         """
         if isinstance(topn, Integral) and topn < 1:
             return []
@@ -464,7 +493,10 @@ class KeyedVectors:
 
         Example::
 
-            >>> kv.similar_by_vector(kv["king"] - kv["man"] + kv["woman"], topn=5)
+            >>> kv = KeyedVectors.from_arrays(["king", "queen", "man", "woman", "cat"],
+            ...     [[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+            >>> kv.similar_by_vector(kv["king"] - kv["man"] + kv["woman"], topn=2)
+            [('queen', 1.0), ('woman', 0.707)]
         """
         return self.most_similar(positive=[vector], topn=topn, restrict_vocab=restrict_vocab)
 
@@ -485,8 +517,10 @@ class KeyedVectors:
 
         Example::
 
-            >>> kv.most_similar_batch([["king", "woman"], ["paris", "italy"]], [["man"], ["france"]], topn=1)
-            [[('queen', 0.71...)], [('rome', 0.69...)]]
+            >>> kv = KeyedVectors.from_arrays(["king", "queen", "man", "woman", "cat"],
+            ...     [[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+            >>> kv.most_similar_batch([["king", "woman"], ["queen", "man"]], [["man"], ["woman"]], topn=1)
+            [[('queen', 0.959)], [('king', 0.959)]]
         """
         n_q = len(positives)
         if negatives is None:
@@ -576,8 +610,10 @@ class KeyedVectors:
 
         Example::
 
-            >>> kv.most_similar_cosmul(positive=["king", "woman"], negative=["man"], topn=3)
-            [('queen', 0.93...), ...]
+            >>> kv = KeyedVectors.from_arrays(["king", "queen", "man", "woman", "cat"],
+            ...     [[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+            >>> kv.most_similar_cosmul(positive=["king", "woman"], negative=["man"], topn=2)
+            [('queen', 1.28), ('cat', 0.5)]
         """
         if isinstance(topn, Integral) and topn < 1:
             return []
@@ -616,8 +652,10 @@ class KeyedVectors:
 
         Example::
 
-            >>> kv.similarity("cat", "dog")
-            0.76...
+            >>> kv = KeyedVectors.from_arrays(["king", "queen", "man", "woman", "cat"],
+            ...     [[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+            >>> kv.similarity("king", "queen"), kv.similarity("king", "cat")
+            (0.5, 0.0)
         """
         normed = self._ensure_normed()
         return float(normed[self.get_index(w1)] @ normed[self.get_index(w2)])
@@ -633,7 +671,10 @@ class KeyedVectors:
 
         Example::
 
-            >>> kv.n_similarity(["sushi", "shop"], ["japanese", "restaurant"])
+            >>> kv = KeyedVectors.from_arrays(["king", "queen", "man", "woman", "cat"],
+            ...     [[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+            >>> kv.n_similarity(["king", "woman"], ["queen", "man"])  # the same mean vector
+            1.0
         """
         if not (len(ws1) and len(ws2)):
             raise ZeroDivisionError("At least one of the passed lists is empty.")
@@ -650,8 +691,10 @@ class KeyedVectors:
 
         Example::
 
-            >>> kv.distances("cat", ["dog", "car"])
-            array([0.24..., 0.81...], dtype=float32)
+            >>> kv = KeyedVectors.from_arrays(["king", "queen", "man", "woman", "cat"],
+            ...     [[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+            >>> kv.distances("king", ["queen", "cat"])
+            array([0.5, 1. ], dtype=float32)
         """
         normed = self._ensure_normed()
         if _is_vector(word_or_vector):
@@ -671,8 +714,10 @@ class KeyedVectors:
 
         Example::
 
-            >>> kv.closer_than("cat", "dog")
-            ['cats', 'kitten']
+            >>> kv = KeyedVectors.from_arrays(["king", "queen", "man", "woman", "cat"],
+            ...     [[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+            >>> kv.closer_than("king", "cat")  # 'woman' is as far as 'cat', not closer
+            ['queen', 'man']
         """
         i1, i2 = self.get_index(w1), self.get_index(w2)
         normed = self._ensure_normed()
@@ -691,8 +736,10 @@ class KeyedVectors:
 
         Example::
 
-            >>> kv.rank("cat", "dog")
-            3
+            >>> kv = KeyedVectors.from_arrays(["king", "queen", "man", "woman", "cat"],
+            ...     [[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+            >>> kv.rank("king", "cat"), kv.rank("king", "man")
+            (3, 1)
         """
         return len(self.closer_than(w1, w2)) + 1
 
@@ -704,8 +751,10 @@ class KeyedVectors:
 
         Example::
 
-            >>> kv.doesnt_match(["breakfast", "cereal", "dinner", "lunch"])
-            'cereal'
+            >>> kv = KeyedVectors.from_arrays(["king", "queen", "man", "woman", "cat"],
+            ...     [[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+            >>> kv.doesnt_match(["king", "queen", "man", "cat"])
+            'cat'
         """
         words = list(words)
         used = [w for w in words if w in self.key_to_index]
@@ -778,9 +827,11 @@ class KeyedVectors:
 
         Example::
 
-            >>> pv = kv.sentence_vector("the cat sat", pooling="sif")
-            >>> pv.vector.shape, pv.oov
-            ((300,), [])
+            >>> kv = KeyedVectors.from_arrays(["the", "cat", "sat"], [[1, 0], [0, 1], [1, 1]], counts=[98, 1, 1])
+            >>> kv.sentence_vector("the cat sat").vector
+            array([0.667, 0.667], dtype=float32)
+            >>> kv.sentence_vector("the cat sat", pooling="sif").vector  # 'the' (98% of the tokens) barely counts
+            array([0.031, 0.061], dtype=float32)
         """
         split = self._split(text)
         vec = self._pool([split], pooling, sif_a)[0]
@@ -800,7 +851,10 @@ class KeyedVectors:
 
         Example::
 
-            >>> X = kv.sentence_vectors(["a cat", "a dog"], pooling="sif", remove_first_pc=True)
+            >>> kv = KeyedVectors.from_arrays(["the", "cat", "sat"], [[1, 0], [0, 1], [1, 1]], counts=[98, 1, 1])
+            >>> X = kv.sentence_vectors(["the cat", "the sat", "xyzzy"], pooling="sif", remove_first_pc=True)
+            >>> X.shape, X[2]  # no known word: a zero row
+            ((3, 2), array([0., 0.], dtype=float32))
         """
         out = self._pool([self._split(t) for t in texts], pooling, sif_a)
         if remove_first_pc and len(out):
@@ -824,9 +878,16 @@ class StaticEmbeddingMixin:
 
     Example::
 
-        >>> model = Word2VecModel.from_pretrained("path").attach_tokenizer(tokenizer)
-        >>> model.most_similar("paris", topn=5)
-        >>> model.wv.most_similar_batch([["king", "woman"]], [["man"]], topn=1)
+        >>> from hf_embeddings import WordTokenizer
+        >>> from hf_embeddings.models.word2vec import Word2VecConfig, Word2VecModel
+        >>> tok = WordTokenizer.train(["king king king king queen queen queen man man woman"], min_count=1)
+        >>> model = Word2VecModel(Word2VecConfig(vocab_size=len(tok), vector_size=3)).attach_tokenizer(tok)
+        >>> model.wv.index_to_key  # the tokenizer's words, special tokens (ids 0..3) left out
+        ['king', 'queen', 'man', 'woman']
+        >>> with torch.no_grad():  # the queries follow the live table
+        ...     model.get_input_embeddings().weight[4:] = torch.tensor([[1, 1, 0], [1, 0, 1], [0, 1, 0], [0, 0, 1]])
+        >>> model.most_similar(positive=["king", "woman"], negative=["man"], topn=1)
+        [('queen', 0.959)]
     """
 
     def word_table(self) -> torch.Tensor:
@@ -840,9 +901,9 @@ class StaticEmbeddingMixin:
     def attach_tokenizer(self, tokenizer: Any) -> StaticEmbeddingMixin:
         """Use ``tokenizer`` for the word list and for sentence pre-tokenisation; returns ``self``.
 
-        Example::
+        Example:
 
-            >>> model.attach_tokenizer(WordTokenizer.from_pretrained("path")).most_similar("cat")
+            model.attach_tokenizer(WordTokenizer.from_pretrained("out/w2v")).most_similar("cat")
         """
         # Stored in __dict__ so nn.Module does not see it (no submodule, not in state_dict).
         self.__dict__["_hfe_tokenizer"] = tokenizer

@@ -28,7 +28,8 @@ Returns:
     perplexity (`float`), mean_nll (`float`, per token, in the input's log base), total_nll (`float`),
     n_tokens (`int`).
 Examples:
-    >>> metric = evaluate.load("/path/to/hf_embeddings/evaluation/perplexity")
+    >>> from hf_embeddings.evaluation import load_metric  # evaluate.load of this folder, offline
+    >>> metric = load_metric("perplexity")
     >>> metric.compute(nll=[math.log(2), math.log(8)])["perplexity"]  # exp(mean) = 4
     4.0
     >>> metric.compute(nll=[10.0, 2.0], n_tokens=[5, 1])["mean_nll"]

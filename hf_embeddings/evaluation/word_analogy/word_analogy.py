@@ -25,9 +25,10 @@ Returns:
     accuracy (`float`, correct / answered, 0.0 when nothing was answered), accuracy_with_oov (`float`,
     correct / all questions), n_correct, n_incorrect (answered but wrong), n_oov, n_questions (`int`).
 Examples:
-    >>> metric = evaluate.load("/path/to/hf_embeddings/evaluation/word_analogy")
+    >>> from hf_embeddings.evaluation import load_metric  # evaluate.load of this folder, offline
+    >>> metric = load_metric("word_analogy")
     >>> metric.compute(predictions=["queen", "paris", None], references=["queen", "rome", "berlin"])
-    {'accuracy': 0.5, 'accuracy_with_oov': 0.333..., 'n_correct': 1, 'n_incorrect': 1, 'n_oov': 1, ...}
+    {'accuracy': 0.5, 'accuracy_with_oov': 0.333, 'n_correct': 1, 'n_incorrect': 1, 'n_oov': 1, 'n_questions': 3}
 """
 
 _CITATION = """\

@@ -31,7 +31,8 @@ Returns:
     spearman, spearman_pvalue, pearson, pearson_pvalue (`float`), n_pairs (`int`, all pairs, OOV
     included), n_oov (`int`), oov_ratio (`float`, percent of n_pairs).
 Examples:
-    >>> metric = evaluate.load("/path/to/hf_embeddings/evaluation/word_similarity")
+    >>> from hf_embeddings.evaluation import load_metric  # evaluate.load of this folder, offline
+    >>> metric = load_metric("word_similarity")
     >>> r = metric.compute(predictions=[0.9, 0.5, 0.1, None], references=[9.0, 6.0, 1.0, 5.0])
     >>> round(r["spearman"], 3), r["n_oov"], r["oov_ratio"]
     (1.0, 1, 25.0)

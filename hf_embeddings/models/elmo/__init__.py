@@ -11,7 +11,7 @@ from transformers import TrainerCallback
 
 from ..family import LM_TRAINING_ARGS, ModelFamily, TrainingData, unwrap_batch
 from .configuration_elmo import PRESETS, ElmoConfig
-from .convert_elmo import config_from_options, convert_original, export_original, load_original
+from .convert_elmo import config_from_options, export_original, from_original, load_original
 from .data_elmo import SentenceBatches, bilm_perplexity, sentence_spans, vocabulary_char_table
 from .modeling_elmo import (
     ElmoForLanguageModeling,
@@ -29,9 +29,8 @@ EVAL_MAX_TOKENS = 32768  # padded token slots per held-out batch: long lines com
 
 def config_from_corpus(corpus, **options) -> ElmoConfig:
     """An ElmoConfig for training on `corpus`: the "tiny" preset unless options say otherwise, softmax over
-    the corpus vocabulary. The corpus's tokenizer becomes an `ElmoCharacterTokenizer` (same vocabulary and
-    splitting), so that the saved folder loads it through AutoTokenizer."""
-    corpus.tokenizer = ElmoCharacterTokenizer.from_word_tokenizer(corpus.tokenizer)
+    the corpus vocabulary (the family's `make_tokenizer` turns the corpus's tokenizer into the
+    `ElmoCharacterTokenizer` saved with the model)."""
     return ElmoConfig(**{**PRESETS[TRAINING_PRESET], "vocab_size": len(corpus.tokenizer), **options})
 
 
@@ -104,9 +103,11 @@ def embed_sentences(
     in batches of similar length; the output order is the input order.
 
     Example:
-        >>> layers = embed_sentences(model, tokenizer, ["The cat sat .", "Hello"])  # doctest: +SKIP
-        >>> layers[0].shape                                                           # doctest: +SKIP
-        (3, 4, 1024)
+        >>> model = ElmoModel(ElmoConfig.from_preset("tiny"))  # untrained: the shapes are what matters here
+        >>> tokenizer = ElmoCharacterTokenizer.from_vocabulary([])
+        >>> layers = embed_sentences(model, tokenizer, ["The cat sat .", "Hello"])
+        >>> [layer.shape for layer in layers]  # 3 layers, 4 and 1 tokens, 2 * projection_dim
+        [(3, 4, 256), (3, 1, 256)]
     """
     from .tokenization_elmo import split_sentences
 
@@ -143,7 +144,10 @@ FAMILY = ModelFamily(
     training_class=ElmoForLanguageModeling,
     tokenizer_class=ElmoCharacterTokenizer,
     build_training_data=build_training_data,
-    config_from_args=config_from_corpus,
+    make_config=config_from_corpus,
+    make_tokenizer=ElmoCharacterTokenizer.from_word_tokenizer,
+    capabilities=frozenset({"contextual"}),
+    embed_sentences=embed_sentences,
     training_defaults={
         **LM_TRAINING_ARGS,
         "max_grad_norm": 5.0,
@@ -190,10 +194,10 @@ __all__ = [
     "bilm_perplexity",
     "build_training_data",
     "config_from_options",
-    "convert_original",
     "embed_sentences",
     "encode_sentences",
     "export_original",
+    "from_original",
     "load_original",
     "pad_char_batch",
     "sentence_spans",

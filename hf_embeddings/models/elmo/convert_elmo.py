@@ -13,16 +13,16 @@ The layout and its semantics are in the project's docs/elmo-format.md. What this
 
 Gate order (TensorFlow's i, j, f, o) and the forget bias (+1, not in B) are kept as they are in the file:
 the model computes in that convention, so the mapping is transposes only and export is the exact inverse.
-Errors name the file, the dataset and the expected and found shapes; nothing is written before the whole
-file has been read and checked.
+This module converts in memory (`from_original`) and writes the original files (`export_original`); the
+Hub folder of a conversion is written by `hf_embeddings.hub.convert.convert_original`. Errors name the
+file, the dataset and the expected and found shapes; nothing is written before the whole file has been
+read and checked.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -215,7 +215,7 @@ def load_original(
     """An `ElmoModel` (eval mode, `dtype`) holding the original model of `options_file` + `weights_file`.
 
     Example:
-        >>> model = load_original("options.json", "weights.hdf5")  # doctest: +SKIP
+        model = load_original("options.json", "weights.hdf5")
     """
     config = config_from_options(read_options(options_file), str(options_file))
     weights = read_weights(weights_file, config)
@@ -224,48 +224,27 @@ def load_original(
     return model.eval()
 
 
-def convert_original(
-    options_file: str | os.PathLike,
-    weights_file: str | os.PathLike,
-    output_dir: str | os.PathLike,
-    *,
-    overwrite: bool = False,
-    license: str | None = None,
-    base_model: str | None = None,
-) -> Path:
-    """Write a Hub-ready folder (AutoModel / AutoTokenizer) holding the original ELMo model; returns it.
+def from_original(
+    options_file: str | os.PathLike, weights_file: str | os.PathLike
+) -> tuple[ElmoModel, ElmoCharacterTokenizer, dict]:
+    """The original ELMo model of `options_file` + `weights_file` as (model, tokenizer, conversion log).
 
     The released files have no word vocabulary (the softmax is not dumped): the tokenizer splits on
-    whitespace and keeps case, as the original `batch_to_ids` callers do. Written aside, renamed at the end.
-    """
-    from ...hub.folder import CONVERSION_LOG, check_output_dir, publish_folder
-    from ...hub.save import finalize_folder
-    from ..family import get_family
+    whitespace and keeps case, as the original `batch_to_ids` callers do. The log says what was read (it
+    becomes the folder's conversion.json: `hub.convert.convert_original` writes the folder).
 
-    out = check_output_dir(output_dir, overwrite)
-    model = load_original(options_file, weights_file)  # every check happens before anything is written
-    tokenizer = ElmoCharacterTokenizer.from_vocabulary([])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        log = {
-            "source_file": Path(weights_file).name,
-            "options_file": Path(options_file).name,
-            "format": "bilm-tf options.json + weights.hdf5",
-            "limit": None,
-            "parameters": sum(p.numel() for p in model.parameters()),
-        }
-        (tmp / CONVERSION_LOG).write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")
-        card = {k: v for k, v in {"license": license, "base_model": base_model}.items() if v}
-        finalize_folder(
-            tmp, get_family("elmo"), model=model, tokenizer=tokenizer, model_name=out.name, **card
-        )
-        publish_folder(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    Example:
+        model, tokenizer, log = from_original("options.json", "weights.hdf5")
+    """
+    model = load_original(options_file, weights_file)
+    log = {
+        "source_file": Path(weights_file).name,
+        "options_file": Path(options_file).name,
+        "format": "bilm-tf options.json + weights.hdf5",
+        "limit": None,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    return model, ElmoCharacterTokenizer.from_vocabulary([]), log
 
 
 @torch.no_grad()

@@ -585,8 +585,8 @@ class ElmoModel(ElmoPreTrainedModel):
         >>> model = ElmoModel(ElmoConfig.from_preset("tiny"))
         >>> tok = ElmoCharacterTokenizer.from_vocabulary([])
         >>> out = model(**tok.encode_sentences(["a small test", "hi"]))
-        >>> out.last_hidden_state.shape, len(out.hidden_states)
-        (torch.Size([2, 3, 128]), 3)
+        >>> out.last_hidden_state.shape, len(out.hidden_states)  # (batch, words, 2 * projection_dim)
+        (torch.Size([2, 3, 256]), 3)
     """
 
     _keys_to_ignore_on_load_unexpected = [r"^lm_head\.", r"^adaptive_head\."]

@@ -30,7 +30,9 @@ GPU_ENTRIES_PER_BATCH = 65536
 
 def config_from_corpus(corpus, **options) -> GloVeConfig:
     """Return a GloVeConfig sized to the corpus's vocabulary."""
-    options.setdefault("min_count", corpus.stats.get("min_count", 5))
+    for key in ("min_count", "max_vocab_size"):  # recorded from the corpus that was counted
+        if key in corpus.stats:
+            options.setdefault(key, corpus.stats[key])
     return GloVeConfig(vocab_size=len(corpus.tokenizer), **options)
 
 
@@ -137,7 +139,8 @@ FAMILY = ModelFamily(
     training_class=GloVeForWeightedLeastSquares,
     tokenizer_class=WordTokenizer,
     build_training_data=build_training_data,
-    config_from_args=config_from_corpus,
+    make_config=config_from_corpus,
+    option_aliases={"batch_size": "entries_per_batch"},
     training_defaults={
         **PREBUILT_BATCH_ARGS,
         "max_grad_norm": 0.0,

@@ -54,8 +54,12 @@ class Cooccurrence:
     Rows and columns are tokenizer ids (shape `vocab_size` x `vocab_size`; special-token rows are empty).
 
     Example:
-        >>> X = count_cooccurrences(corpus, window_size=10)  # doctest: +SKIP
-        >>> X.nnz, X.to_scipy()[5, 7]  # doctest: +SKIP
+        >>> from hf_embeddings.text.corpus import load_corpus
+        >>> corpus = load_corpus(["the cat sat", "the cat"], min_count=1)
+        >>> X = count_cooccurrences(corpus, window_size=2)
+        >>> the, cat, sat = corpus.tokenizer.convert_tokens_to_ids(["the", "cat", "sat"])
+        >>> float(X.to_scipy()[the, cat]), float(X.to_scipy()[sat, the])  # 1 at distance 1 (twice), 1/2 at 2
+        (2.0, 0.5)
     """
 
     rows: np.ndarray  # int32
@@ -309,8 +313,10 @@ def count_cooccurrences(
     (chunks, spills, merges, seconds).
 
     Example:
-        >>> corpus = load_corpus(["a b c", "b c a"], min_count=1)  # doctest: +SKIP
-        >>> count_cooccurrences(corpus, window_size=2).nnz  # doctest: +SKIP
+        >>> from hf_embeddings.text.corpus import load_corpus
+        >>> X = count_cooccurrences(load_corpus(["a b c", "b c a"], min_count=1), window_size=2)
+        >>> X.nnz, X.vocab_size  # every pair of the 3 words, both ways; 4 special tokens + 3 words
+        (6, 7)
     """
     if not isinstance(window_size, int) or isinstance(window_size, bool) or window_size < 1:
         raise ValueError(f"window_size must be a positive integer, got {window_size!r}")

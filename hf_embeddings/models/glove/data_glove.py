@@ -30,9 +30,12 @@ class GloVeEntries(Dataset):
     sets up); `set_epoch` (called by `EmbeddingTrainer` at each epoch start) draws a new order.
 
     Example:
-        >>> ds = GloVeEntries(cooc, x_max=10, alpha=0.75, entries_per_batch=4096)  # doctest: +SKIP
-        >>> sorted(ds[0])  # doctest: +SKIP
-        ['cols', 'log_values', 'rows', 'weights']
+        >>> from hf_embeddings.models.glove.cooccurrence import count_cooccurrences
+        >>> from hf_embeddings.text.corpus import load_corpus
+        >>> cooc = count_cooccurrences(load_corpus(["a b c", "b c a"], min_count=1), window_size=2)
+        >>> ds = GloVeEntries(cooc, x_max=10, alpha=0.75, entries_per_batch=4)
+        >>> len(ds), sorted(ds[0]), len(ds[0]["rows"]) + len(ds[1]["rows"])  # 6 entries in 2 batches
+        (2, ['cols', 'log_values', 'rows', 'weights'], 6)
     """
 
     def __init__(

@@ -9,9 +9,8 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from ...pipelines.registry import register_pipeline_lazily
 from ...text.tokenization import WordTokenizer
-from ..family import LM_TRAINING_ARGS, ModelFamily, TrainingData, unwrap_batch
+from ..family import LM_TRAINING_ARGS, ModelFamily, PipelineSpec, TrainingData, unwrap_batch
 from .configuration_nnlm import NNLMConfig
 from .data_nnlm import NGramBatches, ngram_windows, sentence_stream
 from .kneser_ney import KneserNeyLM
@@ -130,7 +129,7 @@ FAMILY = ModelFamily(
     training_class=NNLMForCausalLM,
     tokenizer_class=WordTokenizer,
     build_training_data=build_training_data,
-    config_from_args=config_from_corpus,
+    make_config=config_from_corpus,
     training_defaults={
         **LM_TRAINING_ARGS,
         "max_grad_norm": 1.0,
@@ -153,12 +152,14 @@ FAMILY = ModelFamily(
         "min_count": 5,
     },
     extra_auto_classes={"AutoModelForCausalLM": NNLMForCausalLM},
+    capabilities=frozenset({"static", "next_word"}),
+    pipelines=(
+        PipelineSpec(
+            "next-word", "hf_embeddings.models.nnlm.pipeline_nnlm:NextWordPipeline", "AutoModelForCausalLM"
+        ),
+    ),
     description="NNLM (Bengio et al. 2003): feed-forward neural language model with word vectors",
     pipeline_tag="text-generation",
-)
-
-register_pipeline_lazily(
-    "next-word", "hf_embeddings.models.nnlm.pipeline_nnlm:NextWordPipeline", "AutoModelForCausalLM"
 )
 
 

@@ -1,12 +1,11 @@
 """The `next-word` pipeline: the top-k next words of an NNLM, with their probabilities.
 
 Registered with transformers when `hf_embeddings` is imported (deferred until transformers' pipelines
-are: see `hf_embeddings.pipelines.registry`):
+are: see `hf_embeddings.pipelines.registry`). With a trained NNLM folder:
 
-    >>> from transformers import pipeline
-    >>> nxt = pipeline("next-word", model="out/nnlm")                       # doctest: +SKIP
-    >>> nxt("a small domesticated", top_k=3)                                # doctest: +SKIP
-    [{'word': 'carnivorous', 'probability': 0.21, 'token_id': 1234}, ...]
+    from transformers import pipeline
+    nxt = pipeline("next-word", model="out/nnlm")
+    nxt("a small domesticated", top_k=3)  # [{'word': ..., 'probability': ..., 'token_id': ...}, ...]
 
 The model sees only the last `context_size` words of the prompt (older ones cannot change the answer).
 Words outside the vocabulary become `<unk>`, as in training; they are reported with a warning. An empty

@@ -13,7 +13,9 @@ from .modeling_word2vec import Word2VecForNegativeSampling, Word2VecModel, Word2
 
 def config_from_corpus(corpus, **options) -> Word2VecConfig:
     """Return a Word2VecConfig sized to the corpus's vocabulary."""
-    options.setdefault("min_count", corpus.stats.get("min_count", 5))
+    for key in ("min_count", "max_vocab_size"):  # recorded from the corpus that was counted
+        if key in corpus.stats:
+            options.setdefault(key, corpus.stats[key])
     return Word2VecConfig(vocab_size=len(corpus.tokenizer), **options)
 
 
@@ -50,11 +52,12 @@ def build_training_data(
     words/s and CBOW from 9.4M to 13.5M: bench/results/2026-11-26-h100-b) and 65536 on a CPU; inside a
     batch, sub-batches of `config.sub_batch_words` centre words train one after the other, the learning
     rate decaying linearly across them towards the next step's, so the batch size trades per-step
-    overhead against memory, not quality. On a CPU those batches are built in `dataloader_workers`
+    overhead against memory, not quality. `words_per_batch` defaults to `config.words_per_batch`. On a CPU those batches are built in `dataloader_workers`
     (default 1) worker process while the previous one trains (persistent workers work too: the
     dataset's epoch lives in shared memory); spans need none (default 0).
     """
     on_cpu = torch.device(device).type == "cpu"
+    words_per_batch = words_per_batch or config.words_per_batch
     common = dict(
         architecture=config.architecture,
         window=config.window,
@@ -107,7 +110,8 @@ FAMILY = ModelFamily(
     training_class=Word2VecForNegativeSampling,
     tokenizer_class=WordTokenizer,
     build_training_data=build_training_data,
-    config_from_args=config_from_corpus,
+    make_config=config_from_corpus,
+    option_aliases={"learning_rate": "alpha", "batch_size": "words_per_batch"},
     training_defaults={
         **PREBUILT_BATCH_ARGS,
         "max_grad_norm": 0.0,

@@ -27,6 +27,9 @@ class Word2VecConfig(PretrainedConfig):
     as word2vec.c's -hs (the inner-node vectors live in `hs_embeddings`); trained by the CPU kernel.
     Input vectors start uniform in +-`init_scale` / vector_size (0.5: word2vec.c and gensim 3, the
     default; gensim 4 uses 1), output vectors at zero.
+    `words_per_batch`: corpus positions per optimisation step (the `--batch-size` of `train word2vec`);
+    None picks by path (262144 for the CPU kernel, 65536 for the tensor path on a CPU, 1048576 on an
+    accelerator); it trades per-step overhead against memory and progress reports, not quality.
     `cpu_kernel`: how a CPU trains: "auto" (the compiled per-example kernel over corpus spans when numba
     is installed, else the tensor path), "numba" (require it) or "torch" (the tensor path). What is
     deterministic: the tensor path, for a seed and device, with any thread count; the kernel with one
@@ -63,6 +66,7 @@ class Word2VecConfig(PretrainedConfig):
         block_size: int = 8,
         block_negatives: int | None = None,
         sub_batch_words: int | None = None,
+        words_per_batch: int | None = None,
         cpu_kernel: str = "auto",
         max_row_step: float | None = 2.0,
         init_scale: float = 0.5,
@@ -85,6 +89,7 @@ class Word2VecConfig(PretrainedConfig):
             ("block_size", block_size),
             ("block_negatives", block_negatives),
             ("sub_batch_words", 1 if sub_batch_words is None else sub_batch_words),
+            ("words_per_batch", 1 if words_per_batch is None else words_per_batch),
         ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -115,6 +120,7 @@ class Word2VecConfig(PretrainedConfig):
         if cpu_kernel not in ("auto", "numba", "torch"):
             raise ValueError(f"cpu_kernel must be 'auto', 'numba' or 'torch', got {cpu_kernel!r}")
         self.sub_batch_words = sub_batch_words
+        self.words_per_batch = words_per_batch
         self.cpu_kernel = cpu_kernel
         self.max_row_step = max_row_step
         if not init_scale > 0:

@@ -21,17 +21,17 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from ...errors import FormatError
-from .word2vec import (
-    _BOM,
+from ._common import (
+    BOM,
     PathLike,
-    _check_read_args,
-    _decode,
-    _is_float,
-    _parse_header,
-    _preview,
-    _reading,
-    _unique,
-    write_word2vec_format,
+    check_read_args,
+    decode_word,
+    is_float,
+    parse_header,
+    preview,
+    reading,
+    unique_rows,
+    write_table,
 )
 
 __all__ = ["iter_glove_format", "read_glove_format", "write_glove_format"]
@@ -48,20 +48,20 @@ def _glove_rows(
     first_line: int | None = None if dim is None else 0
     read = 0
     for line_no, raw in enumerate(f, start=1):
-        if line_no == 1 and raw.startswith(_BOM):
+        if line_no == 1 and raw.startswith(BOM):
             raw = raw[3:]
         fields = raw.split()
         if not fields:
             continue
         if dim is None:
-            if _parse_header(raw) is not None:
+            if parse_header(raw) is not None:
                 raise FormatError(
                     "first line looks like a word2vec 'N D' header: read the file with "
                     "read_word2vec_format (or pass dim=1 if it is a 1-dimensional row)",
                     path=path,
                     line=line_no,
                     expected="'word v1 ... vD'",
-                    found=_preview(raw),
+                    found=preview(raw),
                 )
             dim, first_line = len(fields) - 1, line_no
             if dim < 1:
@@ -70,12 +70,12 @@ def _glove_rows(
                     path=path,
                     line=line_no,
                     expected="'word v1 ... vD'",
-                    found=_preview(raw),
+                    found=preview(raw),
                 )
         n = len(fields)
         if n == dim + 1:
             word_raw = fields[0]
-        elif n > dim + 1 and not all(map(_is_float, fields[1 : n - dim])):
+        elif n > dim + 1 and not all(map(is_float, fields[1 : n - dim])):
             # a word with spaces (glove.840B): the vector is the last dim fields
             word_raw = b" ".join(fields[: n - dim])
         else:
@@ -87,17 +87,17 @@ def _glove_rows(
                 expected=f"{dim} values ({origin})",
                 found=str(n - 1),
             )
-        word = _decode(word_raw, unicode_errors, path, f"vector {read + 1}", line_no)
+        word = decode_word(word_raw, unicode_errors, path, f"vector {read + 1}", line_no)
         try:
             values = list(map(float, fields[n - dim :]))
         except ValueError:
-            bad = next(t for t in fields[n - dim :] if not _is_float(t))
+            bad = next(t for t in fields[n - dim :] if not is_float(t))
             raise FormatError(
                 f"non-numeric value for word {word!r}",
                 path=path,
                 line=line_no,
                 expected="a number",
-                found=_preview(bad),
+                found=preview(bad),
             ) from None
         yield word, values, line_no
         read += 1
@@ -114,10 +114,10 @@ def iter_glove_format(
     dim: int | None = None,
 ) -> Iterator[tuple[str, np.ndarray]]:
     """Yield ``(word, vector)`` pairs from a GloVe text file without holding the whole table."""
-    out_dtype = _check_read_args(limit, unicode_errors, dtype)
+    out_dtype = check_read_args(limit, unicode_errors, dtype)
     _check_dim(dim)
-    with _reading(path) as f:
-        for word, values in _unique(_glove_rows(f, path, limit, unicode_errors, dim), path, "line"):
+    with reading(path) as f:
+        for word, values in unique_rows(_glove_rows(f, path, limit, unicode_errors, dim), path, "line"):
             yield word, np.array(values, dtype=out_dtype)
 
 
@@ -135,14 +135,14 @@ def read_glove_format(
     duplicate words and (under ``unicode_errors='strict'``) non-UTF-8 words raise FormatError
     with the line number. ``limit`` stops after that many vectors.
     """
-    out_dtype = _check_read_args(limit, unicode_errors, dtype)
+    out_dtype = check_read_args(limit, unicode_errors, dtype)
     _check_dim(dim)
     words: list[str] = []
     blocks: list[np.ndarray] = []
     block: np.ndarray | None = None
     filled = 0
-    with _reading(path) as f:
-        for word, values in _unique(_glove_rows(f, path, limit, unicode_errors, dim), path, "line"):
+    with reading(path) as f:
+        for word, values in unique_rows(_glove_rows(f, path, limit, unicode_errors, dim), path, "line"):
             if block is None or filled == len(block):
                 if block is not None:
                     blocks.append(block)
@@ -168,7 +168,7 @@ def write_glove_format(path: PathLike, words: Sequence[str], vectors: Any) -> No
     ``header=False``: words must be unique and free of whitespace (so any GloVe reader, not just
     ours, splits the rows correctly).
     """
-    write_word2vec_format(path, words, vectors, binary=False, header=False)
+    write_table(path, words, vectors, binary=False, header=False)
 
 
 def _check_dim(dim: int | None) -> None:

@@ -14,16 +14,8 @@ a half-written file behind.
 
 from __future__ import annotations
 
-import bz2
-import codecs
-import contextlib
-import gzip
-import lzma
-import os
 import re
-import secrets
-import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO, Any, Literal
 
@@ -31,6 +23,21 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from ...errors import FormatError, HFEmbeddingsError
+from ..keyed_vectors import gensim_keyed_vectors
+from ._common import (
+    BOM,
+    PathLike,
+    check_read_args,
+    check_table,
+    decode_word,
+    is_float,
+    parse_header,
+    preview,
+    reading,
+    unique_rows,
+    write_table,
+)
+from .glove import iter_glove_format, read_glove_format
 
 __all__ = [
     "detect_vector_format",
@@ -41,102 +48,16 @@ __all__ = [
 ]
 
 VectorFormat = Literal["word2vec_binary", "word2vec_text", "glove_text"]
-PathLike = str | os.PathLike
 
 _CHUNK = 1 << 20  # bytes read at a time from binary files
 _MAX_WORD_BYTES = 1 << 16  # a "word" longer than this means the file is garbled
 _MAX_HEADER_BYTES = 1 << 10
 _MAX_SNIFF_BYTES = 1 << 22
-_BOM = b"\xef\xbb\xbf"
 _ASCII_WS = b" \t\n\r\x0b\x0c"  # exactly what bytes.split() splits on
-_WS_RE = re.compile(r"[ \t\n\r\x0b\x0c]")
 _CONTROL = bytes(c for c in range(32) if c not in (9, 13))  # control bytes other than \t and \r
-_MAGIC = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
-_SUFFIX_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".lzma": lzma.open}
-_DECOMPRESSION_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError)
 
 
-# --------------------------------------------------------------------------- shared helpers
-
-
-def _preview(raw: bytes, width: int = 40) -> str:
-    """A short printable excerpt of raw bytes for error messages."""
-    text = raw[:width].decode("utf-8", "backslashreplace").rstrip("\r\n")
-    return repr(text + ("..." if len(raw) > width else ""))
-
-
-def _is_float(token: bytes) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
-
-
-def _check_read_args(limit: int | None, unicode_errors: str, dtype: DTypeLike) -> np.dtype:
-    """Validate reader arguments up front so bad calls fail before any I/O."""
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
-        raise ValueError(f"limit must be None or a non-negative int, got {limit!r}")
-    try:
-        codecs.lookup_error(unicode_errors)
-    except LookupError:
-        raise ValueError(f"unknown unicode_errors handler {unicode_errors!r}") from None
-    out = np.dtype(dtype)
-    if not np.issubdtype(out, np.floating):
-        raise ValueError(f"dtype must be a floating type, got {out}")
-    return out
-
-
-def _open_compressed(path: PathLike) -> IO[bytes]:
-    """Open for binary reading, decompressing .gz/.bz2/.xz by suffix (or by magic bytes if no known suffix)."""
-    name = os.fspath(path)
-    opener = _SUFFIX_OPENERS.get(os.path.splitext(name)[1].lower())
-    if opener is None:
-        with open(name, "rb") as probe:
-            magic = probe.read(6)
-        opener = next((op for sig, op in _MAGIC if magic.startswith(sig)), open)
-    return opener(name, "rb")
-
-
-@contextmanager
-def _reading(path: PathLike) -> Iterator[IO[bytes]]:
-    """Open ``path`` and turn decompression failures inside the block into FormatError."""
-    f = _open_compressed(path)
-    compressed = isinstance(f, (gzip.GzipFile, bz2.BZ2File, lzma.LZMAFile))
-    try:
-        with f:
-            yield f
-    except _DECOMPRESSION_ERRORS as exc:
-        if not compressed:
-            raise
-        raise FormatError(f"corrupt or truncated compressed data ({exc})", path=path) from exc
-
-
-def _decode(raw: bytes, unicode_errors: str, path: PathLike, where: str, line: int | None) -> str:
-    try:
-        return raw.decode("utf-8", unicode_errors)
-    except UnicodeDecodeError:
-        raise FormatError(
-            f"{where}: word is not valid UTF-8 (pass unicode_errors='replace' or 'ignore' to read it anyway)",
-            path=path,
-            line=line,
-            expected="UTF-8 bytes",
-            found=_preview(raw),
-        ) from None
-
-
-def _unique(rows: Iterable[tuple[str, Any, int]], path: PathLike, unit: str) -> Iterator[tuple[str, Any]]:
-    """Pass rows through, raising on the first word seen twice (a silent overwrite would lose a vector)."""
-    seen: dict[str, int] = {}
-    for word, values, pos in rows:
-        first = seen.setdefault(word, pos)
-        if first != pos:
-            raise FormatError(
-                f"duplicate word {word!r} at {unit} {first} and {unit} {pos}",
-                path=path,
-                line=pos if unit == "line" else None,
-            )
-        yield word, values
+# --------------------------------------------------------------------------- header
 
 
 def _allocate(count: int, dim: int, dtype: np.dtype, path: PathLike) -> np.ndarray:
@@ -150,27 +71,17 @@ def _allocate(count: int, dim: int, dtype: np.dtype, path: PathLike) -> np.ndarr
         ) from None
 
 
-def _parse_header(line: bytes) -> tuple[int, int] | None:
-    parts = line.split()
-    if len(parts) != 2:
-        return None
-    try:
-        return int(parts[0]), int(parts[1])
-    except ValueError:
-        return None
-
-
 def _read_header(f: IO[bytes], path: PathLike) -> tuple[int, int, int]:
     """Return (declared count, dim, header byte length); the header is what makes a file word2vec."""
     raw = f.readline(_MAX_HEADER_BYTES)
-    header = _parse_header(raw[3:] if raw.startswith(_BOM) else raw)
+    header = parse_header(raw[3:] if raw.startswith(BOM) else raw)
     if header is None:
         raise FormatError(
             "missing or garbled word2vec header (headerless GloVe-style text: use no_header=True)",
             path=path,
             line=1,
             expected="'N D' header",
-            found=_preview(raw) if raw else "an empty file",
+            found=preview(raw) if raw else "an empty file",
         )
     count, dim = header
     if count <= 0 or dim <= 0:
@@ -179,7 +90,7 @@ def _read_header(f: IO[bytes], path: PathLike) -> tuple[int, int, int]:
             path=path,
             line=1,
             expected="'N D' with N, D > 0",
-            found=_preview(raw),
+            found=preview(raw),
         )
     return count, dim, len(raw)
 
@@ -199,7 +110,7 @@ def _looks_like_text_row(sample: bytes, dim: int) -> bool:
     if not region.strip() or not region.isascii() or len(region.translate(None, _CONTROL)) != len(region):
         return False
     tokens = region.split()
-    numeric = sum(map(_is_float, tokens))
+    numeric = sum(map(is_float, tokens))
     if len(tokens) == dim and numeric == dim:
         return True
     # A malformed text row (wrong count, a typo'd value) is still text: the text reader then names it.
@@ -222,23 +133,23 @@ def detect_vector_format(path: PathLike) -> VectorFormat:
 
     Compressed files (.gz/.bz2/.xz) are looked through.
     """
-    with _reading(path) as f:
+    with reading(path) as f:
         first = f.readline(_MAX_SNIFF_BYTES)
-        if first.startswith(_BOM):
+        if first.startswith(BOM):
             first = first[3:]
         if not first:
             raise FormatError("file is empty", path=path)
-        header = _parse_header(first)
+        header = parse_header(first)
         if header is None:
             fields = first.split()
-            if len(fields) >= 2 and _is_float(fields[-1]):
+            if len(fields) >= 2 and is_float(fields[-1]):
                 return "glove_text"
             raise FormatError(
                 "not a word-vector file",
                 path=path,
                 line=1,
                 expected="an 'N D' header or a 'word v1 ... vD' row",
-                found=_preview(first),
+                found=preview(first),
             )
         dim = header[1]
         sample = f.read(min(_MAX_SNIFF_BYTES, _MAX_WORD_BYTES + 32 * max(dim, 1) + 2))
@@ -269,7 +180,7 @@ def _text_rows(
         fields = raw.split()
         if not fields:
             continue  # blank lines carry nothing
-        word = _decode(fields[0], unicode_errors, path, f"vector {read + 1}", line_no)
+        word = decode_word(fields[0], unicode_errors, path, f"vector {read + 1}", line_no)
         if len(fields) != dim + 1:
             raise FormatError(
                 f"wrong number of values for word {word!r}",
@@ -281,13 +192,13 @@ def _text_rows(
         try:
             values = list(map(float, fields[1:]))
         except ValueError:
-            bad = next(t for t in fields[1:] if not _is_float(t))
+            bad = next(t for t in fields[1:] if not is_float(t))
             raise FormatError(
                 f"non-numeric value for word {word!r}",
                 path=path,
                 line=line_no,
                 expected="a number",
-                found=_preview(bad),
+                found=preview(bad),
             ) from None
         yield word, values, line_no
         read += 1
@@ -300,7 +211,7 @@ def _text_rows(
                     path=path,
                     line=line_no,
                     expected="end of file",
-                    found=_preview(raw),
+                    found=preview(raw),
                 )
 
 
@@ -335,12 +246,12 @@ def _binary_rows(
                     f"{_MAX_WORD_BYTES} bytes; is this really a binary word2vec file?",
                     path=path,
                     expected="'word' + space + vector",
-                    found=_preview(rest),
+                    found=preview(rest),
                 )
             chunk = f.read(_CHUNK)
             if not chunk:
                 leftover = (
-                    f" (a partial record {_preview(rest.strip(_ASCII_WS))} follows)" if rest.strip() else ""
+                    f" (a partial record {preview(rest.strip(_ASCII_WS))} follows)" if rest.strip() else ""
                 )
                 raise FormatError(
                     f"header declares {declared} vectors, file ends after {i}{leftover}", path=path
@@ -355,9 +266,9 @@ def _binary_rows(
                 f"{where}: expected a word before the vector; is the dimension in the header ({dim}) right?",
                 path=path,
                 expected="'word '",
-                found=_preview(buf[pos : sp + 1]),
+                found=preview(buf[pos : sp + 1]),
             )
-        word = _decode(word_bytes, unicode_errors, path, where, None)
+        word = decode_word(word_bytes, unicode_errors, path, where, None)
         end = sp + 1 + vec_bytes
         while end > len(buf):
             chunk = f.read(max(_CHUNK, end - len(buf)))
@@ -382,7 +293,7 @@ def _binary_rows(
                     f"(byte offset {base + pos + len(rest) - len(rest.lstrip(_ASCII_WS))})",
                     path=path,
                     expected="end of file",
-                    found=_preview(rest.lstrip(_ASCII_WS)),
+                    found=preview(rest.lstrip(_ASCII_WS)),
                 )
             base += pos + len(rest)
             pos = 0
@@ -399,10 +310,10 @@ def _word2vec_records(
     if binary is None:
         kind = detect_vector_format(path)
         if kind == "glove_text":
-            with _reading(path) as f:
+            with reading(path) as f:
                 _read_header(f, path)  # raises the precise "missing header" error
         binary = kind == "word2vec_binary"
-    with _reading(path) as f:
+    with reading(path) as f:
         declared, dim, header_len = _read_header(f, path)
         count = declared if limit is None else min(declared, limit)
         check_trailing = limit is None
@@ -410,7 +321,7 @@ def _word2vec_records(
             rows = _binary_rows(f, path, count, declared, dim, unicode_errors, check_trailing, header_len)
         else:
             rows = _text_rows(f, path, count, declared, dim, unicode_errors, check_trailing)
-        yield count, dim, _unique(rows, path, "entry" if binary else "line")
+        yield count, dim, unique_rows(rows, path, "entry" if binary else "line")
 
 
 # --------------------------------------------------------------------------- public readers
@@ -429,12 +340,10 @@ def iter_word2vec_format(
 
     Takes the same arguments as :func:`read_word2vec_format`; each vector is a fresh array.
     """
-    out_dtype = _check_read_args(limit, unicode_errors, dtype)
+    out_dtype = check_read_args(limit, unicode_errors, dtype)
     if no_header:
         if binary:
             raise ValueError("no_header=True applies to text files only: binary word2vec always has a header")
-        from .glove import iter_glove_format
-
         yield from iter_glove_format(path, limit=limit, unicode_errors=unicode_errors, dtype=out_dtype)
         return
     with _word2vec_records(path, binary, limit, unicode_errors) as (_, _, rows):
@@ -461,12 +370,10 @@ def read_word2vec_format(
     header and filled as the file streams by; without ``limit`` the whole file is validated,
     including that it holds exactly the declared number of vectors.
     """
-    out_dtype = _check_read_args(limit, unicode_errors, dtype)
+    out_dtype = check_read_args(limit, unicode_errors, dtype)
     if no_header:
         if binary:
             raise ValueError("no_header=True applies to text files only: binary word2vec always has a header")
-        from .glove import read_glove_format
-
         return read_glove_format(path, limit=limit, unicode_errors=unicode_errors, dtype=out_dtype)
     with _word2vec_records(path, binary, limit, unicode_errors) as (count, dim, rows):
         vectors = _allocate(count, dim, out_dtype, path)
@@ -478,104 +385,6 @@ def read_word2vec_format(
 
 
 # --------------------------------------------------------------------------- writers
-
-
-@contextmanager
-def _atomic_output(path: PathLike) -> Iterator[IO[bytes]]:
-    """Yield a binary stream whose content replaces ``path`` only if the block finishes.
-
-    The temporary file lives in the target's directory so ``os.replace`` is an atomic rename;
-    it is compressed by the target's suffix (.gz/.bz2/.xz) and fsync'ed before the rename.
-    """
-    target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
-    tmp = os.path.join(directory, f".{os.path.basename(target)}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with open(fd, "wb") as raw:
-            suffix = os.path.splitext(target)[1].lower()
-            stream: IO[bytes]
-            if suffix == ".gz":
-                stream = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
-            elif suffix == ".bz2":
-                stream = bz2.BZ2File(raw, "wb")
-            elif suffix in (".xz", ".lzma"):
-                stream = lzma.LZMAFile(
-                    raw, "wb", format=lzma.FORMAT_XZ if suffix == ".xz" else lzma.FORMAT_ALONE
-                )
-            else:
-                stream = raw
-            try:
-                yield stream
-            finally:
-                if stream is not raw:
-                    stream.close()
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable where the OS allows it
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-def _check_table(words: Sequence[str], vectors: Any) -> np.ndarray:
-    """Validate the (words, vectors) pair shared by every writer; returns vectors as an ndarray."""
-    arr = np.asarray(vectors)
-    if arr.ndim != 2:
-        raise HFEmbeddingsError(f"vectors must be a 2-d array, got shape {arr.shape}")
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise HFEmbeddingsError(f"vectors must be real numbers, got dtype {arr.dtype}")
-    if len(words) != arr.shape[0]:
-        raise HFEmbeddingsError(f"{len(words)} words but {arr.shape[0]} vectors")
-    if arr.shape[1] == 0:
-        raise HFEmbeddingsError("vectors have dimension 0")
-    return arr
-
-
-def _encode_word(word: Any, index: int, seen: dict[str, int]) -> bytes:
-    """Check one word for the writers (str, non-empty, no separator whitespace, unique) and encode it."""
-    if not isinstance(word, str):
-        raise HFEmbeddingsError(f"word #{index} is a {type(word).__name__}, not a str: {word!r}")
-    if not word or _WS_RE.search(word):
-        raise HFEmbeddingsError(
-            f"word #{index} {word!r} is empty or contains whitespace, which the format uses as a separator"
-        )
-    first = seen.setdefault(word, index)
-    if first != index:
-        raise HFEmbeddingsError(f"duplicate word {word!r} at positions {first} and {index}")
-    try:
-        return word.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise HFEmbeddingsError(f"word #{index} {word!r} cannot be encoded as UTF-8: {exc}") from None
-
-
-def _write_text_rows(out: IO[bytes], words: Sequence[str], arr: np.ndarray) -> None:
-    """Write ``word v1 ... vD`` lines whose numbers parse back to exactly the same floats.
-
-    float64 input uses ``repr`` (shortest exact float64); anything else is stored as float32 with
-    ``%.9g``: 9 significant digits identify a float32 uniquely, and the decimal is within 0.09 ulp
-    of the value, so even parsing via float64 (as Python, numpy and gensim do) rounds back exactly.
-    """
-    if arr.dtype == np.float64 or np.issubdtype(arr.dtype, np.integer):
-        data, spec = arr.astype(np.float64, copy=False), "%r"
-    else:
-        data, spec = arr.astype(np.float32, copy=False), "%.9g"
-    fmt = " ".join([spec] * data.shape[1])
-    seen: dict[str, int] = {}
-    block = 1024
-    for start in range(0, data.shape[0], block):
-        lines = []
-        for offset, row in enumerate(data[start : start + block].tolist()):
-            word = _encode_word(words[start + offset], start + offset, seen)
-            lines.append(word + b" " + (fmt % tuple(row)).encode("ascii") + b"\n")
-        out.write(b"".join(lines))
 
 
 def write_word2vec_format(
@@ -594,20 +403,7 @@ def write_word2vec_format(
     (GloVe-style) text. A ``.gz``/``.bz2``/``.xz`` suffix compresses. Words must be unique,
     non-empty and free of ASCII whitespace; a bad word aborts the write and leaves no file.
     """
-    words = words if isinstance(words, Sequence) else list(words)
-    arr = _check_table(words, vectors)
-    if binary and not header:
-        raise ValueError("binary word2vec files always have a header")
-    with _atomic_output(path) as out:
-        if header:
-            out.write(f"{arr.shape[0]} {arr.shape[1]}\n".encode("ascii"))
-        if not binary:
-            _write_text_rows(out, words, arr)
-            return
-        data = np.ascontiguousarray(arr, dtype="<f4")
-        seen: dict[str, int] = {}
-        for i, row in enumerate(data):
-            out.write(_encode_word(words[i], i, seen) + b" " + row.tobytes() + b"\n")
+    write_table(path, words, vectors, binary=binary, header=header)
 
 
 # --------------------------------------------------------------------------- gensim bridge
@@ -623,27 +419,18 @@ def to_gensim_keyed_vectors(
     ``counts`` (aligned with ``words``, or a word -> count mapping) becomes gensim's ``count``
     vector attribute, which its ``save_word2vec_format`` uses to order words.
     """
-    try:
-        from gensim.models import KeyedVectors
-    except ImportError as exc:
-        raise ImportError(
-            "to_gensim_keyed_vectors needs gensim: pip install gensim (or pip install 'hf-embeddings[test]')"
-        ) from exc
     words = list(words)
-    arr = _check_table(words, vectors)
+    arr = check_table(words, vectors)
     if len(set(words)) != len(words):
         seen: dict[str, int] = {}
         for i, word in enumerate(words):
             first = seen.setdefault(word, i)
             if first != i:
                 raise HFEmbeddingsError(f"duplicate word {word!r} at positions {first} and {i}")
-    dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float32
-    kv = KeyedVectors(vector_size=arr.shape[1], count=0, dtype=dtype)
-    kv.add_vectors(words, arr.astype(dtype, copy=False))
+    values = None
     if counts is not None:
         values = [counts[w] for w in words] if isinstance(counts, Mapping) else list(counts)
         if len(values) != len(words):
             raise HFEmbeddingsError(f"{len(values)} counts but {len(words)} words")
-        kv.allocate_vecattrs(["count"], [np.int64])
-        kv.expandos["count"][:] = np.asarray(values, dtype=np.int64)
-    return kv
+    dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float32
+    return gensim_keyed_vectors(words, arr.astype(dtype, copy=False), values)

@@ -1,6 +1,6 @@
 """Child process of tests/test_hub.py: loads models the way a user would and reports what it got as JSON.
 
-Run as `python [-I -S] tests/_hub_child.py SPEC.json OUT.json`. With `"isolate": true` (and -I -S, so no
+Run as `python [-I -S] tests/_support/_hub_child.py SPEC.json OUT.json`. With `"isolate": true` (and -I -S, so no
 .pth file, no PYTHONPATH, no current directory on sys.path) the only path added is the venv's
 site-packages and a meta-path hook refuses `hf_embeddings`, so the package is not importable whatever
 way it was installed: what loads, loads from the files of the model folder (trust_remote_code).

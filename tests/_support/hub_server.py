@@ -20,7 +20,7 @@ Download routes:
 Errors carry X-Error-Code (RepoNotFound, RevisionNotFound, EntryNotFound) as the Hub's do.
 Test helpers: GET /_test/log (every request line), GET /_test/commits/{repo}.
 
-Run: `python tests/hub_server.py --port-file PATH [--token TOKEN]`; it writes its port to PATH once it
+Run: `python tests/_support/hub_server.py --port-file PATH [--token TOKEN]`; it writes its port to PATH once it
 listens and stops on SIGTERM / SIGINT. Stdlib only (plus PyYAML when present, for validate-yaml).
 """
 

@@ -1,0 +1,40 @@
+"""Opening source files: plain, or .gz/.bz2/.xz/.lzma compressed, for reading as bytes.
+
+The one decompressing opener of the package: corpora, word-vector files and evaluation benchmarks all
+open their files through :func:`open_compressed`.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+import zlib
+from typing import IO
+
+__all__ = ["COMPRESSED_FILE_TYPES", "DECOMPRESSION_ERRORS", "open_compressed"]
+
+_SUFFIX_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".lzma": lzma.open}
+_MAGIC = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+
+#: The file objects :func:`open_compressed` returns for compressed files.
+COMPRESSED_FILE_TYPES = (gzip.GzipFile, bz2.BZ2File, lzma.LZMAFile)
+#: What reading a corrupt or truncated compressed stream raises.
+DECOMPRESSION_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError)
+
+
+def open_compressed(path: str | os.PathLike, *, sniff: bool = False) -> IO[bytes]:
+    """Open ``path`` for binary reading, decompressing .gz/.bz2/.xz/.lzma by suffix.
+
+    With ``sniff=True`` a file without one of those suffixes is recognised by its magic bytes instead
+    (word-vector files are often renamed); without it such a file is read as is. OSError (a missing or
+    unreadable file) propagates.
+    """
+    name = os.fspath(path)
+    opener = _SUFFIX_OPENERS.get(os.path.splitext(name)[1].lower())
+    if opener is None and sniff:
+        with open(name, "rb") as probe:
+            magic = probe.read(6)
+        opener = next((op for sig, op in _MAGIC if magic.startswith(sig)), None)
+    return opener(name, "rb") if opener is not None else open(name, "rb")

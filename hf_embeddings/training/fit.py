@@ -1,0 +1,263 @@
+"""`fit`: a tokenized corpus + a model family -> a trained model, through `transformers.Trainer`.
+
+This is the whole training path, with nothing about folders: `api.train` calls it and then saves; the
+benchmarks and tests call it instead of assembling a Trainer themselves. Options reach it already
+routed by `route_options` (one name per setting: a Trainer option that a family's config owns, such as
+the learning rate or the number of epochs, is stored in the config, so config.json says what was used).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import HFEmbeddingsError
+from ..models.family import ModelFamily, config_parameters, get_family
+from ..version import __version__
+
+#: short option names of the command line -> TrainingArguments fields
+TRAINING_ALIASES = {
+    "epochs": "num_train_epochs",
+    "batch_size": "per_device_train_batch_size",
+    "lr": "learning_rate",
+    "num_workers": "dataloader_num_workers",
+}
+#: options that size the vocabulary: `load_corpus` takes them; configs that have the fields record them
+VOCABULARY_OPTIONS = ("min_count", "max_vocab_size")
+#: TrainingArguments fields that a family's config owns when it has the field (after its option_aliases)
+CONFIG_OWNED = {
+    "num_train_epochs": "epochs",
+    "learning_rate": "learning_rate",
+    "weight_decay": "weight_decay",
+}
+
+
+class OptionError(HFEmbeddingsError):
+    """An option that the family or the Trainer does not take."""
+
+
+def _training_fields() -> set[str]:
+    from transformers import TrainingArguments
+
+    return set(inspect.signature(TrainingArguments.__init__).parameters) - {"self"}
+
+
+def route_options(family: ModelFamily, options: dict, training: dict | None = None) -> tuple[dict, dict]:
+    """Split flat `options` (and explicit `training` arguments) into (config options, TrainingArguments).
+
+    A name goes to the config when the config has it, directly or through the family's `option_aliases`
+    or `CONFIG_OWNED` (so `--learning-rate` is Word2Vec's `alpha` and `--epochs` every family's `epochs`);
+    otherwise to TrainingArguments. Unknown names, and a per-item batch size for families whose batches
+    are pre-built, raise `OptionError` with one line naming the option.
+    """
+    params = config_parameters(family.config_class)
+    fields = _training_fields()
+    config: dict = {}
+    train: dict = {}
+
+    def to_config(name: str) -> str | None:
+        for candidate in (name, family.option_aliases.get(name), CONFIG_OWNED.get(name)):
+            candidate = family.option_aliases.get(candidate, candidate) if candidate else None
+            if candidate in params:
+                return candidate
+        return None
+
+    items = [(k, v, False) for k, v in options.items()] + [(k, v, True) for k, v in (training or {}).items()]
+    for key, value, explicit_training in items:
+        target = key if key in VOCABULARY_OPTIONS and not explicit_training else to_config(key)
+        if target is None and not explicit_training:
+            key = TRAINING_ALIASES.get(key, key)
+            target = to_config(key)
+        if target is not None:
+            if target in config and config[target] != value:
+                raise OptionError(f"{family.name}: --{key.replace('_', '-')} sets {target!r} a second time")
+            config[target] = value
+        elif key in fields:
+            train[key] = value
+        else:
+            raise OptionError(
+                f"unknown option --{key.replace('_', '-')} for {family.name} (model options: "
+                f"{', '.join('--' + k.replace('_', '-') for k in sorted(params))}; or any TrainingArguments field)"
+            )
+    if family.prebuilt_batches:
+        for key in ("per_device_train_batch_size", "per_device_eval_batch_size"):
+            if key in train and train[key] != 1:
+                raise OptionError(
+                    f"{family.name} builds whole batches itself: --{key.replace('_', '-')} is not an option "
+                    f"(model options: {', '.join('--' + k.replace('_', '-') for k in sorted(params))})"
+                )
+    return config, train
+
+
+def resolve_device(device: str | None) -> str:
+    """'auto' (or None) -> 'cuda' when a GPU is visible, else 'cpu'; validates explicit names."""
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise HFEmbeddingsError(f"device {device!r} requested but no CUDA GPU is available")
+    if device not in ("cpu", "mps") and not device.startswith("cuda"):
+        raise HFEmbeddingsError(f"unknown device {device!r} (expected auto, cpu, cuda, cuda:N or mps)")
+    return device
+
+
+def hardware(device: str) -> str:
+    """A one-line description of the device, for the training log and the card."""
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
+
+
+@dataclass
+class FitResult:
+    """A trained model and what happened while training it.
+
+    Args:
+        family: the model family.
+        model: the trained head (`family.training_class`).
+        tokenizer: the tokenizer that goes with it (the corpus's, or `family.make_tokenizer` of it).
+        trainer: the `EmbeddingTrainer` (its `state.log_history`, `epoch_history`).
+        corpus: the `TokenizedCorpus` it was trained on.
+        device: where it trained.
+        seed: the seed of the run.
+        training_arguments: the TrainingArguments overrides in effect.
+        train_seconds: wall time of `trainer.train()`.
+        train_output: what `trainer.train()` returned (`TrainOutput`: global_step, training_loss, metrics).
+    """
+
+    family: ModelFamily
+    model: Any
+    tokenizer: Any
+    trainer: Any
+    corpus: Any
+    device: str
+    seed: int
+    training_arguments: dict = field(default_factory=dict)
+    train_seconds: float = 0.0
+    train_output: Any = None
+
+    @property
+    def base_model(self):
+        """The base model held by the head (what a folder stores), or the head itself."""
+        net = self.model
+        return getattr(net, getattr(net, "base_model_prefix", ""), net) or net
+
+    @property
+    def epoch_history(self) -> list[dict]:
+        return self.trainer.epoch_history
+
+    def training_log(self) -> dict:
+        """The `training_log.json` of the run: corpus, vocabulary, time, hardware, arguments, history."""
+        corpus = self.corpus
+        return {
+            "model": self.family.name,
+            "corpus": corpus.source,
+            "corpus_words": corpus.num_tokens,
+            "corpus_sentences": len(corpus),
+            "vocab_size": len(self.tokenizer),
+            "min_count": corpus.stats.get("min_count"),
+            "train_seconds": self.train_seconds,
+            "device": self.device,
+            "hardware": hardware(self.device),
+            "seed": self.seed,
+            "hf_embeddings_version": __version__,
+            "training_arguments": {
+                k: v for k, v in sorted(self.training_arguments.items()) if k != "disable_tqdm"
+            },
+            "epochs": self.trainer.epoch_history,
+            "log_history": self.trainer.state.log_history,
+        }
+
+
+def fit(
+    family: str | ModelFamily,
+    corpus,
+    config: Any = None,
+    *,
+    training: dict | None = None,
+    data_options: dict | None = None,
+    device: str | None = "auto",
+    seed: int = 42,
+    output_dir: str | os.PathLike | None = None,
+    show_progress: bool = False,
+    resume_from_checkpoint: str | bool | None = None,
+) -> FitResult:
+    """Train `family` on `corpus` (a `TokenizedCorpus`) and return the trained model.
+
+    `config` is a config object (used as it is) or a dict of the family's options (routed by
+    `route_options`, then `family.make_config(corpus, **options)`). `training` are TrainingArguments
+    overrides, `data_options` keyword arguments of `family.build_training_data` (e.g. a GloVe
+    co-occurrence matrix). `output_dir` holds Trainer checkpoints when the arguments ask for them (a
+    temporary folder, removed afterwards, when not given).
+    """
+    from transformers import PretrainedConfig, TrainingArguments, set_seed
+
+    from .trainer import EmbeddingTrainer
+
+    family = get_family(family) if isinstance(family, str) else family
+    dev = resolve_device(device)
+    if isinstance(config, PretrainedConfig):
+        owned, training = route_options(family, {}, training)
+        if owned:
+            raise OptionError(
+                f"{family.name}: set {', '.join(sorted(owned))} in the config, not as training options"
+            )
+        cfg = config
+    else:
+        options, training = route_options(family, dict(config or {}), training)
+        for key in VOCABULARY_OPTIONS:  # the corpus's vocabulary is built already: they must agree
+            if key in options and key in corpus.stats and options.pop(key) != corpus.stats[key]:
+                raise OptionError(
+                    f"{key} is a corpus option here: the corpus was built with {key}={corpus.stats.get(key)!r}"
+                )
+        try:
+            cfg = family.make_config(corpus, **options)
+        except (TypeError, ValueError) as e:
+            raise OptionError(f"bad {family.name} option: {e}") from None
+    tokenizer = family.make_tokenizer(corpus.tokenizer) if family.make_tokenizer else corpus.tokenizer
+    set_seed(seed)
+    net = family.training_class(cfg)
+    data = family.build_training_data(corpus, cfg, seed=seed, device=dev, **(data_options or {}))
+    args_kwargs = {**family.training_defaults, **data.training_overrides, **training}
+    args_kwargs.setdefault("disable_tqdm", not show_progress)
+    scratch = None
+    if output_dir is None:
+        scratch = tempfile.TemporaryDirectory(prefix="hfe-fit-")
+        output_dir = scratch.name
+    try:
+        args = TrainingArguments(
+            output_dir=str(Path(output_dir)),
+            report_to="none",
+            seed=seed,
+            use_cpu=(dev == "cpu"),
+            **args_kwargs,
+        )
+        trainer = EmbeddingTrainer(
+            model=net,
+            args=args,
+            train_dataset=data.train_dataset,
+            eval_dataset=data.eval_dataset,
+            data_collator=data.data_collator,
+            processing_class=tokenizer,
+            **data.trainer_kwargs,
+        )
+        t0 = time.perf_counter()
+        output = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+        if dev.startswith("cuda"):
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+    result = FitResult(family, net, tokenizer, trainer, corpus, dev, seed, args_kwargs, seconds, output)
+    for part in {id(m): m for m in (net, result.base_model)}.values():  # the head and what it holds
+        if hasattr(part, "attach_tokenizer"):
+            part.attach_tokenizer(tokenizer)
+    return result
