@@ -345,7 +345,11 @@ def test_interrupted_build_leaves_no_cache_entry(tmp_path, isolated_corpus_cache
     assert len(good) == 50 * len(LINES)
 
 
-@pytest.mark.parametrize("damage", ["no-meta", "no-ids", "short-ids", "no-tokenizer", "bad-meta"])
+@pytest.mark.parametrize(
+    "damage",
+    ["no-meta", "no-ids", "short-ids", "no-tokenizer", "bad-meta", "ids-out-of-range", "negative-id",
+     "long-ids", "bad-offsets"],
+)  # fmt: skip
 def test_damaged_cache_entry_is_rebuilt(tmp_path, monkeypatch, damage):
     path = tmp_path / "c.txt"
     path.write_text(TEXT, encoding="utf-8")
@@ -360,6 +364,17 @@ def test_damaged_cache_entry_is_rebuilt(tmp_path, monkeypatch, damage):
         (folder / "ids.bin").write_bytes(b"\0" * 8)
     elif damage == "no-tokenizer":
         (folder / "tokenizer" / "tokenizer.json").unlink()
+    elif damage in ("ids-out-of-range", "negative-id"):  # same size: a flipped bit, an edited cache
+        ids = np.fromfile(folder / "ids.bin", dtype=np.int32)
+        ids[len(ids) // 2] = 10**6 if damage == "ids-out-of-range" else -5
+        ids.tofile(folder / "ids.bin")
+    elif damage == "long-ids":
+        with open(folder / "ids.bin", "ab") as f:
+            f.write(b"\0" * 4)
+    elif damage == "bad-offsets":
+        offsets = np.load(folder / "offsets.npy")
+        offsets[1], offsets[2] = offsets[2], offsets[1]
+        np.save(folder / "offsets.npy", offsets)
     else:
         (folder / "meta.json").write_text("{not json")
     reference = _reference()
@@ -370,6 +385,44 @@ def test_damaged_cache_entry_is_rebuilt(tmp_path, monkeypatch, damage):
     _assert_same(again, reference)
     assert load_corpus(path, min_count=1).cache_dir == folder
     assert calls == [1]  # the repaired entry is used from then on
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_not_served_stale(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("cat dog\nbird fish\n", encoding="utf-8")
+    st = path.stat()
+    first = load_corpus(path, min_count=1)
+    path.write_text("dog cat\nfish bird\n", encoding="utf-8")  # same size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    again = load_corpus(path, min_count=1)
+    assert again.cache_dir != first.cache_dir
+    assert again.decode(0) == ["dog", "cat"] and again.decode(1) == ["fish", "bird"]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_word(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes(b"\xef\xbb\xbfcat dog\ncat\n")
+    corpus = load_corpus(path, min_count=1, use_cache=False)
+    assert corpus.decode(0) == ["cat", "dog"] and "\ufeffcat" not in corpus.tokenizer.get_vocab()
+
+
+def test_an_empty_corpus_name_is_refused_not_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "other.txt").write_text("not meant as a corpus\n")
+    for name in ("", "  "):
+        with pytest.raises(CorpusError, match="empty name"):
+            load_corpus(name, min_count=1)
+
+
+def test_a_run_without_whitespace_is_refused_in_bounded_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus_mod, "_BATCH_BYTES", 1024)
+    monkeypatch.setattr(corpus_mod, "MAX_WORD_BYTES", 4096)
+    path = tmp_path / "blob.txt.gz"
+    with gzip.open(path, "wb") as f:  # small on disk, one huge "word" once decompressed
+        f.write(b"ok line\n" + b"x" * 200_000 + b"\n")
+    with pytest.raises(CorpusError, match=r"line 2: no space or tab in [\d,]+ bytes"):
+        load_corpus(path, min_count=1, use_cache=False)
 
 
 # ----------------------------------------------------------------------------------- split / OOV / tok

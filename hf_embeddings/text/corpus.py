@@ -138,6 +138,10 @@ class _Source:
     size_hint: int | None = None  # bytes (files) or rows (datasets) for the progress bar
 
 
+#: the longest word a corpus line may hold; a longer run without whitespace is refused (bounded memory)
+MAX_WORD_BYTES = 1 << 20
+
+
 def _open_text(path: Path):
     try:
         return open_compressed(path)
@@ -171,12 +175,15 @@ def _file_batches(files: list[Path], progress) -> Iterator[list[str]]:
         lineno = 0
         column0 = 0  # bytes of the current line already yielded in earlier pieces
         rest = b""
+        first = True
         with _open_text(path) as f:
             while True:
                 try:
                     block = f.read(_BATCH_BYTES)
                 except (*DECOMPRESSION_ERRORS, ValueError) as e:
                     raise CorpusError(f"cannot read corpus file {path} after line {lineno}: {e}") from None
+                if first:  # a UTF-8 byte-order mark is not part of the first word
+                    block, first = block.removeprefix(b"\xef\xbb\xbf"), False
                 if block:
                     cut = block.rfind(b"\n")
                     if cut < 0:  # no line end in this block: the line goes on
@@ -189,6 +196,11 @@ def _file_batches(files: list[Path], progress) -> Iterator[list[str]]:
                             else -1
                         )
                         if space < 0:
+                            if len(rest) > _BATCH_BYTES + MAX_WORD_BYTES:  # bounded memory, not a text
+                                raise CorpusError(
+                                    f"{path}, line {lineno + 1}: no space or tab in {len(rest):,} bytes (words "
+                                    f"are at most {MAX_WORD_BYTES:,} bytes): is this a text corpus?"
+                                )
                             continue
                         data, rest = rest[: space + 1], rest[space + 1 :]
                         text = _decode(data, path, lineno, column0)
@@ -269,9 +281,35 @@ def _looks_like_path(s: str) -> bool:
     )
 
 
+#: files up to this size are hashed whole for the cache key; larger ones by size, mtime and sampled blocks
+_FULL_HASH_BYTES = 32 << 20
+_SAMPLE_BLOCKS, _SAMPLE_BYTES = 64, 64 << 10
+
+
+def _file_fingerprint(path: Path, st: os.stat_result) -> list:
+    """Size, mtime and a content hash of `path` (whole up to 32 MB, else 64 blocks of 64 kB spread over
+    the file), so that an edited file whose size and mtime were restored is not served stale tokens."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            if st.st_size <= _FULL_HASH_BYTES:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            else:
+                step = (st.st_size - _SAMPLE_BYTES) / (_SAMPLE_BLOCKS - 1)
+                for i in range(_SAMPLE_BLOCKS):
+                    f.seek(int(i * step))
+                    digest.update(f.read(_SAMPLE_BYTES))
+    except OSError as e:
+        raise CorpusError(f"cannot read corpus file {path}: {e.strerror or e}") from None
+    return [st.st_size, st.st_mtime_ns, digest.hexdigest()]
+
+
 def _resolve(source, text_column: str | None, split: str, config_name: str | None) -> _Source:
     if source is None or (isinstance(source, str) and source == DEFAULT_CORPUS_NAME):
         source = DEFAULT_CORPUS
+    if isinstance(source, (str, os.PathLike)) and not str(source).strip():
+        raise CorpusError("the corpus is an empty name: give a file, a folder, a dataset or 'default'")
     if isinstance(source, (str, os.PathLike)) and (Path(source).exists() or _looks_like_path(str(source))):
         path = Path(source)
         if not path.exists():
@@ -280,7 +318,7 @@ def _resolve(source, text_column: str | None, split: str, config_name: str | Non
             raise CorpusError(f"corpus is not readable: {path}")
         files = _files_of(path)
         stats = [f.stat() for f in files]
-        fp = json.dumps([[str(f.resolve()), s.st_size, s.st_mtime_ns] for f, s in zip(files, stats)])
+        fp = json.dumps([[str(f.resolve()), *_file_fingerprint(f, s)] for f, s in zip(files, stats)])
         size = sum(s.st_size for s in stats)
         return _Source(str(path), fp, lambda progress=None: _file_batches(files, progress), size)
     if isinstance(source, str):
@@ -573,6 +611,24 @@ def load_corpus(
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _check_cache(folder: Path, offsets: np.ndarray, ids: np.ndarray, vocab_size: int) -> None:
+    """Raise ValueError unless the cache's arrays are consistent and every id is in the vocabulary
+    (a damaged ids.bin must never reach a compiled kernel): one min/max pass over the memmap."""
+    if offsets.ndim != 1 or len(offsets) < 1 or offsets.dtype.kind not in "iu" or offsets[0] != 0:
+        raise ValueError("offsets.npy is not a 1-D integer array starting at 0")
+    if len(offsets) > 1 and np.any(np.diff(offsets) < 0):
+        raise ValueError("offsets.npy is not non-decreasing")
+    n = int(offsets[-1])
+    size = (folder / "ids.bin").stat().st_size if n else 0
+    if size != 4 * n:
+        raise ValueError(f"ids.bin holds {size} bytes, expected {4 * n}")
+    for lo in range(0, n, 1 << 24):
+        chunk = ids[lo : lo + (1 << 24)]
+        low, high = int(chunk.min()), int(chunk.max())
+        if low < 0 or high >= vocab_size:
+            raise ValueError(f"token ids out of range: [{low}, {high}] for a vocabulary of {vocab_size}")
+
+
 def _read_cache(folder: Path, tokenizer: WordTokenizer | None, description: str) -> TokenizedCorpus | None:
     meta_path = folder / "meta.json"
     if not meta_path.is_file():
@@ -590,7 +646,8 @@ def _read_cache(folder: Path, tokenizer: WordTokenizer | None, description: str)
         )
         if tokenizer is None:
             tokenizer = WordTokenizer.from_pretrained(folder / "tokenizer")
-    except (OSError, ValueError) as e:
-        logger.warning("ignoring unreadable token cache %s (%s)", folder, e)
+        _check_cache(folder, offsets, ids, len(tokenizer))
+    except (OSError, ValueError, TypeError, KeyError, IndexError) as e:
+        logger.warning("ignoring unreadable token cache %s (%s); rebuilding it", folder, e)
         return None
     return TokenizedCorpus(ids, offsets, tokenizer, description, folder, meta.get("stats", {}))
