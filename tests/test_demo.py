@@ -14,8 +14,16 @@ import numpy as np
 import pytest
 
 from hf_embeddings.cli import main as cli_main
-from hf_embeddings.demo import core
-from hf_embeddings.demo.core import DemoInputError, DemoModel
+from hf_embeddings.demo import context, inputs, neighbours, next_word, projection
+from hf_embeddings.demo.models import (
+    ENV_VAR,
+    DemoInputError,
+    DemoModel,
+    load_model,
+    load_models,
+    resolve_sources,
+)
+from hf_embeddings.errors import HFEmbeddingsError
 
 gr = pytest.importorskip("gradio")
 from _support.demo_models import (  # noqa: E402
@@ -47,7 +55,7 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def models(folders) -> list[DemoModel]:
-    loaded = core.load_models([str(p) for p in folders.values()])
+    loaded = load_models([str(p) for p in folders.values()])
     elmo = DemoModel(
         "elmo", FakeElmo(), FakeElmoTokenizer(), family="elmo", embed_sentences=fake_embed_sentences
     )
@@ -110,8 +118,8 @@ def test_models_are_loaded_by_capability(models):
 
 
 def test_sources_from_arguments_env_and_quickstart_outputs(tmp_path, folders):
-    assert core.resolve_sources(["a", "b"], environ={core.ENV_VAR: "x"}) == ["a", "b"]
-    assert core.resolve_sources(None, environ={core.ENV_VAR: "org/one, org/two three"}) == [
+    assert resolve_sources(["a", "b"], environ={ENV_VAR: "x"}) == ["a", "b"]
+    assert resolve_sources(None, environ={ENV_VAR: "org/one, org/two three"}) == [
         "org/one",
         "org/two",
         "three",
@@ -121,11 +129,11 @@ def test_sources_from_arguments_env_and_quickstart_outputs(tmp_path, folders):
     shutil.copytree(folders["word2vec"], out / "word2vec")
     (out / "summary.json").write_text(json.dumps({"word2vec": {"output_dir": "elsewhere/word2vec"}}))
     # summary.json's entries first (its output_dir is relative to where quickstart ran: fall back to outputs/)
-    assert core.resolve_sources(None, environ={}, outputs=out) == [str(out / "word2vec")]
+    assert resolve_sources(None, environ={}, outputs=out) == [str(out / "word2vec")]
     (out / "summary.json").unlink()
-    assert core.resolve_sources(None, environ={}, outputs=out) == [str(out / "glove"), str(out / "word2vec")]
-    with pytest.raises(core.HFEmbeddingsError, match="no models to show.*hf-embeddings quickstart"):
-        core.resolve_sources(None, environ={}, outputs=tmp_path / "empty")
+    assert resolve_sources(None, environ={}, outputs=out) == [str(out / "glove"), str(out / "word2vec")]
+    with pytest.raises(HFEmbeddingsError, match="no models to show.*hf-embeddings quickstart"):
+        resolve_sources(None, environ={}, outputs=tmp_path / "empty")
 
 
 def test_hub_ids_are_downloaded_then_loaded_as_folders(monkeypatch, folders):
@@ -138,11 +146,11 @@ def test_hub_ids_are_downloaded_then_loaded_as_folders(monkeypatch, folders):
         return str(folders["word2vec"])
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot)
-    dm = core.load_model("someone/tiny-word2vec")
+    dm = load_model("someone/tiny-word2vec")
     assert asked == ["someone/tiny-word2vec"] and dm.name == "someone/tiny-word2vec"
     assert dm.eval_results["wordsim353_spearman"] == 0.61
-    with pytest.raises(core.HFEmbeddingsError, match="not found"):
-        core.load_model("./no/such/folder")
+    with pytest.raises(HFEmbeddingsError, match="not found"):
+        load_model("./no/such/folder")
 
 
 # -------------------------------------------------------------------------------- input checks
@@ -153,26 +161,26 @@ def test_hub_ids_are_downloaded_then_loaded_as_folders(monkeypatch, folders):
 )  # fmt: skip
 def test_parse_words_rejects_bad_input(text, message):
     with pytest.raises(DemoInputError, match=message):
-        core.parse_words(text)
+        inputs.parse_words(text)
 
 
 def test_parse_analogy_accepts_the_usual_notations():
     for text in ("man : king :: woman", "man king woman", "man:king::woman:?", "man, king, woman"):
-        assert core.parse_analogy(text) == ("man", "king", "woman")
+        assert inputs.parse_analogy(text) == ("man", "king", "woman")
     with pytest.raises(DemoInputError, match="exactly three words.*got 2"):
-        core.parse_analogy("man king")
+        inputs.parse_analogy("man king")
     with pytest.raises(DemoInputError, match="got 4"):
-        core.parse_analogy("a : b :: c : d")
+        inputs.parse_analogy("a : b :: c : d")
 
 
 def test_unknown_words_get_close_vocabulary_suggestions(models):
     with pytest.raises(
         DemoInputError, match=r"word2vec: 'kng' is not in the vocabulary \(close words: king\)"
     ):
-        core.neighbours(models, ["word2vec"], "kng")
+        neighbours.neighbours(models, ["word2vec"], "kng")
     message = "word2vec: 'kng' (close words: king) and 'xyzzy' are not in the vocabulary"
     with pytest.raises(DemoInputError, match=f"^{re.escape(message)}$"):
-        core.odd_one_out(models, ["word2vec"], "kng cat xyzzy dog")
+        neighbours.odd_one_out(models, ["word2vec"], "kng cat xyzzy dog")
 
 
 def test_pca_is_the_top_two_principal_components():
@@ -181,15 +189,15 @@ def test_pca_is_the_top_two_principal_components():
     basis = np.linalg.qr(rng.standard_normal((8, 2)))[0].T
     coords = rng.standard_normal((30, 2)) * [5.0, 2.0]
     x = coords @ basis + 1e-4 * rng.standard_normal((30, 8))
-    y = core.pca_2d(x)
+    y = projection.pca_2d(x)
     assert y.shape == (30, 2)
     np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-9)
     # distances within the plane are preserved, first axis carries the larger variance
     d = lambda a: np.linalg.norm(a[:, None] - a[None], axis=-1)  # noqa: E731
     np.testing.assert_allclose(d(y), d(x - x.mean(0)), atol=1e-3)
     assert y[:, 0].var() > y[:, 1].var()
-    np.testing.assert_array_equal(core.pca_2d(x), y)  # deterministic signs
-    assert core.pca_2d(np.ones((2, 3))).shape == (2, 2)
+    np.testing.assert_array_equal(projection.pca_2d(x), y)  # deterministic signs
+    assert projection.pca_2d(np.ones((2, 3))).shape == (2, 2)
 
 
 # ------------------------------------------------------------------------- the app over HTTP
@@ -260,7 +268,7 @@ def test_map_groups_words_with_their_neighbours(client):
     )
     assert "not in the list of choices" in _app_error(client, "word2vec", "cat", 3, "Isomap", api_name="/map")
     with pytest.raises(DemoInputError, match="not available"):
-        core.project(np.eye(5), "Isomap")
+        projection.project(np.eye(5), "Isomap")
 
 
 def test_next_word_and_generation(client):
@@ -285,9 +293,9 @@ def test_next_word_and_generation(client):
 
 def test_models_without_the_capability_are_refused(models):
     with pytest.raises(DemoInputError, match=r"Unknown model\(s\): word2vec \(available: nnlm\)"):
-        core.next_words(models, "word2vec", "the")
+        next_word.next_words(models, "word2vec", "the")
     with pytest.raises(DemoInputError, match="between 1 and 50"):
-        core.generate(models, "nnlm", "the", 500)
+        next_word.generate(models, "nnlm", "the", 500)
 
 
 def test_context_tab(client):
@@ -327,12 +335,12 @@ def test_context_with_a_real_random_weight_elmo(tmp_path):
                              n_highway=1, dropout=0.0)  # fmt: skip
     tokenizer = elmo.ElmoCharacterTokenizer.from_vocabulary(["the", "bank", "river"])
     folder = save_model_folder(elmo.ElmoModel(config).eval(), tokenizer, tmp_path / "elmo", remote_code=False)
-    dm = core.load_model(str(folder))
+    dm = load_model(str(folder))
     assert (dm.family, dm.is_contextual, dm.is_static, dm.can_generate) == ("elmo", True, False, False)
     assert dm.embed_sentences is elmo.embed_sentences
 
     first, second = "he sat on the bank of the river", "she deposited money at the bank"
-    frame, _ = core.context_similarity(
+    frame, _ = context.context_similarity(
         [dm], "elmo", "Bank", first, second
     )  # case-folded to the text's 'bank'
     cosine = dict(zip(frame["layer"], frame["cosine"]))
@@ -342,11 +350,11 @@ def test_context_with_a_real_random_weight_elmo(tmp_path):
     a, b = layers[0][2, 4], layers[1][2, 5]
     assert cosine["layer 2"] == pytest.approx(float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)), abs=1e-4)
 
-    found, _ = core.context_neighbours(
+    found, _ = context.context_neighbours(
         [dm], "elmo", "bank", first, "the river bank was muddy\nwe walked", 0, 2
     )
     assert found["token"][0] == "bank" and found["cosine"][0] == pytest.approx(1.0, abs=1e-4)
-    mixes = core.scalar_mix_table([dm], "elmo")
+    mixes = context.scalar_mix_table([dm], "elmo")
     assert len(mixes) == len(dm.model.scalar_mix_weights())
     np.testing.assert_allclose(mixes.iloc[:, 1:4].sum(axis=1), 1.0, atol=1e-3)  # softmax weights
     labels = {b.label for b in build_demo([dm]).blocks.values() if isinstance(b, gr.Tab)}
@@ -382,7 +390,7 @@ def test_tabs_follow_the_capabilities_of_the_models(models):
 # -------------------------------------------------------------------------------------- the CLI
 def test_cli_demo_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(core.ENV_VAR, raising=False)
+    monkeypatch.delenv(ENV_VAR, raising=False)
     assert cli_main(["demo"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no models to show" in err[0]

@@ -51,7 +51,7 @@ TOY_MODELING = textwrap.dedent(
     from torch import nn
     from transformers import PreTrainedModel
 
-    from hf_embeddings.vectors.keyed_vectors import StaticEmbeddingMixin
+    from hf_embeddings.vectors.static_model import StaticEmbeddingMixin
 
     from .configuration_toy import ToyConfig
 
@@ -293,7 +293,7 @@ def test_toy_family_trains_saves_loads_evaluates_and_shows_in_the_demo(toy_plugi
     import random
 
     from hf_embeddings.api import load
-    from hf_embeddings.demo.core import load_model
+    from hf_embeddings.demo.models import load_model
 
     registry.discover_families(reload=True)
     rng = random.Random(0)

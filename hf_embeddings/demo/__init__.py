@@ -1,9 +1,10 @@
-"""The Gradio demo (`hf-embeddings demo`, `spaces_demo/app.py`): query logic in `core`, widgets in `ui`.
+"""The Gradio demo (`hf-embeddings demo`, `spaces_demo/app.py`): query logic per tab, widgets in `ui`.
 
-`core` needs no Gradio; `ui` (build_demo, launch, main) needs the `demo` extra: `pip install
-'hf-embeddings[demo]'`.
+`models` (loading, capabilities, picking by name), `inputs` (input checks), `neighbours`, `projection`
+(the map), `next_word`, `context`, `scores` and `examples` need no Gradio; `ui` (build_demo, launch,
+main) needs the `demo` extra: `pip install 'hf-embeddings[demo]'`.
 """
 
-from .core import DemoInputError, DemoModel, load_model, load_models, resolve_sources
+from .models import DemoInputError, DemoModel, load_model, load_models, resolve_sources
 
 __all__ = ["DemoInputError", "DemoModel", "load_model", "load_models", "resolve_sources"]

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ..errors import HFEmbeddingsError
-from .core import MODELS_FILE
+from .models import MODELS_FILE
 
 PACKAGE = "hf_embeddings"
 _SPACE_FILES = ("app.py", "README.md")

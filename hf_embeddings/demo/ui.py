@@ -1,4 +1,5 @@
-"""The Gradio app: widgets wired to `hf_embeddings.demo.core`, one tab per capability of the loaded models.
+"""The Gradio app: widgets wired to the query modules of `hf_embeddings.demo`, one tab per capability of
+the loaded models.
 
 A tab appears only when some loaded model can answer it (a static word table, a language-model head,
 contextual embeddings), so the app works with whichever model families exist. Every handler turns bad
@@ -20,8 +21,14 @@ import gradio as gr
 
 from ..errors import HFEmbeddingsError
 from ..hub.card import ANALOGY_EXAMPLES
-from . import core
-from .core import DemoModel
+from .context import context_neighbours, context_similarity, scalar_mix_table
+from .examples import example_words
+from .inputs import MAX_NEIGHBOURS_PER_WORD, MAX_NEW_TOKENS, MAX_SENTENCES, MAX_TOPN, MAX_WORDS
+from .models import ENV_VAR, DemoModel, load_models
+from .neighbours import ANALOGY_METHODS, analogy, neighbours, odd_one_out, similarity
+from .next_word import generate, next_words
+from .projection import available_projections, word_map
+from .scores import metric_labels, reload_scores, score_chart, score_table
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +91,7 @@ def _neighbours_tab(models: Sequence[DemoModel], names: list[str], ex: dict[str,
         word = gr.Textbox(
             label="Word (several words: their mean)", placeholder="king", elem_id="nb-word", scale=3
         )
-        topn = gr.Slider(1, core.MAX_TOPN, value=10, step=1, label="How many", scale=1)
+        topn = gr.Slider(1, MAX_TOPN, value=10, step=1, label="How many", scale=1)
     run = gr.Button("Find nearest words", variant="primary", elem_id="nb-run")
     gr.Examples(ex["words"], inputs=[word], label="Examples")
     notes = gr.Markdown(elem_id="nb-notes")
@@ -94,7 +101,7 @@ def _neighbours_tab(models: Sequence[DemoModel], names: list[str], ex: dict[str,
         interactive=False,
         elem_id="nb-table",
     )
-    gr.on([run.click, word.submit], _bind(core.neighbours, models), [chosen, word, topn], [table, notes],
+    gr.on([run.click, word.submit], _bind(neighbours, models), [chosen, word, topn], [table, notes],
           api_name="neighbours")  # fmt: skip
 
     gr.Markdown("### Analogy a : b :: c : ?")
@@ -102,12 +109,12 @@ def _neighbours_tab(models: Sequence[DemoModel], names: list[str], ex: dict[str,
         question = gr.Textbox(
             label="a : b :: c", placeholder="man : king :: woman", elem_id="an-text", scale=3
         )
-        method = gr.Radio(list(core.ANALOGY_METHODS), value="3CosAdd", label="Method", scale=1)
+        method = gr.Radio(list(ANALOGY_METHODS), value="3CosAdd", label="Method", scale=1)
     run = gr.Button("Solve", elem_id="an-run")
     gr.Examples(ex["analogies"], inputs=[question], label="Examples")
     notes = gr.Markdown()
     table = gr.Dataframe(label="Answers", headers=["rank", *names], interactive=False, elem_id="an-table")
-    gr.on([run.click, question.submit], _bind(core.analogy, models), [chosen, question, method, topn],
+    gr.on([run.click, question.submit], _bind(analogy, models), [chosen, question, method, topn],
           [table, notes], api_name="analogy")  # fmt: skip
 
     with gr.Row():
@@ -118,7 +125,7 @@ def _neighbours_tab(models: Sequence[DemoModel], names: list[str], ex: dict[str,
             gr.Examples(ex["pairs"], inputs=[pair], label="Examples")
             notes = gr.Markdown()
             table = gr.Dataframe(label="Cosine similarity", headers=["model", "cosine"], interactive=False)
-            gr.on([run.click, pair.submit], _bind(core.similarity, models), [chosen, pair], [table, notes],
+            gr.on([run.click, pair.submit], _bind(similarity, models), [chosen, pair], [table, notes],
                   api_name="similarity")  # fmt: skip
         with gr.Column():
             gr.Markdown("### Odd one out")
@@ -127,7 +134,7 @@ def _neighbours_tab(models: Sequence[DemoModel], names: list[str], ex: dict[str,
             gr.Examples(ex["odd"], inputs=[group], label="Examples")
             notes = gr.Markdown()
             table = gr.Dataframe(label="Odd one out", headers=["model", "odd one out"], interactive=False)
-            gr.on([run.click, group.submit], _bind(core.odd_one_out, models), [chosen, group], [table, notes],
+            gr.on([run.click, group.submit], _bind(odd_one_out, models), [chosen, group], [table, notes],
                   api_name="odd_one_out")  # fmt: skip
 
 
@@ -135,11 +142,11 @@ def _map_tab(models: Sequence[DemoModel], names: list[str], ex: dict[str, list])
     gr.Markdown("Chosen words and their nearest neighbours in 2-D, coloured by the word they belong to.")
     with gr.Row():
         model = gr.Dropdown(names, value=names[0], label="Model")
-        methods = core.available_projections()
+        methods = available_projections()
         method = gr.Radio(methods, value="PCA", label="Projection (t-SNE / UMAP when installed)")
-        k = gr.Slider(0, core.MAX_NEIGHBOURS_PER_WORD, value=8, step=1, label="Neighbours per word")
+        k = gr.Slider(0, MAX_NEIGHBOURS_PER_WORD, value=8, step=1, label="Neighbours per word")
     words = gr.Textbox(
-        label=f"Words (up to {core.MAX_WORDS})", placeholder="king, cat, paris", elem_id="map-words"
+        label=f"Words (up to {MAX_WORDS})", placeholder="king, cat, paris", elem_id="map-words"
     )
     run = gr.Button("Draw the map", variant="primary", elem_id="map-run")
     gr.Examples(ex["map"], inputs=[words], label="Examples")
@@ -151,7 +158,7 @@ def _map_tab(models: Sequence[DemoModel], names: list[str], ex: dict[str, list])
             headers=["x", "y", "word", "group", "typed"], interactive=False, elem_id="map-points"
         )
 
-    gr.on([run.click, words.submit], _bind(_with_table(core.word_map), models), [model, words, k, method], [plot, points, notes],
+    gr.on([run.click, words.submit], _bind(_with_table(word_map), models), [model, words, k, method], [plot, points, notes],
           api_name="map")  # fmt: skip
 
 
@@ -160,7 +167,7 @@ def _next_word_tab(models: Sequence[DemoModel], names: list[str], ex: dict[str, 
     gr.Markdown("### Next word")
     with gr.Row():
         prompt = gr.Textbox(label="Prompt", placeholder="the history of", elem_id="nw-prompt", scale=3)
-        top_k = gr.Slider(1, core.MAX_TOPN, value=10, step=1, label="Top k", scale=1)
+        top_k = gr.Slider(1, MAX_TOPN, value=10, step=1, label="Top k", scale=1)
     run = gr.Button("Predict the next word", variant="primary", elem_id="nw-run")
     prompts = [[" ".join(row[0].split()[:2])] for row in ex["words"][:2]]
     gr.Examples(prompts, inputs=[prompt], label="Examples")
@@ -171,19 +178,19 @@ def _next_word_tab(models: Sequence[DemoModel], names: list[str], ex: dict[str, 
         )
         chart = gr.BarPlot(x="word", y="probability", sort="-y", label="Probability", height=360)
 
-    gr.on([run.click, prompt.submit], _bind(_with_table(core.next_words), models), [model, prompt, top_k], [table, chart, notes],
+    gr.on([run.click, prompt.submit], _bind(_with_table(next_words), models), [model, prompt, top_k], [table, chart, notes],
           api_name="next_word")  # fmt: skip
 
     gr.Markdown("### Continue the text")
     with gr.Row():
-        length = gr.Slider(1, core.MAX_NEW_TOKENS, value=15, step=1, label="Words to generate")
+        length = gr.Slider(1, MAX_NEW_TOKENS, value=15, step=1, label="Words to generate")
         sample = gr.Checkbox(value=False, label="Sample (otherwise greedy)")
         temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature")
         seed = gr.Number(value=0, precision=0, label="Seed")
     run = gr.Button("Generate", elem_id="gen-run")
     text = gr.Textbox(label="Continuation", interactive=False, elem_id="gen-text")
     notes = gr.Markdown()
-    gr.on([run.click], _bind(core.generate, models), [model, prompt, length, sample, temperature, seed],
+    gr.on([run.click], _bind(generate, models), [model, prompt, length, sample, temperature, seed],
           [text, notes], api_name="generate")  # fmt: skip
 
 
@@ -209,7 +216,7 @@ def _context_tab(models: Sequence[DemoModel], names: list[str]) -> None:
         elem_id="ctx-table",
     )
     notes = gr.Markdown()
-    gr.on([run.click], _bind(core.context_similarity, models), [model, word, first, second], [table, notes],
+    gr.on([run.click], _bind(context_similarity, models), [model, word, first, second], [table, notes],
           api_name="context_similarity")  # fmt: skip
 
     gr.Markdown("### Nearest tokens in context")
@@ -217,12 +224,12 @@ def _context_tab(models: Sequence[DemoModel], names: list[str]) -> None:
         n_word = gr.Textbox(label="Word", value="bank", scale=1)
         sentence = gr.Textbox(label="Its sentence", value="he sat on the bank of the river", scale=3)
     candidates = gr.Textbox(
-        label=f"Sentences to search (one per line, up to {core.MAX_SENTENCES})", lines=4,
+        label=f"Sentences to search (one per line, up to {MAX_SENTENCES})", lines=4,
         value="the river bank was muddy\nthe bank raised its interest rates\nwe walked along the shore",
     )  # fmt: skip
     with gr.Row():
         layer = gr.Slider(0, 2, value=2, step=1, label="Layer")
-        topn = gr.Slider(1, core.MAX_TOPN, value=8, step=1, label="How many")
+        topn = gr.Slider(1, MAX_TOPN, value=8, step=1, label="How many")
     run = gr.Button("Find nearest tokens", elem_id="ctxn-run")
     table = gr.Dataframe(
         label="Nearest tokens",
@@ -231,45 +238,45 @@ def _context_tab(models: Sequence[DemoModel], names: list[str]) -> None:
         elem_id="ctxn-table",
     )
     notes = gr.Markdown()
-    gr.on([run.click], _bind(core.context_neighbours, models), [model, n_word, sentence, candidates, layer, topn],
+    gr.on([run.click], _bind(context_neighbours, models), [model, n_word, sentence, candidates, layer, topn],
           [table, notes], api_name="context_neighbours")  # fmt: skip
 
     gr.Markdown(
         "### Scalar-mix weights\nHow much each layer counts in the learned mixes (softmax weights, scale gamma)."
     )
-    mix = gr.Dataframe(value=core.scalar_mix_table(models, names[0]), interactive=False, elem_id="ctx-mix")
-    gr.on([model.change], _bind(core.scalar_mix_table, models), [model], [mix], api_name="scalar_mix")
+    mix = gr.Dataframe(value=scalar_mix_table(models, names[0]), interactive=False, elem_id="ctx-mix")
+    gr.on([model.change], _bind(scalar_mix_table, models), [model], [mix], api_name="scalar_mix")
 
 
 def _scores_tab(models: Sequence[DemoModel]) -> None:
-    table = core.score_table(models)
-    labels = core.metric_labels(table)
+    table = score_table(models)
+    labels = metric_labels(table)
     gr.Markdown(
         "Evaluation results stored with each model (`eval_results.json`, or its card's `model-index`)."
     )
     scores = gr.Dataframe(value=table, label="Evaluation results", interactive=False, elem_id="scores-table")
     metric = gr.Dropdown(labels, value=labels[0] if labels else None, label="Result to chart")
-    chart = gr.BarPlot(value=core.score_chart(models, labels[0] if labels else None), x="model", y="value",
+    chart = gr.BarPlot(value=score_chart(models, labels[0] if labels else None), x="model", y="value",
                        color="model", label="Across models", height=320)  # fmt: skip
     if labels:
         gr.Examples([[label] for label in labels[:3]], inputs=[metric], label="Examples")
-    gr.on([metric.change], _bind(core.score_chart, models), [metric], [chart], api_name="score_chart")
+    gr.on([metric.change], _bind(score_chart, models), [metric], [chart], api_name="score_chart")
     refresh = gr.Button("Read the results again (after `hf-embeddings evaluate DIR`)", size="sm")
-    gr.on([refresh.click], _bind(core.reload_scores, models), None, [scores], api_name="scores")
+    gr.on([refresh.click], _bind(reload_scores, models), None, [scores], api_name="scores")
     for dm in models:
         with gr.Accordion(f"Model card: {dm.name}", open=False):
             gr.Markdown(dm.card_text or "_This model folder has no model card._")
 
 
 def build_demo(models: Sequence[DemoModel] | Sequence[str] | None = None) -> gr.Blocks:
-    """The demo over `models` (loaded models, or folders / Hub ids; None: see `core.resolve_sources`)."""
+    """The demo over `models` (loaded models, or folders / Hub ids; None: see `hf_embeddings.demo.models.resolve_sources`)."""
     if not models or all(isinstance(m, str) for m in models):
-        models = core.load_models(list(models or []) or None)
+        models = load_models(list(models or []) or None)
     models = list(models)
     static = [m.name for m in models if m.is_static]
     lms = [m.name for m in models if m.can_generate]
     contextual = [m.name for m in models if m.is_contextual]
-    ex = _examples(core.example_words(models))
+    ex = _examples(example_words(models))
     listing = ", ".join(f"**{m.name}** ({m.family or 'model'})" for m in models)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.Markdown(f"# {TITLE}\nLoaded: {listing}")
@@ -308,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`python app.py [DIRS or REPO IDS] [--port N] [--host H]` (a Space runs it with no arguments)."""
     parser = argparse.ArgumentParser(description="Gradio demo of hf_embeddings models")
     parser.add_argument(
-        "models", nargs="*", help=f"model folders or Hub ids (default: ${core.ENV_VAR}, or ./outputs)"
+        "models", nargs="*", help=f"model folders or Hub ids (default: ${ENV_VAR}, or ./outputs)"
     )
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--host", default=None)
