@@ -31,7 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_embeddings.models.elmo import ElmoConfig, modeling_elmo  # noqa: E402
+from hf_embeddings.models.elmo import ElmoConfig, lstm_elmo  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -62,11 +62,11 @@ def main(argv=None) -> int:
         torch.randint(args.min_length, args.max_length, (args.batch_size,)).tolist(), reverse=True
     )
     batch_sizes = [sum(1 for n in lengths if n > t) for t in range(lengths[0])]
-    layer = modeling_elmo.ElmoBiLstmLayer(P, C, P).to(dev)
+    layer = lstm_elmo.ElmoBiLstmLayer(P, C, P).to(dev)
     for w in layer.parameters():
         torch.nn.init.normal_(w, std=0.1)
     x = torch.randn(2, sum(lengths), P, device=dev, requires_grad=True)
-    eager_step = modeling_elmo.lstm_step
+    eager_step = lstm_elmo.lstm_step
     compiled_step = torch.compile(eager_step, dynamic=True) if "compiled" in systems else None
 
     def sync():
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
 
     def run(system: str) -> tuple[float, torch.Tensor, list[torch.Tensor]]:
         layer.manual_backward = system == "manual"
-        modeling_elmo.lstm_step = compiled_step if system == "compiled" else eager_step
+        lstm_elmo.lstm_step = compiled_step if system == "compiled" else eager_step
         try:
             layer.zero_grad(set_to_none=True)
             x.grad = None
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
             sync()
             return time.perf_counter() - t0, out.detach(), [x.grad] + [w.grad for w in layer.parameters()]
         finally:
-            modeling_elmo.lstm_step = eager_step
+            lstm_elmo.lstm_step = eager_step
             layer.manual_backward = None
 
     run("autograd")  # warm-up

@@ -12,7 +12,8 @@ from .models.family import ModelFamily, discover_families, get_family, register_
 from .pipelines.registry import register_pipeline_lazily as _register_pipeline_lazily
 from .text.corpus import TokenizedCorpus, load_corpus
 from .text.tokenization import WordTokenizer
-from .vectors.keyed_vectors import KeyedVectors, StaticEmbeddingMixin
+from .vectors.keyed_vectors import KeyedVectors
+from .vectors.static_model import StaticEmbeddingMixin
 from .version import __version__
 
 discover_families()

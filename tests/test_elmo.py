@@ -384,7 +384,7 @@ def test_padding_never_changes_outputs_and_batching_is_exact():
 def test_hand_written_lstm_backward_equals_autograd(clips):
     """`LstmRecurrence` (the accelerator default) gives autograd's outputs and gradients in float64, ragged
     packed batch, with clipping inactive and active (the clip bounds are hit: checked)."""
-    from hf_embeddings.models.elmo.modeling_elmo import ElmoBiLstmLayer, LstmRecurrence
+    from hf_embeddings.models.elmo.lstm_elmo import ElmoBiLstmLayer, LstmRecurrence
 
     torch.manual_seed(0)
     layer = ElmoBiLstmLayer(5, 7, 5).double()
@@ -419,7 +419,7 @@ def test_hand_written_lstm_backward_equals_autograd(clips):
 
 
 def test_lstm_backward_choice_by_device():
-    from hf_embeddings.models.elmo.modeling_elmo import ElmoBiLstmLayer
+    from hf_embeddings.models.elmo.lstm_elmo import ElmoBiLstmLayer
 
     layer = ElmoBiLstmLayer(4, 6, 4)
     for w in layer.parameters():

@@ -12,12 +12,9 @@ from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 
 from hf_embeddings.errors import HFEmbeddingsError
-from hf_embeddings.vectors.keyed_vectors import (
-    KeyedVectors,
-    PooledVector,
-    StaticEmbeddingMixin,
-    TokenizerNotAvailableError,
-)
+from hf_embeddings.vectors.keyed_vectors import KeyedVectors
+from hf_embeddings.vectors.pooling import PooledVector
+from hf_embeddings.vectors.static_model import StaticEmbeddingMixin, TokenizerNotAvailableError
 
 N_WORDS, DIM, ZERO_ROW = 500, 20, 7
 

@@ -81,7 +81,17 @@ def check_adaptive_softmax(vocab_size: int, cutoffs: list[int] | None, div_value
 
 
 class EmbeddingConfig(PretrainedConfig):
-    """`PretrainedConfig` that records the folder format version and refuses folders of a newer one.
+    """Base configuration of the model families: a `PretrainedConfig` that records the folder format
+    version (`FORMAT_VERSION`) and refuses the config of a folder written in a newer (or an invalid) one
+    with a `FormatVersionError`. A family config sets its own fields, then calls `super().__init__`.
+
+    Args:
+        hf_embeddings_format_version (`int`, *optional*, defaults to `None`):
+            The format version read from a saved config.json: `None` (a folder written before the field
+            existed) counts as 1. It is checked, then replaced by `FORMAT_VERSION`, the version this code
+            writes: a folder re-saved by it has its layout, whatever version it was read from.
+        kwargs (*optional*):
+            Passed to `PretrainedConfig`.
 
     Example:
         >>> EmbeddingConfig().hf_embeddings_format_version == FORMAT_VERSION

@@ -109,6 +109,21 @@ def build_backend(
     return backend
 
 
+def pipeline_steps(backend: Tokenizer) -> tuple[list[dict], list[dict]]:
+    """Return the normaliser steps and the pre-tokeniser steps of `backend`, in order, as the JSON specs of
+    `backend.to_str()` (each `Sequence` flattened; an absent normaliser or pre-tokeniser gives [])."""
+    spec = json.loads(backend.to_str())
+
+    def flat(node: dict | None, key: str) -> list[dict]:
+        if not node:
+            return []
+        if node.get("type") == "Sequence":
+            return [x for child in node.get(key, []) for x in flat(child, key)]
+        return [node]
+
+    return flat(spec.get("normalizer"), "normalizers"), flat(spec.get("pre_tokenizer"), "pretokenizers")
+
+
 def fast_splitter(backend: Tokenizer) -> Callable[[list[str]], list[list[str]]] | None:
     """Return a function splitting many lines into words exactly as `backend` would, or None.
 
@@ -118,20 +133,10 @@ def fast_splitter(backend: Tokenizer) -> Callable[[list[str]], list[list[str]]] 
     normaliser call per chunk and C-level `str.split`, 3-5x faster. Unknown pipelines return None and
     callers use the Rust encoder.
     """
-    spec = json.loads(backend.to_str())
-    norm, pre = spec.get("normalizer"), spec.get("pre_tokenizer")
-
-    def flat(node: dict | None, key: str) -> list[dict]:
-        if node is None:
-            return []
-        if node["type"] == "Sequence":
-            return [x for child in node[key] for x in flat(child, key)]
-        return [node]
-
-    for step in flat(norm, "normalizers"):
+    norm_steps, pre_steps = pipeline_steps(backend)
+    for step in norm_steps:
         if step["type"] not in ("NFKC", "NFC", "NFKD", "NFD", "Lowercase"):
             return None
-    pre_steps = flat(pre, "pretokenizers")
     if not pre_steps or pre_steps[0]["type"] != "WhitespaceSplit":
         return None
     punct = False
@@ -141,7 +146,7 @@ def fast_splitter(backend: Tokenizer) -> Callable[[list[str]], list[list[str]]] 
         else:
             return None
     normalizer, pre_tokenizer = backend.normalizer, backend.pre_tokenizer
-    lowercase = any(step["type"] == "Lowercase" for step in flat(norm, "normalizers"))
+    lowercase = any(step["type"] == "Lowercase" for step in norm_steps)
 
     def _normalized(lines: list[str]) -> list[str]:
         return [normalizer.normalize_str(line) for line in lines] if normalizer is not None else list(lines)

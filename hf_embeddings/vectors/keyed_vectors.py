@@ -9,9 +9,8 @@ Every query is one matmul against an L2-normalised copy of the table, computed o
 cache is keyed on the table tensor's storage pointer and in-place version counter, so it is refreshed
 automatically after ``optimizer.step()`` or ``with torch.no_grad(): weight[i] += ...``.
 
-:class:`StaticEmbeddingMixin` gives any transformers ``PreTrainedModel`` with a word table a ``wv``
-property (a :class:`KeyedVectors` bound to the live table, special tokens excluded) and the usual
-query methods.
+Sentence pooling itself is in :mod:`hf_embeddings.vectors.pooling`; the model mixin that gives a
+``PreTrainedModel`` a ``wv`` property is :class:`hf_embeddings.vectors.static_model.StaticEmbeddingMixin`.
 
 Deliberate differences from gensim (see the method docstrings):
 
@@ -29,49 +28,20 @@ import math
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from numbers import Integral
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import HFEmbeddingsError
+from .pooling import PooledVector, Split, pool_vectors, remove_first_principal_component, split_known
 
-__all__ = [
-    "KeyedVectors",
-    "PooledVector",
-    "StaticEmbeddingMixin",
-    "TokenizerNotAvailableError",
-]
+__all__ = ["KeyedVectors", "gensim_keyed_vectors", "tensor_key"]
 
-_POOLINGS = ("mean", "sqrtn", "sif")
 # Upper bound on the number of score elements materialised at once by the batched queries.
 _SCORE_BUDGET = 1 << 24
 # Denominator smoothing of 3CosMul, as in gensim (and Levy & Goldberg 2014).
 _COSMUL_EPS = 1e-6
-
-
-class TokenizerNotAvailableError(HFEmbeddingsError):
-    """A model's word list was needed but no tokenizer is attached or loadable."""
-
-
-class PooledVector(NamedTuple):
-    """A pooled sentence vector with the words that were (and were not) found in the vocabulary.
-
-    Example::
-
-        >>> pv = KeyedVectors.from_arrays(["the", "cat"], [[1, 0], [0, 1]]).sentence_vector("the cat xyzzy")
-        >>> pv.vector, pv.known, pv.oov
-        (array([0.5, 0.5], dtype=float32), ['the', 'cat'], ['xyzzy'])
-    """
-
-    vector: np.ndarray
-    known: list[str]
-    oov: list[str]
-
-    @property
-    def is_empty(self) -> bool:
-        """True when no word was in the vocabulary (``vector`` is then all zeros)."""
-        return not self.known
 
 
 def gensim_keyed_vectors(
@@ -101,7 +71,7 @@ def gensim_keyed_vectors(
     return gkv
 
 
-def _tensor_key(t: torch.Tensor) -> Hashable:
+def tensor_key(t: torch.Tensor) -> Hashable:
     """Cache key of a tensor's current contents: storage, in-place version counter, shape, dtype, device."""
     try:
         version = t._version
@@ -251,7 +221,7 @@ class KeyedVectors:
             table = None
         else:
             table = self._table()
-            key = _tensor_key(table)
+            key = tensor_key(table)
         if self._normed is None or key != self._cache_key:
             if table is None:
                 table = self._table()
@@ -772,50 +742,6 @@ class KeyedVectors:
         return min(zip(dists, used))[1]
 
     # ------------------------------------------------------------------ sentence pooling
-    def _split(self, text: str | Sequence[str]) -> tuple[list[int], list[str], list[str]]:
-        tokens = self._tokenize(text) if isinstance(text, str) else list(text)
-        known, oov, idx = [], [], []
-        for tok in tokens:
-            i = self.key_to_index.get(tok)
-            if i is None:
-                oov.append(tok)
-            else:
-                known.append(tok)
-                idx.append(i)
-        return idx, known, oov
-
-    def _pool(
-        self, splits: list[tuple[list[int], list[str], list[str]]], pooling: str, sif_a: float
-    ) -> np.ndarray:
-        if pooling not in _POOLINGS:
-            raise HFEmbeddingsError(f"pooling must be one of {_POOLINGS}, got {pooling!r}")
-        t = self._table()
-        dtype = self._work_dtype(t)
-        out = torch.zeros(len(splits), t.shape[1], dtype=dtype, device=t.device)
-        rows = [i for idx, _, _ in splits for i in idx]
-        if not rows:
-            return out.cpu().numpy()
-        seg = torch.tensor([s for s, (idx, _, _) in enumerate(splits) for _ in idx], device=t.device)
-        n = torch.tensor([max(len(idx), 1) for idx, _, _ in splits], dtype=dtype, device=t.device)
-        vecs = t[torch.tensor(rows, device=t.device)].to(dtype)
-        if pooling == "sif":
-            if self.counts is None:
-                raise HFEmbeddingsError(
-                    "SIF pooling needs word counts: build the KeyedVectors with counts=... "
-                    "(or use a tokenizer that has word_counts)"
-                )
-            total = float(self.counts.sum())
-            if total <= 0:
-                raise HFEmbeddingsError("SIF pooling needs positive word counts (they sum to 0)")
-            p = torch.as_tensor(self.counts[rows].astype(np.float64) / total, device=t.device)
-            vecs = vecs * (sif_a / (sif_a + p)).to(dtype).unsqueeze(1)
-        out.index_add_(0, seg, vecs)
-        if pooling == "sqrtn":
-            out = out / n.sqrt().unsqueeze(1)
-        else:
-            out = out / n.unsqueeze(1)
-        return out.cpu().numpy()
-
     def sentence_vector(
         self, text: str | Sequence[str], pooling: str = "mean", sif_a: float = 1e-3
     ) -> PooledVector:
@@ -833,7 +759,7 @@ class KeyedVectors:
             >>> kv.sentence_vector("the cat sat", pooling="sif").vector  # 'the' (98% of the tokens) barely counts
             array([0.031, 0.061], dtype=float32)
         """
-        split = self._split(text)
+        split = split_known(text, self.key_to_index, self._tokenize)
         vec = self._pool([split], pooling, sif_a)[0]
         return PooledVector(vec, split[1], split[2])
 
@@ -856,166 +782,11 @@ class KeyedVectors:
             >>> X.shape, X[2]  # no known word: a zero row
             ((3, 2), array([0., 0.], dtype=float32))
         """
-        out = self._pool([self._split(t) for t in texts], pooling, sif_a)
-        if remove_first_pc and len(out):
-            x = out.astype(np.float64)
-            _, eigvecs = np.linalg.eigh(x.T @ x)
-            u = eigvecs[:, -1]
-            out = (x - np.outer(x @ u, u)).astype(out.dtype)
+        out = self._pool([split_known(t, self.key_to_index, self._tokenize) for t in texts], pooling, sif_a)
+        if remove_first_pc:
+            out = remove_first_principal_component(out)
         return out
 
-
-class StaticEmbeddingMixin:
-    """Word-vector queries for a ``PreTrainedModel`` that owns a word table.
-
-    Put it before ``PreTrainedModel`` in the bases. The word list comes from a tokenizer whose special
-    tokens come first (``<unk> <pad> <s> </s>`` = ids 0..3); ``wv`` skips those rows, so
-    ``restrict_vocab=N`` means the N most frequent real words.
-
-    Override ``word_table`` when the word vectors are not the input embedding (GloVe: ``W + W~``), and
-    then also ``word_table_version`` (a hashable that changes whenever the table does), because a freshly
-    computed tensor cannot be tracked by its version counter.
-
-    Example::
-
-        >>> from hf_embeddings import WordTokenizer
-        >>> from hf_embeddings.models.word2vec import Word2VecConfig, Word2VecModel
-        >>> tok = WordTokenizer.train(["king king king king queen queen queen man man woman"], min_count=1)
-        >>> model = Word2VecModel(Word2VecConfig(vocab_size=len(tok), vector_size=3)).attach_tokenizer(tok)
-        >>> model.wv.index_to_key  # the tokenizer's words, special tokens (ids 0..3) left out
-        ['king', 'queen', 'man', 'woman']
-        >>> with torch.no_grad():  # the queries follow the live table
-        ...     model.get_input_embeddings().weight[4:] = torch.tensor([[1, 1, 0], [1, 0, 1], [0, 1, 0], [0, 0, 1]])
-        >>> model.most_similar(positive=["king", "woman"], negative=["man"], topn=1)
-        [('queen', 0.959)]
-    """
-
-    def word_table(self) -> torch.Tensor:
-        """The ``(vocab, dim)`` word table, rows aligned with tokenizer ids (default: input embeddings)."""
-        return self.get_input_embeddings().weight
-
-    def word_table_version(self) -> Hashable | None:
-        """A hashable that changes with the table, or None to track ``word_table()``'s tensor itself."""
-        return None
-
-    def attach_tokenizer(self, tokenizer: Any) -> StaticEmbeddingMixin:
-        """Use ``tokenizer`` for the word list and for sentence pre-tokenisation; returns ``self``.
-
-        Example:
-
-            model.attach_tokenizer(WordTokenizer.from_pretrained("out/w2v")).most_similar("cat")
-        """
-        # Stored in __dict__ so nn.Module does not see it (no submodule, not in state_dict).
-        self.__dict__["_hfe_tokenizer"] = tokenizer
-        self.__dict__.pop("_hfe_wv", None)
-        return self
-
-    def __getstate__(self) -> dict:
-        # The cached ``wv`` holds closures bound to *this* model and a normalised copy of the table:
-        # never pickle it, and never let a deepcopy keep querying the original model's weights.
-        state = dict(super().__getstate__())
-        state.pop("_hfe_wv", None)
-        return state
-
-    def _static_tokenizer(self) -> Any:
-        tok = self.__dict__.get("_hfe_tokenizer")
-        if tok is not None:
-            return tok
-        path = getattr(self, "name_or_path", "") or ""
-        reason = "the model has no name_or_path (it was not loaded with from_pretrained)"
-        if path:
-            try:
-                from transformers import AutoTokenizer
-
-                # running as the remote code saved with a model (trust_remote_code): the tokenizer's code
-                # comes from the same trusted folder, and hf_embeddings may not be installed
-                remote = type(self).__module__.startswith("transformers_modules.")
-                tok = (
-                    AutoTokenizer.from_pretrained(path, trust_remote_code=True)
-                    if remote
-                    else AutoTokenizer.from_pretrained(path)
-                )
-            except Exception as exc:  # any failure means "no tokenizer available"
-                reason = f"AutoTokenizer.from_pretrained({path!r}) failed: {type(exc).__name__}: {exc}"
-            else:
-                self.attach_tokenizer(tok)
-                return tok
-        raise TokenizerNotAvailableError(
-            f"{type(self).__name__} needs its tokenizer to map words to rows, but none is attached and "
-            f"{reason}. Call model.attach_tokenizer(tokenizer) first."
-        )
-
-    @property
-    def wv(self) -> KeyedVectors:
-        """A :class:`KeyedVectors` over the live word table, special-token rows excluded (cached)."""
-        tok = self._static_tokenizer()
-        n_tok = len(tok)
-        cached = self.__dict__.get("_hfe_wv")
-        if cached is not None and cached[0] is tok and cached[1] == n_tok:
-            return cached[2]
-        special = {int(i) for i in getattr(tok, "all_special_ids", [])}
-        word_ids = [i for i in range(n_tok) if i not in special]
-        n_rows = int(self.word_table().shape[0])
-        if n_rows < n_tok:
-            raise HFEmbeddingsError(f"the word table has {n_rows} rows but the tokenizer has {n_tok} tokens")
-        words = [str(w) for w in tok.convert_ids_to_tokens(word_ids)]
-        first = word_ids[0] if word_ids else n_tok
-        index = None if word_ids == list(range(first, n_tok)) else torch.tensor(word_ids)
-
-        def source() -> torch.Tensor:
-            table = self.word_table()
-            return table[first:n_tok] if index is None else table[index.to(table.device)]
-
-        def version() -> Hashable:
-            # keyed on the whole table (or the model's own version), so a gathered copy is fine too
-            v = self.word_table_version()
-            return ("v", v) if v is not None else _tensor_key(self.word_table())
-
-        counts = getattr(tok, "word_counts", None)
-        if counts is not None:
-            counts = np.asarray(counts)[word_ids]
-        tokenize = getattr(tok, "pre_tokenize", None)
-        kv = KeyedVectors(
-            source,
-            words,
-            counts=counts,
-            tokenize=tokenize,
-            version=version,
-        )
-        self.__dict__["_hfe_wv"] = (tok, n_tok, kv)
-        return kv
-
-    def __contains__(self, word: object) -> bool:
-        return word in self.wv
-
-    def get_word_vector(self, word: str, norm: bool = False) -> np.ndarray:
-        """See :meth:`KeyedVectors.get_word_vector`."""
-        return self.wv.get_word_vector(word, norm=norm)
-
-    def most_similar(self, *args: Any, **kwargs: Any) -> list[tuple[str, float]] | np.ndarray:
-        """See :meth:`KeyedVectors.most_similar`."""
-        return self.wv.most_similar(*args, **kwargs)
-
-    def most_similar_cosmul(self, *args: Any, **kwargs: Any) -> list[tuple[str, float]] | np.ndarray:
-        """See :meth:`KeyedVectors.most_similar_cosmul`."""
-        return self.wv.most_similar_cosmul(*args, **kwargs)
-
-    def similarity(self, w1: str, w2: str) -> float:
-        """See :meth:`KeyedVectors.similarity`."""
-        return self.wv.similarity(w1, w2)
-
-    def doesnt_match(self, words: Iterable[str]) -> str:
-        """See :meth:`KeyedVectors.doesnt_match`."""
-        return self.wv.doesnt_match(words)
-
-    def words_closer_than(self, w1: str, w2: str) -> list[str]:
-        """See :meth:`KeyedVectors.closer_than`."""
-        return self.wv.words_closer_than(w1, w2)
-
-    def sentence_vector(self, *args: Any, **kwargs: Any) -> PooledVector:
-        """See :meth:`KeyedVectors.sentence_vector`."""
-        return self.wv.sentence_vector(*args, **kwargs)
-
-    def sentence_vectors(self, *args: Any, **kwargs: Any) -> np.ndarray:
-        """See :meth:`KeyedVectors.sentence_vectors`."""
-        return self.wv.sentence_vectors(*args, **kwargs)
+    def _pool(self, splits: list[Split], pooling: str, sif_a: float) -> np.ndarray:
+        t = self._table()
+        return pool_vectors(t, splits, pooling, sif_a, self.counts, self._work_dtype(t))

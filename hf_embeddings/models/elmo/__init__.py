@@ -13,13 +13,13 @@ from ..family import LM_TRAINING_ARGS, ModelFamily, TrainingData, unwrap_batch
 from .configuration_elmo import PRESETS, ElmoConfig
 from .convert_elmo import config_from_options, export_original, from_original, load_original
 from .data_elmo import SentenceBatches, bilm_perplexity, sentence_spans, vocabulary_char_table
+from .layers_elmo import ElmoScalarMix
 from .modeling_elmo import (
     ElmoForLanguageModeling,
     ElmoForSequenceClassification,
     ElmoForTokenClassification,
     ElmoModel,
     ElmoPreTrainedModel,
-    ElmoScalarMix,
 )
 from .tokenization_elmo import ElmoCharacterTokenizer, encode_sentences, pad_char_batch, words_to_char_ids
 

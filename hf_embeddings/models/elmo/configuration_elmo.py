@@ -32,33 +32,81 @@ def _positive_int(name: str, value) -> int:
 
 
 class ElmoConfig(EmbeddingConfig):
-    """Hyperparameters of an ELMo biLM and of its scalar mixes.
+    """Configuration of an ELMo biLM and of its scalar mixes: a context-independent token layer (character
+    CNN, highway layers, projection to P), then forward and backward biLSTMs, independent stacks of
+    `n_layers` layers, whose L + 1 layers are mixed into task representations by learned scalar weights;
+    `ElmoForLanguageModeling` adds the softmax over the words, and the downstream heads a task-specific
+    mix. The defaults are the released "original" size (see `from_preset` for the others). Other keyword
+    arguments go to `EmbeddingConfig` (the folder format version) and `PretrainedConfig`.
 
-    Token layer (context-independent):
-        char_embedding_dim: D, size of the character embeddings (262 ids: 0 = no token, 1..261 = raw + 1).
-        filters: [[width, count], ...] of the character convolutions; F = sum of counts.
-        n_highway: highway layers (width F, relu) after the convolutions.
-        activation: "relu" or "tanh", applied after the max over character positions.
-        max_characters_per_token: 50 in every released model (48 UTF-8 bytes + BOW + EOW).
-    biLSTM (forward and backward are independent stacks of `n_layers`):
-        projection_dim: P, width of the token embedding and of every LSTM output.
-        lstm_dim: C, the LSTM cell size (projected down to P); `dim` in the original options.
-        cell_clip, proj_clip: clip the cell / projected state to +-value (None: no clipping).
-        use_skip_connections: residual connection around layers >= 1.
-        forget_bias: added to the forget gate pre-activation (TensorFlow's LSTMCell default, 1.0).
-    Outputs:
-        num_output_representations: learned scalar mixes of the L + 1 layers (`ElmoModel` returns each).
-        do_layer_norm: normalise each layer (over its unmasked positions) before mixing.
-        dropout: dropout on the LSTM inputs and outputs while training the biLM.
-    Language model (`ElmoForLanguageModeling`):
-        vocab_size: words the softmax predicts (the tokenizer's vocabulary; ids >= vocab_size count as <unk>).
-        adaptive_softmax: adaptive softmax instead of the full one (None: when vocab_size > 10,000);
-            `adaptive_softmax_cutoffs` its cluster boundaries, `adaptive_softmax_div_value` the shrink
-            factor of each tail cluster's projection (P / div, P / div^2, ...).
-        max_sequence_length: training sentences longer than this are cut into pieces.
-        batch_size (sentences per step), learning_rate, weight_decay, epochs, validation_fraction: read by
-        the family's `build_training_data` (`hf-embeddings train elmo --epochs 3 ...`).
-    Downstream heads: freeze_elmo (train the mix and head only), classifier_dropout.
+    Args:
+        char_embedding_dim (`int`, *optional*, defaults to 16):
+            D, size of the character embeddings (262 ids: 0 = no token, 1..261 = raw + 1).
+        filters (`list[list[int]]`, *optional*, defaults to `ORIGINAL_FILTERS`):
+            `[[width, count], ...]` of the character convolutions; F = sum of counts.
+        n_highway (`int`, *optional*, defaults to 2):
+            Highway layers (width F, relu) after the convolutions.
+        activation (`str`, *optional*, defaults to `"relu"`):
+            `"relu"` or `"tanh"`, applied after the max over character positions.
+        max_characters_per_token (`int`, *optional*, defaults to 50):
+            50 in every released model (48 UTF-8 bytes + BOW + EOW).
+        projection_dim (`int`, *optional*, defaults to 512):
+            P, width of the token embedding and of every LSTM output.
+        lstm_dim (`int`, *optional*, defaults to 4096):
+            C, the LSTM cell size (projected down to P); `dim` in the original options.
+        n_layers (`int`, *optional*, defaults to 2):
+            L, layers of each of the forward and backward LSTM stacks.
+        cell_clip (`float`, *optional*, defaults to 3.0):
+            Clip the cell state to +-value (`None`: no clipping).
+        proj_clip (`float`, *optional*, defaults to 3.0):
+            Clip the projected state to +-value (`None`: no clipping).
+        use_skip_connections (`bool`, *optional*, defaults to `True`):
+            Residual connection around layers >= 1.
+        forget_bias (`float`, *optional*, defaults to 1.0):
+            Added to the forget gate pre-activation (TensorFlow's LSTMCell default, 1.0).
+        num_output_representations (`int`, *optional*, defaults to 1):
+            Learned scalar mixes of the L + 1 layers (`ElmoModel` returns each).
+        do_layer_norm (`bool`, *optional*, defaults to `False`):
+            Normalise each layer (over its unmasked positions) before mixing.
+        dropout (`float`, *optional*, defaults to 0.1):
+            Dropout on the LSTM inputs and outputs while training the biLM.
+        vocab_size (`int`, *optional*, defaults to 4):
+            Language model: words the softmax predicts (the tokenizer's vocabulary; ids >= vocab_size count
+            as `<unk>`).
+        adaptive_softmax (`bool`, *optional*, defaults to `None`):
+            Language model: an adaptive softmax instead of the full one (`None`: when vocab_size > 10,000).
+        adaptive_softmax_cutoffs (`list[int]`, *optional*, defaults to `None`):
+            The adaptive softmax's cluster boundaries (`None`: `default_cutoffs(vocab_size)`).
+        adaptive_softmax_div_value (`float`, *optional*, defaults to 4.0):
+            The shrink factor of each tail cluster's projection (P / div, P / div^2, ...).
+        max_sequence_length (`int`, *optional*, defaults to 100):
+            Training sentences longer than this are cut into pieces.
+        batch_size (`int`, *optional*, defaults to 64):
+            Sentences per training step. This and the next four fields are read by the family's
+            `build_training_data` (`hf-embeddings train elmo --epochs 3 ...`).
+        learning_rate (`float`, *optional*, defaults to 2e-3):
+            Learning rate of the biLM training.
+        weight_decay (`float`, *optional*, defaults to 0.0):
+            Weight decay of the biLM training.
+        epochs (`int`, *optional*, defaults to 3):
+            Passes over the training sentences.
+        validation_fraction (`float`, *optional*, defaults to 0.0):
+            Lines held out for the per-epoch forward/backward perplexity (0 = none).
+        freeze_elmo (`bool`, *optional*, defaults to `True`):
+            Downstream heads: train the mix and head only.
+        classifier_dropout (`float`, *optional*, defaults to 0.1):
+            Downstream heads: dropout before the task head.
+        initializer_range (`float`, *optional*, defaults to 0.1):
+            Standard deviation of the normal initialisation of embedding tables other than the character
+            embeddings.
+        unk_token_id (`int`, *optional*, defaults to 0):
+            Id of the `<unk>` word.
+        pad_token_id (`int`, *optional*, defaults to 1):
+            Id of the `<pad>` word.
+        bos_token_id (`int`, *optional*, defaults to 2):
+            Id of the `<s>` word.
+        eos_token_id (`int`, *optional*, defaults to 3):
+            Id of the `</s>` word.
 
     Example:
         >>> ElmoConfig.from_preset("small").lstm_dim

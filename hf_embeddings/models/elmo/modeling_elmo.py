@@ -9,12 +9,10 @@ layers per direction, forward and backward independent stacks, each LSTM
     c = clip(sigmoid(f) c + sigmoid(i) tanh(j)),  h = clip((sigmoid(o) tanh(c)) W_proj)
 with a residual around layers >= 1; layer 0 = [x, x]; boundaries removed from the outputs.
 
-Speed: both directions of a layer run together (stacked weights, one batched matmul per step), the input
-side of every step is one matmul over the whole packed sequence before the time loop, sequences are
-sorted by length and packed so that each step only touches the sequences still running (no state ever
-flows through padding), and the backward direction reads each sequence reversed within its own span. The
-character CNN runs once per distinct word of a batch (boundaries included) and only over the character
-columns that some word uses (plus the widest filter), both exact.
+This module holds the models and heads; the character CNN, the token cache and the scalar mix are in
+`layers_elmo.py`, the biLSTM layer and its recurrence in `lstm_elmo.py` (where its speed is described).
+The character CNN runs once per distinct word of a batch (boundaries included) and only over the
+character columns that some word uses (plus the widest filter), both exact.
 """
 
 from __future__ import annotations
@@ -31,313 +29,18 @@ from transformers.modeling_outputs import SequenceClassifierOutput, TokenClassif
 from transformers.utils import ModelOutput
 
 from .configuration_elmo import ElmoConfig
-from .tokenization_elmo import NUM_CHAR_IDS, PAD_CHAR, bos_char_ids, eos_char_ids, words_to_char_ids
+from .layers_elmo import (
+    ElmoCharacterEncoder,
+    ElmoHighway,
+    ElmoScalarMix,
+    ElmoTokenCache,
+    hash_multipliers,
+    row_hash,
+)
+from .lstm_elmo import ElmoBiLstmLayer, reverse_within_lengths
+from .tokenization_elmo import NUM_CHAR_IDS, bos_char_ids, eos_char_ids, words_to_char_ids
 
 IGNORE_INDEX = -100
-
-
-# ------------------------------------------------------------------------------------------------------
-# token layer
-# ------------------------------------------------------------------------------------------------------
-class ElmoHighway(nn.Module):
-    """One highway layer in TensorFlow's convention: t = sigmoid(x W_carry + b_carry),
-    y = t * relu(x W_transform + b_transform) + (1 - t) * x. `weight` stacks [W_transform; W_carry] (out, in)."""
-
-    def __init__(self, width: int):
-        super().__init__()
-        self.width = width
-        self.weight = nn.Parameter(torch.empty(2 * width, width))
-        self.bias = nn.Parameter(torch.empty(2 * width))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        transform, carry = nn.functional.linear(x, self.weight, self.bias).chunk(2, dim=-1)
-        gate = torch.sigmoid(carry)
-        return gate * torch.relu(transform) + (1 - gate) * x
-
-
-class ElmoCharacterEncoder(nn.Module):
-    """Character ids (N, max_chars) -> context-independent token embeddings (N, projection_dim)."""
-
-    def __init__(self, config: ElmoConfig):
-        super().__init__()
-        self.char_embedding = nn.Embedding(NUM_CHAR_IDS, config.char_embedding_dim, padding_idx=0)
-        self.convs = nn.ModuleList(nn.Conv1d(config.char_embedding_dim, n, w) for w, n in config.filters)
-        self.highways = nn.ModuleList(ElmoHighway(config.num_filters) for _ in range(config.n_highway))
-        self.projection = nn.Linear(config.num_filters, config.projection_dim)
-        self.activation = torch.relu if config.activation == "relu" else torch.tanh
-        self.max_width = max(w for w, _ in config.filters)
-
-    def trim(self, char_ids: torch.Tensor) -> torch.Tensor:
-        """Drop the trailing character columns that hold the padding character in every row, keeping
-        `max_width` of them: the same outputs for a fraction of the work (words are ~8 of 50 columns).
-
-        Exact: every window that lies in those columns sees only padding, so it gives the same value for
-        every row and filter; the window starting at the first such column is kept for every width."""
-        if char_ids.shape[0] == 0:
-            return char_ids
-        used = (char_ids != PAD_CHAR + 1).any(dim=0)
-        last = int(used.nonzero().max()) + 1 if bool(used.any()) else 0
-        return char_ids[:, : min(char_ids.shape[1], last + self.max_width)]
-
-    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
-        x = self.char_embedding(self.trim(char_ids)).transpose(1, 2)  # (N, D, chars)
-        x = torch.cat([self.activation(conv(x).amax(dim=-1)) for conv in self.convs], dim=-1)
-        for highway in self.highways:
-            x = highway(x)
-        return self.projection(x)
-
-
-class ElmoTokenCache(nn.Module):
-    """Precomputed token embeddings of a word list, looked up by their character ids (exact match, found
-    through a hash of the row); tokens not in the cache go through the character CNN."""
-
-    def __init__(self, char_ids: torch.Tensor, embeddings: torch.Tensor):
-        super().__init__()
-        self._mult = _hash_multipliers(char_ids.shape[1], char_ids.device)
-        keys = _row_hash(char_ids, self._mult)
-        keys, order = keys.sort()
-        self.register_buffer("keys", keys, persistent=False)
-        self.register_buffer("char_ids", char_ids[order], persistent=False)
-        self.register_buffer("embeddings", embeddings[order], persistent=False)
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def lookup(self, char_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(hit mask (N,), cache rows (N,) valid where hit) for character rows (N, max_chars)."""
-        h = _row_hash(char_ids, self._mult.to(char_ids.device))
-        pos = torch.searchsorted(self.keys, h).clamp_max(len(self.keys) - 1)
-        hit = (self.keys[pos] == h) & (self.char_ids[pos] == char_ids).all(dim=-1)
-        return hit, pos
-
-
-def _hash_multipliers(width: int, device) -> torch.Tensor:
-    g = np.random.default_rng(12345).integers(1, 2**62, size=width, dtype=np.int64) | 1
-    return torch.as_tensor(g, device=device)
-
-
-def _row_hash(rows: torch.Tensor, mult: torch.Tensor) -> torch.Tensor:
-    return (rows.long() * mult).sum(dim=-1)  # wraps around in int64: fine for a hash
-
-
-# ------------------------------------------------------------------------------------------------------
-# biLSTM
-# ------------------------------------------------------------------------------------------------------
-def lstm_step(
-    x_t: torch.Tensor,
-    h: torch.Tensor,
-    c: torch.Tensor,
-    w_hh: torch.Tensor,
-    w_proj: torch.Tensor,
-    cell_clip: float | None,
-    proj_clip: float | None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One time step of both directions: x_t (2, n, 4C) the input side (bias included), h (2, n, P), c (2, n, C)
-    -> the new (h, c). A module-level function so that it can be swapped for a compiled one
-    (bench/elmo_lstm_step.py measures torch.compile on it)."""
-    z_i, z_j, z_f, z_o = torch.baddbmm(x_t, h, w_hh).chunk(4, dim=-1)
-    c = torch.sigmoid(z_f) * c + torch.sigmoid(z_i) * torch.tanh(z_j)
-    if cell_clip is not None:
-        c = c.clamp(-cell_clip, cell_clip)
-    h = torch.bmm(torch.sigmoid(z_o) * torch.tanh(c), w_proj)
-    if proj_clip is not None:
-        h = h.clamp(-proj_clip, proj_clip)
-    return h, c
-
-
-def _clip_mask(x: torch.Tensor, clip: float | None) -> torch.Tensor | None:
-    """Where `clamp(x, -clip, clip)` passes its gradient (inclusive bounds, as autograd's clamp)."""
-    return None if clip is None else x.abs() <= clip
-
-
-class LstmRecurrence(torch.autograd.Function):
-    """The time loop of `ElmoBiLstmLayer` (both directions, packed) with its backward written out.
-
-    Same values as the `lstm_step` loop under autograd (tests check both against each other in float64), but
-    no autograd graph of ~40 nodes per step: on a GPU the loop is bound by the per-operation cost on the
-    host, not by arithmetic (one H100 took ~1 ms per layer step at 256 sentences, bench/elmo_lstm_step.py).
-    The step's activations are kept in packed buffers, and the weight gradients are two large matrix
-    products over the whole sequence after the backward loop instead of one small product per step."""
-
-    @staticmethod
-    def forward(ctx, xp, w_hh, w_proj, batch_sizes, cell_clip, proj_clip):
-        # xp (2, N, 4C) input side incl. bias; w_hh (2, P, 4C); w_proj (2, C, P); batch_sizes: tuple of ints
-        C = w_proj.shape[1]
-        h = xp.new_zeros(2, batch_sizes[0], w_proj.shape[2])
-        c = xp.new_zeros(2, batch_sizes[0], C)
-        gates, c_pre, tanh_c, h_pre, outs = [], [], [], [], []
-        for n, x_t in zip(batch_sizes, torch.split(xp, batch_sizes, dim=1)):
-            g = torch.baddbmm(x_t, h[:, :n], w_hh)  # -> sigmoid(i), tanh(j), sigmoid(f), sigmoid(o)
-            t_j = torch.tanh(g[..., C : 2 * C])
-            g.sigmoid_()
-            g[..., C : 2 * C] = t_j
-            s_i, _, s_f, s_o = g.chunk(4, dim=-1)
-            cp = torch.addcmul(s_f * c[:, :n], s_i, t_j)
-            c = cp if cell_clip is None else cp.clamp(-cell_clip, cell_clip)
-            tc = torch.tanh(c)
-            hp = torch.bmm(s_o * tc, w_proj)
-            h = hp if proj_clip is None else hp.clamp(-proj_clip, proj_clip)
-            for buf, v in ((gates, g), (c_pre, cp), (tanh_c, tc), (h_pre, hp), (outs, h)):
-                buf.append(v)
-        out = torch.cat(outs, dim=1)
-        ctx.save_for_backward(
-            w_hh, w_proj, torch.cat(gates, dim=1), torch.cat(c_pre, dim=1), torch.cat(tanh_c, dim=1),
-            torch.cat(h_pre, dim=1), out,
-        )  # fmt: skip
-        ctx.batch_sizes, ctx.clips = tuple(batch_sizes), (cell_clip, proj_clip)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        w_hh, w_proj, gates, c_pre, tanh_c, h_pre, out = ctx.saved_tensors
-        batch_sizes, (cell_clip, proj_clip) = ctx.batch_sizes, ctx.clips
-        C = w_proj.shape[1]
-        offsets = [0]
-        for n in batch_sizes:
-            offsets.append(offsets[-1] + n)
-        w_hh_t, w_proj_t = w_hh.transpose(1, 2), w_proj.transpose(1, 2)
-        d_gates, d_hp = [], []  # per step, last step first
-        dh_rec = dc_rec = None  # from step t + 1 (its rows are the first rows of step t)
-        for t in range(len(batch_sizes) - 1, -1, -1):
-            n, sl = batch_sizes[t], slice(offsets[t], offsets[t + 1])
-            dh = grad_out[:, sl]
-            if dh_rec is not None:
-                dh = dh.clone()
-                dh[:, : dh_rec.shape[1]] += dh_rec
-            mask = _clip_mask(h_pre[:, sl], proj_clip)
-            dhp = dh * mask if mask is not None else dh
-            dm = torch.bmm(dhp, w_proj_t)  # (2, n, C): gradient of sigmoid(o) tanh(c)
-            g = gates[:, sl]
-            s_i, t_j, s_f, s_o = g.chunk(4, dim=-1)
-            tc = tanh_c[:, sl]
-            dc = dm * s_o * (1 - tc * tc)
-            if dc_rec is not None:
-                dc[:, : dc_rec.shape[1]] += dc_rec
-            mask = _clip_mask(c_pre[:, sl], cell_clip)
-            if mask is not None:
-                dc = dc * mask
-            if t > 0:
-                prev = c_pre[:, offsets[t - 1] : offsets[t - 1] + n]
-                d_f = dc * (prev if cell_clip is None else prev.clamp(-cell_clip, cell_clip))
-            else:
-                d_f = torch.zeros_like(dc)
-            dg = torch.cat([dc * t_j, dc * s_i, d_f, dm * tc], dim=-1)
-            # through the activations: sigmoid' = s (1 - s), tanh' = 1 - t^2
-            deriv = torch.addcmul(g, g, g, value=-1)
-            deriv[..., C : 2 * C].add_(1).sub_(t_j)
-            dg.mul_(deriv)
-            dc_rec = dc * s_f
-            dh_rec = torch.bmm(dg, w_hh_t)
-            d_gates.append(dg)
-            d_hp.append(dhp)
-        d_gates = torch.cat(d_gates[::-1], dim=1)  # = the gradient of xp
-        grads = [d_gates, None, None]
-        if ctx.needs_input_grad[1]:
-            # h before each step (zeros at the first): the first n_t rows of the previous step's outputs
-            src = np.concatenate([np.arange(offsets[t - 1], offsets[t - 1] + batch_sizes[t])
-                                  for t in range(1, len(batch_sizes))] or [np.zeros(0, np.int64)])  # fmt: skip
-            h_prev = torch.zeros_like(out)
-            h_prev[:, batch_sizes[0] :] = out[:, torch.as_tensor(src, device=out.device)]
-            grads[1] = torch.bmm(h_prev.transpose(1, 2), d_gates)
-        if ctx.needs_input_grad[2]:
-            m = gates[..., 3 * C :] * tanh_c  # sigmoid(o) tanh(c) at every step
-            grads[2] = torch.bmm(m.transpose(1, 2), torch.cat(d_hp[::-1], dim=1))
-        return (*grads, None, None, None)
-
-
-class ElmoBiLstmLayer(nn.Module):
-    """Both directions of one LSTM-with-projection layer, stacked on dim 0 (0 = forward, 1 = backward).
-
-    weight_ih (2, 4C, P), weight_hh (2, 4C, P), bias (2, 4C) in TensorFlow gate order i, j, f, o (the
-    original's B, without the forget bias), weight_proj (2, P, C).
-
-    `manual_backward`: train through `LstmRecurrence` (hand-written backward) instead of autograd over the
-    step loop; None (default) = on accelerators, where the loop is bound by per-operation host cost. On a
-    CPU the arithmetic dominates and autograd's loop was as fast (2 cores)."""
-
-    manual_backward: bool | None = None
-
-    def __init__(self, input_dim: int, cell_dim: int, projection_dim: int):
-        super().__init__()
-        self.cell_dim = cell_dim
-        self.weight_ih = nn.Parameter(torch.empty(2, 4 * cell_dim, input_dim))
-        self.weight_hh = nn.Parameter(torch.empty(2, 4 * cell_dim, projection_dim))
-        self.bias = nn.Parameter(torch.empty(2, 4 * cell_dim))
-        self.weight_proj = nn.Parameter(torch.empty(2, projection_dim, cell_dim))
-
-    def forward(
-        self,
-        inputs: torch.Tensor,
-        batch_sizes: list[int],
-        forget_bias: float,
-        cell_clip: float | None,
-        proj_clip: float | None,
-    ) -> torch.Tensor:
-        """inputs (2, N, P): the packed (time-major, length-sorted) sequences of each direction -> outputs
-        (2, N, P), packed the same way. `batch_sizes[t]` sequences are still running at step t."""
-        C = self.cell_dim
-        bias = self.bias.clone()
-        bias[:, 2 * C : 3 * C] += forget_bias
-        # the input side of every step at once: one matmul for the whole packed sequence
-        xp = torch.baddbmm(bias.unsqueeze(1), inputs, self.weight_ih.transpose(1, 2))  # (2, N, 4C)
-        w_hh, w_proj = self.weight_hh.transpose(1, 2), self.weight_proj.transpose(1, 2)
-        n0 = batch_sizes[0]
-        h = inputs.new_zeros(2, n0, w_hh.shape[1])
-        c = inputs.new_zeros(2, n0, C)
-        manual = self.manual_backward
-        if manual is None:
-            manual = inputs.device.type != "cpu"
-        # under autocast the loop's products would come out in the low precision that the hand-written
-        # backward does not expect: autograd's loop handles the mixed dtypes there
-        if manual and torch.is_grad_enabled() and not torch.is_autocast_enabled(inputs.device.type):
-            return LstmRecurrence.apply(xp, w_hh, w_proj, tuple(batch_sizes), cell_clip, proj_clip)
-        outputs = []
-        # split (not sliced step by step): its backward is one concatenation, where the backward of
-        # per-step slices would write a full-size zero tensor at every step
-        for n, x_t in zip(batch_sizes, torch.split(xp, batch_sizes, dim=1)):
-            if n < h.shape[1]:  # sequences that ended drop out (the batch is sorted by length)
-                h, c = h[:, :n], c[:, :n]
-            h, c = lstm_step(x_t, h, c, w_hh, w_proj, cell_clip, proj_clip)
-            outputs.append(h)
-        return torch.cat(outputs, dim=1)
-
-
-def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Reverse each sequence of x (B, T, ...) within its first lengths[b] steps; padding stays in place."""
-    T = x.shape[1]
-    t = torch.arange(T, device=x.device)
-    idx = torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # (B, T)
-    return x.gather(1, idx.view(*idx.shape, *([1] * (x.dim() - 2))).expand_as(x))
-
-
-class ElmoScalarMix(nn.Module):
-    """gamma * sum_k softmax(w)_k * layer_k, optionally layer-normalising each layer over its unmasked
-    positions first (AllenNLP's convention: statistics over the whole masked tensor, eps 1e-13)."""
-
-    def __init__(self, num_layers: int, do_layer_norm: bool = False):
-        super().__init__()
-        self.do_layer_norm = do_layer_norm
-        self.scalar_parameters = nn.Parameter(torch.zeros(num_layers))
-        self.gamma = nn.Parameter(torch.ones(1))
-
-    def weights(self) -> torch.Tensor:
-        return torch.softmax(self.scalar_parameters, dim=0)
-
-    def forward(self, layers: list[torch.Tensor], mask: torch.Tensor | None = None) -> torch.Tensor:
-        weights = self.weights().to(layers[0].dtype)
-        if self.do_layer_norm:
-            if mask is None:
-                mask = layers[0].new_ones(layers[0].shape[:-1])
-            m = mask.to(layers[0].dtype).unsqueeze(-1)
-            count = m.sum() * layers[0].shape[-1]
-            normed = []
-            for layer in layers:
-                mean = (layer * m).sum() / count
-                var = (((layer - mean) * m) ** 2).sum() / count
-                normed.append((layer - mean) / torch.sqrt(var + 1e-13))
-            layers = normed
-        mixed = sum(w * layer for w, layer in zip(weights, layers))
-        return self.gamma.to(mixed.dtype) * mixed
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -385,7 +88,8 @@ class ElmoPreTrainedModel(PreTrainedModel):
     _no_split_modules: list[str] = []
 
     def _init_weights(self, module: nn.Module) -> None:
-        # Leaf modules that own parameters (see the platform notes): every parameter has a branch here.
+        # transformers calls this only for modules that own parameters directly, and leaves a parameter
+        # no branch handles as uninitialised memory: so every leaf module with parameters has a branch here.
         std = self.config.initializer_range
         if isinstance(module, nn.Embedding):
             if module.num_embeddings == NUM_CHAR_IDS:  # characters: uniform(-1, 1) as bilm-tf, id 0 zero
@@ -476,8 +180,8 @@ class ElmoPreTrainedModel(PreTrainedModel):
         gradient of a gathered row sums over its copies, as it would through separate copies."""
         if len(char_ids) < 2:
             return self.char_encoder(char_ids)
-        mult = _hash_multipliers(char_ids.shape[1], char_ids.device)
-        keys, inverse = torch.unique(_row_hash(char_ids, mult), return_inverse=True)
+        mult = hash_multipliers(char_ids.shape[1], char_ids.device)
+        keys, inverse = torch.unique(row_hash(char_ids, mult), return_inverse=True)
         if len(keys) == len(char_ids):
             return self.char_encoder(char_ids)
         first = torch.empty_like(keys).scatter_(0, inverse, torch.arange(len(char_ids), device=keys.device))

@@ -8,14 +8,44 @@ COOCCURRENCE_FILE = "cooccurrence.npz"
 
 
 class GloVeConfig(EmbeddingConfig):
-    """Hyperparameters of a GloVe model; defaults are the Stanford C tool's (`glove.c`, `cooccur.c`).
+    """Configuration of a GloVe model: weighted least squares on the log co-occurrence counts, minimising
+    the sum over non-zero X_ij of f(X_ij) (w_i . w~_j + b_i + b~_j - log X_ij)^2 with
+    f(x) = min(1, (x / x_max)^alpha), trained by AdaGrad over the shuffled entries. The defaults are the
+    Stanford C tool's (`glove.c`, `cooccur.c`). Other keyword arguments go to `EmbeddingConfig` (the
+    folder format version) and `PretrainedConfig`.
 
-    Co-occurrence: `window_size` words (`symmetric`: left and right context, else left only), each pair
-    weighted 1/distance when `distance_weighting`; `memory` is the counting soft limit in GB (`-memory`).
-    Objective: sum over non-zero X_ij of f(X_ij) (w_i . w~_j + b_i + b~_j - log X_ij)^2 with
-    f(x) = min(1, (x / x_max)^alpha), trained by AdaGrad from `learning_rate` for `epochs` passes over the
-    shuffled entries, `entries_per_batch` entries per step (None: a device-dependent default).
-    `combine` picks the word vectors of the query API: "sum" (W + W~, as the reference demo) or "word" (W).
+    Args:
+        vocab_size (`int`, *optional*, defaults to 4):
+            Rows of W and W~: the tokenizer's size (the 4 special tokens, then the words).
+        vector_size (`int`, *optional*, defaults to 100):
+            Size of the word vectors.
+        window_size (`int`, *optional*, defaults to 10):
+            Co-occurrence window, in words.
+        symmetric (`bool`, *optional*, defaults to `True`):
+            Count left and right context (else left context only).
+        distance_weighting (`bool`, *optional*, defaults to `True`):
+            Weight each co-occurring pair 1/distance (else 1).
+        x_max (`float`, *optional*, defaults to 100.0):
+            Count at which the weighting function f reaches 1.
+        alpha (`float`, *optional*, defaults to 0.75):
+            Exponent of the weighting function f.
+        learning_rate (`float`, *optional*, defaults to 0.05):
+            Initial AdaGrad learning rate.
+        epochs (`int`, *optional*, defaults to 25):
+            Passes over the shuffled co-occurrence entries.
+        entries_per_batch (`int`, *optional*, defaults to `None`):
+            Co-occurrence entries per optimisation step (`None`: a device-dependent default).
+        combine (`str`, *optional*, defaults to `"sum"`):
+            The word vectors of the query API: `"sum"` (W + W~, as the reference demo) or `"word"` (W).
+        min_count (`int`, *optional*, defaults to 5):
+            Words seen fewer times were left out of the vocabulary (recorded from the counted corpus).
+        max_vocab_size (`int`, *optional*, defaults to `None`):
+            Cap on the vocabulary size the corpus was counted with (recorded from the counted corpus;
+            `None`: no cap).
+        memory (`float`, *optional*, defaults to 4.0):
+            Soft limit of the co-occurrence counting, in GB (`cooccur -memory`).
+        pad_token_id (`int`, *optional*, defaults to 1):
+            Id of the `<pad>` token.
 
     Example:
         >>> GloVeConfig(vocab_size=1000, vector_size=50, x_max=10).window_size

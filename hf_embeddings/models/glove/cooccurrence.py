@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...errors import FormatError
+from ...files import atomic_file
 from .configuration_glove import COOCCURRENCE_FILE
 
 __all__ = ["Cooccurrence", "count_cooccurrences", "load_cooccurrence"]
@@ -90,9 +91,13 @@ class Cooccurrence:
         """Write an uncompressed `.npz` (atomically); returns its path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
+        with atomic_file(path, "wb") as f:  # a killed run's partial file is removed by the next save
+            self._write(f)
+        return path
+
+    def _write(self, f) -> None:
         np.savez(
-            tmp,
+            f,
             format_version=np.int64(FORMAT_VERSION),
             rows=self.rows,
             cols=self.cols,
@@ -108,8 +113,6 @@ class Cooccurrence:
                 dtype=np.int64,
             ),
         )
-        os.replace(tmp, path)
-        return path
 
 
 def load_cooccurrence(path: str | os.PathLike) -> Cooccurrence:

@@ -14,7 +14,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import ModelOutput
 
-from ...vectors.keyed_vectors import StaticEmbeddingMixin
+from ...vectors.static_model import StaticEmbeddingMixin
 from .configuration_glove import COOCCURRENCE_FILE, GloVeConfig
 
 

@@ -8,27 +8,55 @@ __all__ = ["NNLMConfig", "default_cutoffs"]
 
 
 class NNLMConfig(EmbeddingConfig):
-    """Hyperparameters of an NNLM: y = b + W x + U tanh(d + H x), x the concatenated vectors C(w) of the
-    `context_size` previous words (the paper's n - 1).
+    """Configuration of an NNLM: y = b + W x + U tanh(d + H x), x the concatenated vectors C(w) of the
+    `context_size` previous words (the paper's n - 1). The training fields (`batch_size`, `learning_rate`,
+    `weight_decay`, `epochs`, `validation_fraction`) are read by the family's `build_training_data`
+    (`hf-embeddings train nnlm --epochs 5 ...`). Other keyword arguments go to `EmbeddingConfig` (the
+    folder format version) and `PretrainedConfig`.
 
-    Model:
-        vocab_size: rows of C (tokenizer size; ids sorted by frequency after the 4 special tokens).
-        context_size: previous words the model looks at (the paper's n - 1); shorter contexts are
-            left-padded with `<s>`.
-        embedding_dim: m, the word-vector size.
-        hidden_size: h, the tanh layer's size; 0 removes the hidden layer (the paper's h = 0 models:
-            then direct connections are required).
-        direct_connections: the paper's W, from the word vectors straight to the output.
-        dropout: dropout on the word vectors and on the hidden layer (0 in the paper).
-        tie_word_embeddings: share U with C (needs hidden_size == embedding_dim and a full softmax).
-        adaptive_softmax: `torch.nn.AdaptiveLogSoftmaxWithLoss` output layer for large vocabularies;
-            `adaptive_softmax_cutoffs` its cluster boundaries (default: `default_cutoffs(vocab_size)`),
-            `adaptive_softmax_div_value` the shrink factor of each tail cluster's projection.
-        initializer_range: standard deviation of the initial word vectors.
-
-    Training (read by the family's `build_training_data`; `hf-embeddings train nnlm --epochs 5 ...`):
-        batch_size: n-gram windows per optimiser step; learning_rate, weight_decay, epochs: AdamW's;
-        validation_fraction: lines held out for the per-epoch held-out perplexity (0 = none).
+    Args:
+        vocab_size (`int`, *optional*, defaults to 4):
+            Rows of C: the tokenizer's size (ids sorted by frequency after the 4 special tokens).
+        context_size (`int`, *optional*, defaults to 5):
+            Previous words the model looks at (the paper's n - 1); shorter contexts are left-padded with
+            `<s>`.
+        embedding_dim (`int`, *optional*, defaults to 60):
+            m, the word-vector size.
+        hidden_size (`int`, *optional*, defaults to 100):
+            h, the tanh layer's size; 0 removes the hidden layer (the paper's h = 0 models: then direct
+            connections are required).
+        direct_connections (`bool`, *optional*, defaults to `True`):
+            The paper's W, from the word vectors straight to the output.
+        dropout (`float`, *optional*, defaults to 0.0):
+            Dropout on the word vectors and on the hidden layer (0 in the paper).
+        tie_word_embeddings (`bool`, *optional*, defaults to `False`):
+            Share U with C (needs `hidden_size == embedding_dim` and a full softmax).
+        adaptive_softmax (`bool`, *optional*, defaults to `False`):
+            A `torch.nn.AdaptiveLogSoftmaxWithLoss` output layer, for large vocabularies.
+        adaptive_softmax_cutoffs (`list[int]`, *optional*, defaults to `None`):
+            The adaptive softmax's cluster boundaries (`None`: `default_cutoffs(vocab_size)`).
+        adaptive_softmax_div_value (`float`, *optional*, defaults to 4.0):
+            The shrink factor of each tail cluster's projection.
+        initializer_range (`float`, *optional*, defaults to 0.1):
+            Standard deviation of the initial word vectors.
+        batch_size (`int`, *optional*, defaults to 256):
+            n-gram windows per optimiser step.
+        learning_rate (`float`, *optional*, defaults to 1e-3):
+            AdamW's learning rate.
+        weight_decay (`float`, *optional*, defaults to 0.0):
+            AdamW's weight decay.
+        epochs (`int`, *optional*, defaults to 5):
+            Passes over the training windows.
+        validation_fraction (`float`, *optional*, defaults to 0.0):
+            Lines held out for the per-epoch held-out perplexity (0 = none).
+        unk_token_id (`int`, *optional*, defaults to 0):
+            Id of the `<unk>` token.
+        pad_token_id (`int`, *optional*, defaults to 1):
+            Id of the `<pad>` token.
+        bos_token_id (`int`, *optional*, defaults to 2):
+            Id of the `<s>` token.
+        eos_token_id (`int`, *optional*, defaults to 3):
+            Id of the `</s>` token.
 
     Example:
         >>> NNLMConfig(vocab_size=1000).context_size

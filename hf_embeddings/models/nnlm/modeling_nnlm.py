@@ -23,7 +23,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import CausalLMOutput
 from transformers.utils import ModelOutput
 
-from ...vectors.keyed_vectors import StaticEmbeddingMixin
+from ...vectors.static_model import StaticEmbeddingMixin
 from .configuration_nnlm import NNLMConfig
 
 IGNORE_INDEX = -100
@@ -67,9 +67,10 @@ class NNLMPreTrainedModel(PreTrainedModel):
     _no_split_modules: list[str] = []
 
     def _init_weights(self, module: nn.Module) -> None:
-        # Leaf modules only (see platform notes): C ~ N(0, initializer_range); linear layers uniform in
-        # +-1/sqrt(fan_in) (torch's default scale), biases (d, b) zero. The adaptive softmax is made of
-        # nn.Linear leaves too.
+        # transformers calls this only for modules that own parameters directly, and leaves a parameter
+        # missing from a checkpoint that no branch here handles as uninitialised memory: so dispatch on
+        # leaf modules. C ~ N(0, initializer_range); linear layers uniform in +-1/sqrt(fan_in) (torch's
+        # default scale), biases (d, b) zero. The adaptive softmax is made of nn.Linear leaves too.
         if isinstance(module, nn.Embedding):
             init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
         elif isinstance(module, nn.Linear):

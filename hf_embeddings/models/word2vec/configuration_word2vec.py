@@ -1,40 +1,88 @@
 """Configuration of Word2Vec (Mikolov et al. 2013): skip-gram / CBOW with negative sampling."""
 
-from transformers import PretrainedConfig
+from ..configuration_base import EmbeddingConfig
 
 ARCHITECTURES = ("skipgram", "cbow")
 
 
-class Word2VecConfig(PretrainedConfig):
-    """Hyperparameters of a Word2Vec model; defaults are gensim 4's.
+class Word2VecConfig(EmbeddingConfig):
+    """Configuration of a Word2Vec model (skip-gram or CBOW, trained with negative sampling and/or
+    hierarchical softmax); the defaults are gensim 4's. The vocabulary (and the word counts) live with the
+    tokenizer, not here. Batches train on one of two paths: the compiled CPU kernel (per-example updates
+    over corpus spans, as gensim) or the tensor path (a GPU, or `cpu_kernel="torch"`; see `data_word2vec`
+    and `modeling_word2vec`), which alone reads `block_size`, `block_negatives`, `sub_batch_words` and
+    `max_row_step` (the CPU kernel ignores these four fields). Other keyword arguments go to
+    `EmbeddingConfig` (the folder format version) and `PretrainedConfig`.
 
-    `alpha` / `min_alpha` are the linear learning-rate schedule (decayed over all words of all epochs),
-    `sample` the frequent-word subsampling threshold, `ns_exponent` the unigram-distribution exponent of
-    the negative-sampling table. Vocabulary (and word counts) live with the tokenizer.
-
-    How the tensor path (a GPU, or cpu_kernel="torch") trains a batch (see `data_word2vec` and
-    `modeling_word2vec`; the CPU kernel ignores these four fields): the centre words of a batch
-    are grouped in blocks of `block_size` consecutive words whose examples share `block_negatives`
-    negatives (default 4 * `negative`), each weighted negative / block_negatives, so the expected update
-    is gensim's; inside a batch, sub-batches of `sub_batch_words` centre words are trained one after
-    the other (each sees the SGD updates of the previous ones), so training does not depend on the batch
-    size; `max_row_step` bounds how far one sub-batch may move a row (a trust region that only binds on
-    runaway rows: very frequent words in small vocabularies; None to disable). `sub_batch_words=None`
-    picks by device: 1024 on a CPU, `GPU_SUB_BATCH_WORDS` (16384) on an accelerator, where smaller
-    sub-batches leave the GPU idle (bench/word2vec_vs_gensim.py on an H100, gcide, skip-gram: 1024 ->
-    1.7M words/s, 4096 -> 4.8M, 16384 -> 12.7M words/s, WS-353 0.558 / 0.547 / 0.534).
-    `hierarchical_softmax`: also (or, with negative=0, only) train against the word's Huffman-tree path,
-    as word2vec.c's -hs (the inner-node vectors live in `hs_embeddings`); trained by the CPU kernel.
-    Input vectors start uniform in +-`init_scale` / vector_size (0.5: word2vec.c and gensim 3, the
-    default; gensim 4 uses 1), output vectors at zero.
-    `words_per_batch`: corpus positions per optimisation step (the `--batch-size` of `train word2vec`);
-    None picks by path (262144 for the CPU kernel, 65536 for the tensor path on a CPU, 1048576 on an
-    accelerator); it trades per-step overhead against memory and progress reports, not quality.
-    `cpu_kernel`: how a CPU trains: "auto" (the compiled per-example kernel over corpus spans when numba
-    is installed, else the tensor path), "numba" (require it) or "torch" (the tensor path). What is
-    deterministic: the tensor path, for a seed and device, with any thread count; the kernel with one
-    thread (torch.set_num_threads(1)); with more, its threads update the tables without locks, as gensim's
-    workers do, so runs differ in the last bits (and thereafter).
+    Args:
+        vocab_size (`int`, *optional*, defaults to 4):
+            Rows of the word-vector tables: the tokenizer's size (the 4 special tokens, then the words).
+        vector_size (`int`, *optional*, defaults to 100):
+            Size of the word vectors.
+        window (`int`, *optional*, defaults to 5):
+            Largest distance between a centre word and a context word.
+        negative (`int`, *optional*, defaults to 5):
+            Negative samples per example; 0 (with `hierarchical_softmax=True`) trains hierarchical
+            softmax only.
+        hierarchical_softmax (`bool`, *optional*, defaults to `False`):
+            Also (or, with `negative=0`, only) train against the word's Huffman-tree path, as word2vec.c's
+            `-hs`; the inner-node vectors live in `hs_embeddings`. Trained by the CPU kernel.
+        ns_exponent (`float`, *optional*, defaults to 0.75):
+            Exponent of the unigram distribution of the negative-sampling table.
+        sample (`float`, *optional*, defaults to 1e-3):
+            Frequent-word subsampling threshold, in [0, 1).
+        architecture (`str`, *optional*, defaults to `"skipgram"`):
+            `"skipgram"` (predict the context from the centre word) or `"cbow"` (predict the centre word
+            from its context).
+        cbow_mean (`bool`, *optional*, defaults to `True`):
+            CBOW: average the context vectors (else sum them, gensim's `cbow_mean=0`).
+        shrink_windows (`bool`, *optional*, defaults to `True`):
+            Draw each centre word's effective window uniformly in [1, `window`], as gensim and word2vec.c;
+            `False` always uses `window`.
+        min_count (`int`, *optional*, defaults to 5):
+            Words seen fewer times were left out of the vocabulary (recorded from the counted corpus).
+        max_vocab_size (`int`, *optional*, defaults to `None`):
+            Cap on the vocabulary size the corpus was counted with (recorded from the counted corpus;
+            `None`: no cap).
+        max_sentence_length (`int`, *optional*, defaults to 10000):
+            Longer sentences are cut into pieces of this many words (gensim's `MAX_WORDS_IN_BATCH`).
+        alpha (`float`, *optional*, defaults to 0.025):
+            Initial learning rate of the linear schedule, decayed over all words of all epochs.
+        min_alpha (`float`, *optional*, defaults to 1e-4):
+            Final learning rate of that schedule (0 <= `min_alpha` <= `alpha`).
+        epochs (`int`, *optional*, defaults to 5):
+            Passes over the corpus.
+        block_size (`int`, *optional*, defaults to 8):
+            Tensor path: the centre words of a batch are grouped in blocks of `block_size` consecutive
+            words whose examples share `block_negatives` negatives, each weighted negative /
+            block_negatives, so the expected update is gensim's.
+        block_negatives (`int`, *optional*, defaults to `None`):
+            Tensor path: negatives shared by a block (`None`: 4 * `negative`, at least 1).
+        sub_batch_words (`int`, *optional*, defaults to `None`):
+            Tensor path: inside a batch, sub-batches of `sub_batch_words` centre words are trained one
+            after the other (each sees the SGD updates of the previous ones), so training does not depend
+            on the batch size. `None` picks by device: `CPU_SUB_BATCH_WORDS` (1024) on a CPU,
+            `GPU_SUB_BATCH_WORDS` (16384) on an accelerator, where smaller sub-batches leave the GPU idle
+            (bench/word2vec_vs_gensim.py on an H100, gcide, skip-gram: 1024 -> 1.7M words/s, 4096 -> 4.8M,
+            16384 -> 12.7M words/s, WS-353 0.558 / 0.547 / 0.534).
+        words_per_batch (`int`, *optional*, defaults to `None`):
+            Corpus positions per optimisation step (the `--batch-size` of `train word2vec`). `None` picks
+            by path: 262144 for the CPU kernel, 65536 for the tensor path on a CPU, 1048576 on an
+            accelerator. It trades per-step overhead against memory and progress reports, not quality.
+        cpu_kernel (`str`, *optional*, defaults to `"auto"`):
+            How a CPU trains: `"auto"` (the compiled per-example kernel over corpus spans when numba is
+            installed, else the tensor path), `"numba"` (require it) or `"torch"` (the tensor path). What
+            is deterministic: the tensor path, for a seed and device, with any thread count; the kernel
+            with one thread (`torch.set_num_threads(1)`); with more, its threads update the tables without
+            locks, as gensim's workers do, so runs differ in the last bits (and thereafter).
+        max_row_step (`float`, *optional*, defaults to 2.0):
+            Tensor path: bound on how far one sub-batch may move a row, a trust region that only binds on
+            runaway rows (very frequent words in small vocabularies); `None` disables it.
+        init_scale (`float`, *optional*, defaults to 0.5):
+            Input vectors start uniform in +-`init_scale` / `vector_size` (0.5: word2vec.c and gensim 3;
+            gensim 4 uses 1); output vectors start at zero.
+        pad_token_id (`int`, *optional*, defaults to 1):
+            Id of the `<pad>` token.
 
     Example:
         >>> Word2VecConfig(vocab_size=1000, vector_size=50, architecture="cbow").window

@@ -11,7 +11,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import ModelOutput
 
-from ...vectors.keyed_vectors import StaticEmbeddingMixin
+from ...vectors.static_model import StaticEmbeddingMixin
 from .configuration_word2vec import Word2VecConfig
 
 
