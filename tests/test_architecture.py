@@ -14,7 +14,7 @@ import hf_embeddings
 ROOT = Path(hf_embeddings.__file__).parent
 # a package may import from packages of lower layers (and from itself), never from higher or equal ones
 LAYERS = {
-    "errors": 0, "version": 0,
+    "errors": 0, "version": 0, "files": 0,
     "text": 1,
     "vectors": 2,
     "evaluation": 3, "pipelines": 3,

@@ -929,7 +929,7 @@ def test_demo_space_is_self_contained_and_pushes_in_one_commit(folder, hub_env, 
     assert listed[1] == "someone/glove-demo" and (space / listed[0] / "model.safetensors").is_file()
     code = (
         "import app, hf_embeddings, json\n"
-        "from hf_embeddings.demo.core import resolve_sources\n"
+        "from hf_embeddings.demo.models import resolve_sources\n"
         "print(json.dumps([hf_embeddings.__file__, resolve_sources(environ={})]))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "HF_EMBEDDINGS_DEMO_MODELS"}

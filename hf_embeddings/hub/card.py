@@ -14,13 +14,13 @@ description, limitations and BibTeX).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
 from typing import Any
 
 from ..errors import HFEmbeddingsError
+from ..files import write_text_atomic
 from .folder import CONFIG, CONVERSION_LOG, EVAL_RESULTS, README, TRAINING_LOG, read_json
 
 CARD_DIR = Path(__file__).parent / "templates"
@@ -428,10 +428,11 @@ def build_model_card(
 
 def tokenizer_pipeline(tokenizer) -> list[str]:
     """The normalisation and splitting steps of a `tokenizers`-backed tokenizer, in words."""
+    from ..text.tokenization import pipeline_steps
+
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         return []
-    spec = json.loads(backend.to_str())
     names = {
         "NFKC": "NFKC Unicode normalisation",
         "NFC": "NFC Unicode normalisation",
@@ -442,16 +443,8 @@ def tokenizer_pipeline(tokenizer) -> list[str]:
         "Whitespace": "splitting on whitespace",
         "Punctuation": "splitting off punctuation",
     }
-
-    def flat(node, key):
-        if not node:
-            return []
-        if node.get("type") == "Sequence":
-            return [x for child in node.get(key, []) for x in flat(child, key)]
-        return [node]
-
-    steps = flat(spec.get("normalizer"), "normalizers") + flat(spec.get("pre_tokenizer"), "pretokenizers")
-    return [names.get(step.get("type"), step.get("type", "?")) for step in steps]
+    norm_steps, pre_steps = pipeline_steps(backend)
+    return [names.get(step.get("type"), step.get("type", "?")) for step in norm_steps + pre_steps]
 
 
 def write_model_card(folder: str | os.PathLike, **kwargs) -> Path:
@@ -459,9 +452,7 @@ def write_model_card(folder: str | os.PathLike, **kwargs) -> Path:
     folder = Path(folder)
     card = build_model_card(folder, **kwargs)
     target = folder / README
-    tmp = target.with_suffix(".md.tmp")
-    tmp.write_text(str(card), encoding="utf-8")
-    os.replace(tmp, target)
+    write_text_atomic(target, str(card))
     return target
 
 

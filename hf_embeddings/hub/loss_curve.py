@@ -11,6 +11,8 @@ import os
 from html import escape
 from pathlib import Path
 
+from ..files import write_text_atomic
+
 LOSS_CURVE_FILE = "loss_curve.svg"
 
 
@@ -131,7 +133,5 @@ def write_loss_curve(log: dict, folder: str | os.PathLike, *, title: str = "Trai
     if not points:
         return None
     path = Path(folder) / LOSS_CURVE_FILE
-    tmp = path.with_suffix(".svg.tmp")
-    tmp.write_text(render_svg(points, x_label=x_label, y_label=y_label, title=title), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, render_svg(points, x_label=x_label, y_label=y_label, title=title))
     return path

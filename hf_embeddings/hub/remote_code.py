@@ -2,7 +2,7 @@
 
 transformers loads remote code from the files next to config.json and follows only same-folder relative
 imports (`from .x import y`). Our code lives in a package (`models/word2vec/modeling_word2vec.py` imports
-`from ...keyed_vectors import StaticEmbeddingMixin`), so the bundler:
+`from ...vectors.static_model import StaticEmbeddingMixin`), so the bundler:
 
 1. starts from the modules that define the family's Auto classes (config, model, extra heads, tokenizer);
 2. follows every import that lands in one of the bundled packages (hf_embeddings itself and the package
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import HFEmbeddingsError
+from ..files import write_text_atomic
 
 #: written at the top of every bundled file
 HEADER = (
@@ -265,9 +266,7 @@ def bundle_modules(
     for name, mod in modules.items():
         text = HEADER.format(version=__version__, module=name) + rewrite_imports(mod, flat, roots)
         target = folder / f"{flat[name]}.py"
-        tmp = target.with_suffix(".py.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
+        write_text_atomic(target, text)
     return flat
 
 

@@ -17,7 +17,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CorpusError
+from ..files import remove_stale_temporaries, temporary_path
 from .sources import DECOMPRESSION_ERRORS, open_compressed
 from .tokenization import (
     SPECIAL_TOKENS,
@@ -552,7 +552,9 @@ def load_corpus(
     tmp = None
     if folder is not None:
         folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+        remove_stale_temporaries(folder.parent)  # builds of killed runs
+        tmp = temporary_path(folder)
+        tmp.mkdir()
     try:
         sink = _IdSink(tmp)
         built = _encode_pass(src, sink, tokenizer, options, show_progress)
