@@ -27,6 +27,8 @@ def _literal(text: str):
         return low == "true"
     if low in ("none", "null"):
         return None
+    if low in ("nan", "inf", "+inf", "-inf", "infinity", "-infinity"):
+        return float(low)  # so that the error names the number, not the string
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -73,8 +75,7 @@ def _positive_int(text: str) -> int:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line and exit 2, as for every other bad input
-        self.print_usage(sys.stderr)
-        raise CLIError(message)
+        raise CLIError(f"{message} (see `{self.prog} --help`)")
 
 
 def build_parser() -> argparse.ArgumentParser:

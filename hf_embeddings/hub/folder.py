@@ -148,7 +148,10 @@ def output_lock(out: Path) -> Iterator[None]:
         return
     lock_path = out.with_name(f".{out.name}.lock")
     while True:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise HFEmbeddingsError(f"cannot write the output folder {out}: {e.strerror or e}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -26,6 +26,7 @@ from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 from transformers import TokenizersBackend
 
 from ..errors import CorpusError, HFEmbeddingsError
+from ..files import atomic_file
 
 UNK, PAD, BOS, EOS = "<unk>", "<pad>", "<s>", "</s>"
 SPECIAL_TOKENS: tuple[str, ...] = (UNK, PAD, BOS, EOS)
@@ -452,10 +453,8 @@ class WordTokenizer(TokenizersBackend):
             "stats": self.vocab_stats,
             "counts": {w: int(c) for w, c in zip(words, self.word_counts)},
         }
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
+        with atomic_file(path) as f:
             json.dump(payload, f, ensure_ascii=False)
-        os.replace(tmp, path)
         return file_names + (path,)
 
     # --- helpers --------------------------------------------------------------------------------------
@@ -475,11 +474,27 @@ class WordTokenizer(TokenizersBackend):
 
 
 def _read_word_counts(path: str) -> dict:
-    with open(path, encoding="utf-8") as f:
-        try:
+    """The parsed `word_counts.json`; any damage (not JSON, wrong types, counts that are not integers in
+    [0, 2**63)) is an `HFEmbeddingsError` naming the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
             data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise HFEmbeddingsError(f"{path}: not valid JSON ({e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise HFEmbeddingsError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise HFEmbeddingsError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    counts = data.get("counts")
+    if not isinstance(counts, dict):
+        raise HFEmbeddingsError(
+            f"{path}: 'counts' must be an object of word -> count, found {type(counts).__name__}"
+        )
+    for word, c in counts.items():
+        if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < 2**63:
+            raise HFEmbeddingsError(
+                f"{path}: the count of {word!r} is {c!r}, expected an integer in [0, 2**63)"
+            )
+    if not isinstance(data.get("stats", {}), dict):
+        raise HFEmbeddingsError(f"{path}: 'stats' must be an object")
     version = data.get("format_version")
     if version != WORD_COUNTS_FORMAT_VERSION:
         raise HFEmbeddingsError(

@@ -97,6 +97,79 @@ def route_options(family: ModelFamily, options: dict, training: dict | None = No
     return config, train
 
 
+def _option(family: ModelFamily, field: str) -> str:
+    """The command-line spelling of a TrainingArguments field (or of the config field it maps to)."""
+    aliases = {v: k for k, v in family.option_aliases.items()}
+    return "--" + aliases.get(field, field).replace("_", "-")
+
+
+def check_training_arguments(family: ModelFamily, args: dict) -> None:
+    """Refuse Trainer settings that would train nothing or diverge at once, in one line naming the option."""
+    import math
+
+    def number(name: str, value, *, minimum: float, strict: bool) -> None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ok = ok and (value > minimum if strict else value >= minimum)
+        if not ok:
+            bound = f"> {minimum}" if strict else f">= {minimum}"
+            raise OptionError(
+                f"{family.name}: {_option(family, name)} must be a finite number {bound}, got {value!r}"
+            )
+
+    if "learning_rate" in args:
+        number("learning_rate", args["learning_rate"], minimum=0, strict=True)
+    if "weight_decay" in args:
+        number("weight_decay", args["weight_decay"], minimum=0, strict=False)
+    max_steps = args.get("max_steps", -1)
+    if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps == 0 or max_steps < -1:
+        raise OptionError(f"{family.name}: --max-steps must be a positive integer, got {max_steps!r}")
+    if "num_train_epochs" in args and max_steps == -1:
+        number("num_train_epochs", args["num_train_epochs"], minimum=0, strict=True)
+    for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "dataloader_num_workers"):
+        value = args.get(name)
+        low = 0 if name == "dataloader_num_workers" else 1
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
+            raise OptionError(
+                f"{family.name}: --{name.replace('_', '-')} must be an integer >= {low}, got {value!r}"
+            )
+
+
+def available_memory(device: str) -> int:
+    """Bytes a run may still take on `device`: the accelerator's free memory, or the machine's available RAM."""
+    if device.startswith("cuda"):
+        return torch.cuda.mem_get_info(torch.device(device))[0]
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no check
+        return 1 << 62
+
+
+def check_model_size(family: ModelFamily, config, device: str) -> None:
+    """Refuse a config whose weights, gradients and optimiser state (3x the parameters) would not fit in
+    the memory available now (e.g. `--vector-size 100000000`), measured on the meta device before
+    anything is allocated."""
+    try:
+        with torch.device("meta"):
+            shape = family.training_class(config)
+    except Exception:  # noqa: BLE001 (a model that cannot be built on meta is built for real, as before)
+        return
+    need = 3 * sum(p.numel() * p.element_size() for p in shape.parameters())
+    have = available_memory(device)
+    if need > have:
+        raise OptionError(
+            f"{family.name}: this configuration needs about {need / 2**30:,.1f} GiB to train (weights, gradients, "
+            f"optimiser state) but {device} has {have / 2**30:,.1f} GiB available; check the sizes (vector "
+            "size, vocabulary, hidden layers)"
+        )
+
+
 def resolve_device(device: str | None) -> str:
     """'auto' (or None) -> 'cuda' when a GPU is visible, else 'cpu'; validates explicit names."""
     if device in (None, "auto"):
@@ -222,10 +295,13 @@ def fit(
         except (TypeError, ValueError) as e:
             raise OptionError(f"bad {family.name} option: {e}") from None
     tokenizer = family.make_tokenizer(corpus.tokenizer) if family.make_tokenizer else corpus.tokenizer
+    check_training_arguments(family, {**family.training_defaults, **(training or {})})
+    check_model_size(family, cfg, dev)
     set_seed(seed)
     net = family.training_class(cfg)
     data = family.build_training_data(corpus, cfg, seed=seed, device=dev, **(data_options or {}))
     args_kwargs = {**family.training_defaults, **data.training_overrides, **training}
+    check_training_arguments(family, args_kwargs)
     args_kwargs.setdefault("disable_tqdm", not show_progress)
     scratch = None
     if output_dir is None:

@@ -28,6 +28,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import SequenceClassifierOutput, TokenClassifierOutput
 from transformers.utils import ModelOutput
 
+from ..modeling_base import StrictLoadingMixin
 from .configuration_elmo import ElmoConfig
 from .layers_elmo import (
     ElmoCharacterEncoder,
@@ -80,7 +81,7 @@ class BiLMOutput:
     lengths: torch.Tensor  # (B,) number of real tokens
 
 
-class ElmoPreTrainedModel(PreTrainedModel):
+class ElmoPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
     config_class = ElmoConfig
     base_model_prefix = "elmo"
     main_input_name = "char_ids"
@@ -294,6 +295,8 @@ class ElmoModel(ElmoPreTrainedModel):
     """
 
     _keys_to_ignore_on_load_unexpected = [r"^lm_head\.", r"^adaptive_head\."]
+    # a biLM checkpoint has no scalar mixes: they start as the equal-weight average (not random)
+    _keys_to_ignore_on_load_missing = [r"^scalar_mixes\."]
 
     def __init__(self, config: ElmoConfig):
         super().__init__(config)
@@ -338,6 +341,9 @@ class ElmoForLanguageModeling(ElmoPreTrainedModel):
     """
 
     _keys_to_ignore_on_load_unexpected = [r"^scalar_mixes\."]
+    # the original ELMo weights (and converted folders) ship without the softmax: pretraining goes on from
+    # them with a fresh one
+    _keys_to_ignore_on_load_missing = [r"^lm_head\.", r"^adaptive_head\."]
 
     def __init__(self, config: ElmoConfig):
         super().__init__(config)
@@ -407,6 +413,10 @@ class ElmoForLanguageModeling(ElmoPreTrainedModel):
 
 class _ElmoTaskModel(ElmoPreTrainedModel):
     """An ElmoModel under `self.elmo` (frozen when config.freeze_elmo) plus a task-specific scalar mix."""
+
+    # trained from a base (or language-model) checkpoint: the task's own parts start fresh
+    _keys_to_ignore_on_load_missing = [r"^task_mix\.", r"^classifier\."]
+    _keys_to_ignore_on_load_unexpected = [r"^lm_head\.", r"^adaptive_head\."]
 
     def __init__(self, config: ElmoConfig):
         super().__init__(config)

@@ -15,6 +15,7 @@ from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import ModelOutput
 
 from ...vectors.static_model import StaticEmbeddingMixin
+from ..modeling_base import StrictLoadingMixin
 from .configuration_glove import COOCCURRENCE_FILE, GloVeConfig
 
 
@@ -80,7 +81,7 @@ def glove_loss(w, w_ctx, b, b_ctx, rows, cols, log_x, f_x) -> torch.Tensor:
     return _GloVeLoss.apply(w, w_ctx, b, b_ctx, rows, cols, log_x, f_x)
 
 
-class GloVePreTrainedModel(PreTrainedModel):
+class GloVePreTrainedModel(StrictLoadingMixin, PreTrainedModel):
     config_class = GloVeConfig
     base_model_prefix = "glove"
     main_input_name = "input_ids"

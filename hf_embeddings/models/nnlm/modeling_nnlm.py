@@ -24,6 +24,7 @@ from transformers.modeling_outputs import CausalLMOutput
 from transformers.utils import ModelOutput
 
 from ...vectors.static_model import StaticEmbeddingMixin
+from ..modeling_base import StrictLoadingMixin
 from .configuration_nnlm import NNLMConfig
 
 IGNORE_INDEX = -100
@@ -58,7 +59,7 @@ def _check_kwargs(kwargs: dict) -> None:
         raise TypeError(f"NNLM forward() got unexpected keyword argument(s): {', '.join(unknown)}")
 
 
-class NNLMPreTrainedModel(PreTrainedModel):
+class NNLMPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
     config_class = NNLMConfig
     # flat layout: no attribute of this name exists, so `base_model` is the model itself (see module doc)
     base_model_prefix = "nnlm"

@@ -133,6 +133,7 @@ class Word2VecConfig(EmbeddingConfig):
             ("vector_size", vector_size),
             ("window", window),
             ("vocab_size", vocab_size),
+            ("epochs", epochs),
             ("max_sentence_length", max_sentence_length),
             ("block_size", block_size),
             ("block_negatives", block_negatives),

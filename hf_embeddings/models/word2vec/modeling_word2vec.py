@@ -12,6 +12,7 @@ from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import ModelOutput
 
 from ...vectors.static_model import StaticEmbeddingMixin
+from ..modeling_base import StrictLoadingMixin
 from .configuration_word2vec import Word2VecConfig
 
 
@@ -294,7 +295,7 @@ def negative_sampling_loss(
     )
 
 
-class Word2VecPreTrainedModel(PreTrainedModel):
+class Word2VecPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
     config_class = Word2VecConfig
     base_model_prefix = "word2vec"
     main_input_name = "input_ids"
