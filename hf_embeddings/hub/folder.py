@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from ..errors import FormatError, HFEmbeddingsError
 from ..files import remove, remove_stale_temporaries, stale_temporaries, temporary_path, write_text_atomic
+from ..text.sources import REPO_ID, is_repo_id  # noqa: F401  (part of the folder vocabulary)
 
 try:
     import fcntl
@@ -50,24 +50,6 @@ MANAGED_FILES = (
     CONVERSION_LOG,
     LOSS_CURVE,
 )
-
-#: a Hub repo id: "owner/name", or a bare "name" (an owner is optional in the pattern; see `is_repo_id`)
-REPO_ID = re.compile(r"(?:[\w.-]+/)?[\w.-]+")
-
-
-def is_repo_id(text: str, *, owner_required: bool = True) -> bool:
-    """Whether `text` has the shape of a Hub repo id: "owner/name" (or a bare "name" unless
-    `owner_required`), of letters, digits, `_`, `.` and `-`. A leading "." is a path, never an id.
-
-    Example:
-        >>> is_repo_id("me/my-word2vec"), is_repo_id("gpt2"), is_repo_id("gpt2", owner_required=False)
-        (True, False, True)
-        >>> is_repo_id("./out/w2v"), is_repo_id("/tmp/w2v")
-        (False, False)
-    """
-    if text.startswith(".") or not REPO_ID.fullmatch(text):
-        return False
-    return "/" in text or not owner_required
 
 
 def read_json(path: str | os.PathLike, *, missing: Any = FileNotFoundError) -> Any:

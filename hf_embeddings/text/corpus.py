@@ -15,7 +15,6 @@ import itertools
 import json
 import logging
 import os
-import re
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ import numpy as np
 
 from ..errors import CorpusError
 from ..files import remove_stale_temporaries, temporary_path
-from .sources import DECOMPRESSION_ERRORS, open_compressed
+from .sources import DECOMPRESSION_ERRORS, is_repo_id, open_compressed
 from .tokenization import (
     SPECIAL_TOKENS,
     WordTokenizer,
@@ -270,14 +269,13 @@ def _load_hub_dataset(name: str, split: str, config_name: str | None):
         ) from None
 
 
-_HUB_DATASET_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")  # "name" or "owner/name"
-
-
 def _looks_like_path(s: str) -> bool:
-    return (
-        not _HUB_DATASET_ID.fullmatch(s)
-        or s.startswith(".")
-        or Path(s).suffix.lower() in (".txt", ".gz", ".bz2", ".xz", ".text")
+    return not is_repo_id(s, owner_required=False) or Path(s).suffix.lower() in (
+        ".txt",
+        ".gz",
+        ".bz2",
+        ".xz",
+        ".text",
     )
 
 

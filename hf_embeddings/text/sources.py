@@ -1,7 +1,8 @@
-"""Opening source files: plain, or .gz/.bz2/.xz/.lzma compressed, for reading as bytes.
+"""Where text comes from: files, plain or .gz/.bz2/.xz/.lzma compressed, and Hub repo ids.
 
-The one decompressing opener of the package: corpora, word-vector files and evaluation benchmarks all
-open their files through :func:`open_compressed`.
+The one decompressing opener of the package (corpora, word-vector files and evaluation benchmarks all
+open their files through :func:`open_compressed`) and the one test of what a Hub id looks like
+(:func:`is_repo_id`, used for corpora, models and Spaces alike).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import bz2
 import gzip
 import lzma
 import os
+import re
 import zlib
 from typing import IO
 
@@ -38,3 +40,22 @@ def open_compressed(path: str | os.PathLike, *, sniff: bool = False) -> IO[bytes
             magic = probe.read(6)
         opener = next((op for sig, op in _MAGIC if magic.startswith(sig)), None)
     return opener(name, "rb") if opener is not None else open(name, "rb")
+
+
+#: a Hub repo id: "owner/name", or a bare "name" (an owner is optional in the pattern; see `is_repo_id`)
+REPO_ID = re.compile(r"(?:[\w.-]+/)?[\w.-]+")
+
+
+def is_repo_id(text: str, *, owner_required: bool = True) -> bool:
+    """Whether `text` has the shape of a Hub repo id: "owner/name" (or a bare "name" unless
+    `owner_required`), of letters, digits, `_`, `.` and `-`. A leading "." is a path, never an id.
+
+    Example:
+        >>> is_repo_id("me/my-word2vec"), is_repo_id("gpt2"), is_repo_id("gpt2", owner_required=False)
+        (True, False, True)
+        >>> is_repo_id("./out/w2v"), is_repo_id("/tmp/w2v")
+        (False, False)
+    """
+    if text.startswith(".") or not REPO_ID.fullmatch(text):
+        return False
+    return "/" in text or not owner_required
