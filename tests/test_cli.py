@@ -4,12 +4,12 @@ every subcommand, and one small real run: train -> query -> evaluate -> export -
 from __future__ import annotations
 
 import json
-import random
 from collections import Counter
 
 import numpy as np
 import pytest
 import torch
+from _support.corpora import random_sentences, write_lines
 
 import hf_embeddings.training.trainer
 from hf_embeddings.api import load
@@ -24,10 +24,7 @@ BENCHMARK_WORDS = (
 
 
 def _tiny_corpus(path):
-    rng = random.Random(0)
-    lines = [" ".join(rng.choice(BENCHMARK_WORDS) for _ in range(10)) for _ in range(200)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_lines(path, random_sentences(BENCHMARK_WORDS, n=200, length=10, seed=0))
 
 
 def _error_line(capsys) -> str:

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _support.corpora import random_sentences
 
 from hf_embeddings.api import load, train
 from hf_embeddings.errors import HFEmbeddingsError
@@ -102,10 +103,7 @@ def clean_hub_env(tmp_path_factory):
 
 
 def _corpus() -> list[str]:
-    import random
-
-    rng = random.Random(7)
-    return [" ".join(rng.choice(WORDS + ["the", "and", "a", "saw"]) for _ in range(12)) for _ in range(150)]
+    return random_sentences(WORDS + ["the", "and", "a", "saw"], n=150, length=12, seed=7)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 import torch
+from _support.corpora import topic_sentences, write_lines
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.modeling_auto import MODEL_MAPPING
@@ -290,16 +291,13 @@ def test_entry_point_plugin_is_discovered_and_registered(toy_plugin, caplog, tmp
 def test_toy_family_trains_saves_loads_evaluates_and_shows_in_the_demo(toy_plugin, tmp_path, capsys):
     """A plugin family goes through every generic path through its `ModelFamily` alone."""
     import json
-    import random
 
     from hf_embeddings.api import load
     from hf_embeddings.demo.models import load_model
 
     registry.discover_families(reload=True)
-    rng = random.Random(0)
     topics = [["ant", "bee", "cat", "dog"], ["red", "tan", "blue", "gray"]]
-    corpus = tmp_path / "toy.txt"
-    corpus.write_text("\n".join(" ".join(rng.choices(topics[i % 2], k=12)) for i in range(200)) + "\n")
+    corpus = write_lines(tmp_path / "toy.txt", topic_sentences(topics, n=200, length=12, seed=0))
     out = tmp_path / "toy-model"
     args = ["train", "toy", "--corpus", str(corpus), "--output-dir", str(out), "--min-count", "1", "--quiet"]
     # pre-built batches: a per-item batch size is refused in one line, before anything is written

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import stat
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _support.corpora import random_sentences, write_lines
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,10 +26,7 @@ WORDS = ["cat", "dog", "bird", "fish", "tree", "leaf", "rock", "sand"]
 
 @pytest.fixture
 def corpus_file(tmp_path):
-    rng = random.Random(0)
-    path = tmp_path / "tiny.txt"
-    path.write_text("\n".join(" ".join(rng.choices(WORDS, k=8)) for _ in range(100)) + "\n")
-    return path
+    return write_lines(tmp_path / "tiny.txt", random_sentences(WORDS, n=100, length=8, seed=0))
 
 
 def _train(corpus_file, out, *extra) -> int:
@@ -128,8 +125,7 @@ def saved(tmp_path_factory):
     from hf_embeddings.api import train
 
     root = tmp_path_factory.mktemp("saved")
-    rng = random.Random(1)
-    texts = [" ".join(rng.choices(WORDS, k=8)) for _ in range(60)]
+    texts = random_sentences(WORDS, n=60, length=8, seed=1)
     with pytest.MonkeyPatch.context() as m:
         m.setenv("HF_EMBEDDINGS_CACHE", str(root / "cache"))
         train("word2vec", texts, root / "model", config={"vector_size": 4, "epochs": 1, "min_count": 1},
