@@ -330,3 +330,83 @@ def test_usage_errors_are_one_line(capsys):
     assert main(["query"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "required: path, words" in err and "query --help" in err
+
+
+# ------------------------------------------------------------------------------------ corpora and the cache
+_TEXT = "The cat sat on the mat.\nA dog, a log; the end\n\nÉtoile naïve café\n" * 3
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    kind=st.sampled_from(["txt", "gz", "bz2", "xz"]),
+    edits=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), max_size=4),
+    cut=st.none() | st.floats(0, 1),
+    prefix=st.sampled_from([b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\x00"]),
+)
+def test_fuzzed_corpus_files_read_correctly_or_fail_clearly(tmp_path_factory, kind, edits, cut, prefix):
+    """Byte edits and truncations of plain and compressed corpus files: a `CorpusError` naming the file, or
+    a consistent corpus (every id in the vocabulary, offsets covering every token); nothing else."""
+    import bz2
+    import gzip
+    import lzma
+
+    from hf_embeddings import CorpusError, load_corpus
+
+    raw = prefix + _TEXT.encode()
+    packed = {"txt": raw, "gz": gzip.compress(raw), "bz2": bz2.compress(raw), "xz": lzma.compress(raw)}[kind]
+    data = bytearray(packed)
+    for where, value in edits:
+        data[int(where * len(data))] = value
+    if cut is not None:
+        data = data[: int(cut * len(data))]
+    path = tmp_path_factory.mktemp("corpus") / ("c.txt" if kind == "txt" else f"c.txt.{kind}")
+    path.write_bytes(bytes(data))
+    try:
+        corpus = load_corpus(path, min_count=1, use_cache=False)
+    except CorpusError as e:
+        assert str(path) in str(e) or "corpus" in str(e)
+        return
+    ids = np.asarray(corpus.ids)
+    assert ids.min() >= 0 and ids.max() < len(corpus.tokenizer)
+    assert corpus.offsets[0] == 0 and corpus.offsets[-1] == len(ids) and np.all(np.diff(corpus.offsets) >= 0)
+    if not edits and cut is None and prefix in (b"", b"\xef\xbb\xbf"):  # intact input: the exact words
+        assert corpus.decode(0) == ["the", "cat", "sat", "on", "the", "mat", "."]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=st.sampled_from(["ids.bin", "offsets.npy", "meta.json", "tokenizer/tokenizer.json"]),
+    edits=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=4),
+    cut=st.none() | st.floats(0, 1),
+)
+def test_fuzzed_token_caches_are_rebuilt_or_served_intact(tmp_path_factory, name, edits, cut):
+    """A damaged cache entry never reaches the caller: the corpus comes back equal to a fresh build.
+    (ids.bin edits write out-of-range ids: an in-range flip of a token id cannot be told from data.)"""
+    from hf_embeddings import load_corpus
+
+    root = tmp_path_factory.mktemp("cache")
+    path = write_lines(root / "c.txt", random_sentences(WORDS, n=40, length=6, seed=3))
+    with pytest.MonkeyPatch.context() as m:
+        m.setenv("HF_EMBEDDINGS_CACHE", str(root / "cache"))
+        first = load_corpus(path, min_count=1)
+        reference = (
+            np.asarray(first.ids).copy(),
+            np.asarray(first.offsets).copy(),
+            first.tokenizer.get_vocab(),
+        )
+        target = first.cache_dir / name
+        del first
+        data = bytearray(target.read_bytes())
+        for where, value in edits:
+            if name == "ids.bin":  # a whole id, out of range
+                k = int(where * (len(data) // 4)) * 4
+                data[k : k + 4] = (10**6 + value).to_bytes(4, "little", signed=True)
+            else:
+                data[int(where * len(data))] = value
+        if cut is not None:
+            data = data[: int(cut * len(data))]
+        target.write_bytes(bytes(data))
+        again = load_corpus(path, min_count=1)
+    np.testing.assert_array_equal(np.asarray(again.ids), reference[0])
+    np.testing.assert_array_equal(np.asarray(again.offsets), reference[1])
+    assert again.tokenizer.get_vocab() == reference[2]

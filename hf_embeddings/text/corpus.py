@@ -611,9 +611,9 @@ def load_corpus(
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _check_cache(folder: Path, offsets: np.ndarray, ids: np.ndarray, vocab_size: int) -> None:
-    """Raise ValueError unless the cache's arrays are consistent and every id is in the vocabulary
-    (a damaged ids.bin must never reach a compiled kernel): one min/max pass over the memmap."""
+def _check_offsets(folder: Path, offsets: np.ndarray) -> None:
+    """Raise ValueError unless offsets.npy is a non-decreasing integer array from 0 whose last value
+    matches the size of ids.bin (checked before the file is mapped)."""
     if offsets.ndim != 1 or len(offsets) < 1 or offsets.dtype.kind not in "iu" or offsets[0] != 0:
         raise ValueError("offsets.npy is not a 1-D integer array starting at 0")
     if len(offsets) > 1 and np.any(np.diff(offsets) < 0):
@@ -622,7 +622,12 @@ def _check_cache(folder: Path, offsets: np.ndarray, ids: np.ndarray, vocab_size:
     size = (folder / "ids.bin").stat().st_size if n else 0
     if size != 4 * n:
         raise ValueError(f"ids.bin holds {size} bytes, expected {4 * n}")
-    for lo in range(0, n, 1 << 24):
+
+
+def _check_ids(ids: np.ndarray, vocab_size: int) -> None:
+    """Raise ValueError unless every id is in the vocabulary (a damaged ids.bin must never reach a
+    compiled kernel): one min/max pass over the memmap, in chunks."""
+    for lo in range(0, len(ids), 1 << 24):
         chunk = ids[lo : lo + (1 << 24)]
         low, high = int(chunk.min()), int(chunk.max())
         if low < 0 or high >= vocab_size:
@@ -634,10 +639,13 @@ def _read_cache(folder: Path, tokenizer: WordTokenizer | None, description: str)
     if not meta_path.is_file():
         return None
     try:
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format_version") != CACHE_FORMAT_VERSION:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or meta.get("format_version") != CACHE_FORMAT_VERSION:
             return None
-        offsets = np.load(folder / "offsets.npy")
+        if not isinstance(meta.get("stats", {}), dict):
+            raise ValueError("meta.json: stats is not an object")
+        offsets = np.load(folder / "offsets.npy", allow_pickle=False)
+        _check_offsets(folder, offsets)
         n = int(offsets[-1])
         ids = (
             np.memmap(folder / "ids.bin", dtype=np.int32, mode="r", shape=(n,))
@@ -646,8 +654,8 @@ def _read_cache(folder: Path, tokenizer: WordTokenizer | None, description: str)
         )
         if tokenizer is None:
             tokenizer = WordTokenizer.from_pretrained(folder / "tokenizer")
-        _check_cache(folder, offsets, ids, len(tokenizer))
-    except (OSError, ValueError, TypeError, KeyError, IndexError) as e:
+        _check_ids(ids, len(tokenizer))
+    except Exception as e:  # noqa: BLE001 (numpy, json and tokenizers each raise their own kinds)
         logger.warning("ignoring unreadable token cache %s (%s); rebuilding it", folder, e)
         return None
     return TokenizedCorpus(ids, offsets, tokenizer, description, folder, meta.get("stats", {}))
