@@ -362,3 +362,11 @@ def test_crashed_overwrite_keeps_the_previous_model(tmp_path, corpus_file, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == ["D", "tiny.txt"]
     assert [p.name for p in out.iterdir()] == ["config.json"]
     assert json.loads((out / "config.json").read_text()) == {"previous": True}
+
+
+def test_published_files_name_the_corpus_not_a_local_path(trained):
+    log = json.loads((trained / "D" / "training_log.json").read_text())
+    counts = json.loads((trained / "D" / "word_counts.json").read_text())
+    assert log["corpus"] == "tiny.txt" and counts["stats"]["source"] == "tiny.txt"
+    assert str(trained) not in (trained / "D" / "training_log.json").read_text()
+    assert str(trained) not in (trained / "D" / "README.md").read_text()

@@ -288,6 +288,16 @@ def _format_number(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+#: what a card's YAML says that the folder itself cannot tell: kept when the card is rewritten or copied
+KEPT_METADATA = ("license", "language", "datasets", "base_model")
+
+
+def card_metadata(folder: str | os.PathLike) -> dict:
+    """The `KEPT_METADATA` entries of `folder`'s card (license, language, datasets, base model), if any."""
+    data = _existing_metadata(Path(folder))
+    return {k: data[k] for k in KEPT_METADATA if data.get(k) not in (None, "", [], "unknown")}
+
+
 def _existing_metadata(folder: Path) -> dict:
     path = folder / README
     if not path.is_file():

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HFEmbeddingsError
-from .folder import CONFIG, MANAGED_FILES
+from .folder import CONFIG, MANAGED_FILES, README, read_json
 from .save import save_model_folder
 
 _IGNORED = (".git", ".cache", ".gitattributes")
@@ -42,28 +42,34 @@ def push_folder(
     endpoint: str | None = None,
     revision: str | None = None,
     update_card: bool = True,
+    include_caches: bool = False,
 ) -> str:
     """Upload a saved model folder to `repo_id` in a single commit; returns the commit URL.
 
     One `create_commit` carries every file (weights, tokenizer, code, card, results), so the repo is
     never seen half-updated, and files we manage that the folder no longer has (an old
     eval_results.json, old remote code) are deleted in the same commit. Our card is kept: `model.push_to_hub`
-    would write its own README when the repo has none. With `update_card`, a generated card is first
-    rewritten so its code examples name `repo_id`.
+    would write its own README when the repo has none. With `update_card`, a generated card is rendered
+    for the upload so that its code examples name `repo_id` (the local README.md is left as it is). The
+    family's cache files (GloVe's co-occurrence matrix) stay local unless `include_caches`.
     """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
-    from .card import is_generated_card, write_model_card
+    from ..models.family import family_for_config
+    from .card import build_model_card, is_generated_card
     from .remote_code import HEADER
 
     folder = Path(path)
     if not (folder / CONFIG).is_file():
         raise HFEmbeddingsError(f"{folder} is not a saved model folder (no {CONFIG})")
+    config = read_json(folder / CONFIG)
+    family = family_for_config(type("Config", (), {"model_type": config.get("model_type")}))
+    card = None
     if update_card and is_generated_card(folder):
-        write_model_card(folder, repo_id=repo_id)
+        card = str(build_model_card(folder, repo_id=repo_id)).encode("utf-8")
     api = HfApi(endpoint=endpoint, token=token)
-    files = _folder_files(folder)
+    files = [f for f in _folder_files(folder) if include_caches or f.name not in family.cache_files]
     local = {f.relative_to(folder).as_posix() for f in files}
     marker = HEADER.split("{", 1)[0]
     try:
@@ -84,7 +90,10 @@ def push_folder(
                     if Path(cached).read_text(encoding="utf-8").startswith(marker):
                         stale.append(name)
         operations = [
-            CommitOperationAdd(path_in_repo=f.relative_to(folder).as_posix(), path_or_fileobj=str(f))
+            CommitOperationAdd(
+                path_in_repo=f.relative_to(folder).as_posix(),
+                path_or_fileobj=card if card is not None and f.name == README else str(f),
+            )
             for f in files
         ]
         operations += [CommitOperationDelete(path_in_repo=name) for name in stale]

@@ -99,6 +99,29 @@ def finalize_folder(
     return folder
 
 
+def _source_folder(model) -> Path | None:
+    """The local folder `model` was loaded from when it still holds exactly that folder's weights (then the
+    folder's training log, results and card metadata describe it), else None."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    name = getattr(model, "name_or_path", "") or getattr(model.config, "_name_or_path", "")
+    weights = Path(name) / "model.safetensors" if name else None
+    if weights is None or not weights.is_file() or not (Path(name) / CONFIG).is_file():
+        return None
+    state = model.state_dict()
+    try:
+        with safe_open(str(weights), "pt") as f:
+            keys = set(f.keys())
+            if not keys or not keys <= set(state):
+                return None
+            if not all(torch.equal(f.get_tensor(k), state[k].detach().cpu()) for k in keys):
+                return None  # trained or edited since: what the folder says is about other weights
+    except (OSError, SafetensorError, RuntimeError):
+        return None
+    return Path(name)
+
+
 def save_model_folder(
     model,
     tokenizer,
@@ -125,6 +148,7 @@ def save_model_folder(
         save_model_folder(model, tok, "out/w2v", license="mit")
     """
     from ..models.family import family_for_config
+    from .card import card_metadata
 
     out = check_output_dir(path, overwrite)  # refused before any work
     family = family_for_config(model.config)
@@ -139,14 +163,36 @@ def save_model_folder(
             raise HFEmbeddingsError(
                 f"cannot save a {type(model).__name__}: expected a {family.model_class.__name__} or a head holding one"
             )
+    saved_as = list(getattr(model.config, "architectures", None) or [])
+    known = {cls.__name__ for cls in savable}
+    if saved_as and type(base).__name__ not in saved_as and set(saved_as) & known:
+        # e.g. the base NNLMModel of a folder saved from NNLMForCausalLM: its output layer was not loaded
+        raise HFEmbeddingsError(
+            f"this {type(model).__name__} was loaded from a folder saved as {saved_as[0]}; saving it would drop "
+            f"the weights {type(model).__name__} does not have: load it with {saved_as[0]} (or "
+            "`hf_embeddings.api.load(path, head=...)` with the family's Auto class) and save that"
+        )
+    source = _source_folder(base)
+    if source is not None:  # keep what the folder it came from knew: logs, results, card metadata
+        training_log = (
+            training_log if training_log is not None else read_json(source / TRAINING_LOG, missing=None)
+        )
+        eval_results = (
+            eval_results if eval_results is not None else read_json(source / EVAL_RESULTS, missing=None)
+        )
+        conversion_log = (
+            conversion_log if conversion_log is not None else read_json(source / CONVERSION_LOG, missing=None)
+        )
+        for key, value in card_metadata(source).items():
+            card_options.setdefault(key, value)
     if hasattr(base, "attach_tokenizer"):
         base.attach_tokenizer(tokenizer)
     with atomic_folder(out, overwrite=overwrite) as tmp:
         base.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         for name, data in ((TRAINING_LOG, training_log), (EVAL_RESULTS, eval_results)):
-            if data is not None:
-                write_json(tmp / name, data)
+            if data is not None:  # in the given order, as `api.train` writes them (the card follows it)
+                write_json(tmp / name, data, sort_keys=False)
         if conversion_log is not None:  # in the converter's key order
             write_json(tmp / CONVERSION_LOG, conversion_log, sort_keys=False)
         card_options.setdefault("model_name", out.name)

@@ -27,6 +27,7 @@ BUILTIN_FAMILIES = {
     "nnlm": "hf_embeddings.models.nnlm:FAMILY",
     "glove": "hf_embeddings.models.glove:FAMILY",
     "elmo": "hf_embeddings.models.elmo:FAMILY",
+    "svd": "hf_embeddings.models.svd:FAMILY",
 }
 
 #: what a family can do, as the demo, pipelines and cards ask for it
@@ -76,6 +77,8 @@ class ModelFamily:
         embed_sentences: for "contextual" families, `(model, tokenizer, sentences, batch_size) -> [array
             (layers, tokens, dim)]`, used by the demo.
         pipelines: the `PipelineSpec`s registered with the family.
+        cache_files: files a saved folder may hold that are caches for further training, not the model
+            (GloVe's co-occurrence matrix): left out of Hub pushes unless asked for.
         description: one line for `train --list` and the card.
         pipeline_tag: the Hub task the model card declares.
     """
@@ -97,6 +100,7 @@ class ModelFamily:
     capabilities: frozenset[str] = frozenset({"static"})
     embed_sentences: Callable[..., Any] | None = None
     pipelines: tuple[PipelineSpec, ...] = ()
+    cache_files: tuple[str, ...] = ()
     description: str = ""
     pipeline_tag: str = "feature-extraction"
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import CorpusError
 from ..files import remove_stale_temporaries, temporary_path
-from .sources import DECOMPRESSION_ERRORS, is_repo_id, open_compressed
+from .sources import DECOMPRESSION_ERRORS, is_repo_id, open_compressed, public_name
 from .tokenization import (
     SPECIAL_TOKENS,
     WordTokenizer,
@@ -560,7 +560,7 @@ def load_corpus(
         stats = {
             "total_words": int(offsets[-1]),
             "num_sentences": len(offsets) - 1,
-            "source": src.description,
+            "source": public_name(src.description),  # published with the vocabulary: no local path
         }
         if built is not None:
             words, counts, prov_to_word = built

@@ -59,3 +59,16 @@ def is_repo_id(text: str, *, owner_required: bool = True) -> bool:
     if text.startswith(".") or not REPO_ID.fullmatch(text):
         return False
     return "/" in text or not owner_required
+
+
+def public_name(description: str) -> str:
+    """`description` of a corpus without the user's folders, for files that get published: a local path
+    becomes its last part; a Hub dataset or an in-memory description is kept.
+
+    Example:
+        >>> public_name("/home/me/data/wiki.txt.xz"), public_name("dataset wikitext[train]")
+        ('wiki.txt.xz', 'dataset wikitext[train]')
+    """
+    if description.startswith(("<", "dataset ")):
+        return description
+    return os.path.basename(os.path.normpath(description)) or description

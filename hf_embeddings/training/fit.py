@@ -21,6 +21,7 @@ import torch
 
 from ..errors import HFEmbeddingsError
 from ..models.family import ModelFamily, config_parameters, get_family
+from ..text.sources import public_name
 from ..version import __version__
 
 #: short option names of the command line -> TrainingArguments fields
@@ -231,7 +232,7 @@ class FitResult:
         corpus = self.corpus
         return {
             "model": self.family.name,
-            "corpus": corpus.source,
+            "corpus": public_name(corpus.source),  # published: a name, not a path of this machine
             "corpus_words": corpus.num_tokens,
             "corpus_sentences": len(corpus),
             "vocab_size": len(self.tokenizer),

@@ -141,6 +141,7 @@ FAMILY = ModelFamily(
     build_training_data=build_training_data,
     make_config=config_from_corpus,
     option_aliases={"batch_size": "entries_per_batch"},
+    cache_files=(COOCCURRENCE_FILE,),
     training_defaults={
         **PREBUILT_BATCH_ARGS,
         "max_grad_norm": 0.0,
