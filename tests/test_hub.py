@@ -236,6 +236,160 @@ def test_bundler_handles_collisions_lazy_imports_and_rejects_module_objects(tmp_
         collect_modules(["hfe_bundle_pkg.root"], {"hfe_bundle_pkg"})
 
 
+def test_bundler_leaves_training_only_modules_out(tmp_path, monkeypatch):
+    """`__training_only__ = True`: not bundled, not followed; an import of it inside a function raises a clear
+    ImportError in the bundle; at module level it is refused at save time."""
+    from transformers.dynamic_module_utils import get_imports
+
+    from hf_embeddings.hub.remote_code import RemoteCodeError, bundle_modules, collect_modules
+
+    pkg = tmp_path / "src" / "hfe_train_pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "helper.py").write_text("import not_an_installed_package_xyz  # noqa\n")
+    (pkg / "kernel.py").write_text(
+        "import not_an_installed_package_xyz  # noqa\nfrom .helper import x  # noqa\n\n"
+        "__training_only__ = True\n\n\ndef step():\n    return 1\n"
+    )
+    (pkg / "model.py").write_text(
+        "def infer():\n    return 2\n\n\ndef train():\n    from .kernel import step\n\n    return step()\n"
+    )
+    (pkg / "eager.py").write_text("from .kernel import step  # noqa\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    out = tmp_path / "bundle" / "hfe_trained"
+    assert bundle_modules(["hfe_train_pkg.model"], out, {"hfe_train_pkg"}) == {"hfe_train_pkg.model": "model"}
+    assert sorted(p.name for p in out.glob("*.py")) == ["model.py"]
+    assert get_imports(str(out / "model.py")) == []
+    (out / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path / "bundle"))
+    import importlib
+
+    bundled = importlib.import_module("hfe_trained.model")
+    assert bundled.infer() == 2
+    with pytest.raises(ImportError, match="hfe_train_pkg.kernel is training code"):
+        bundled.train()
+    with pytest.raises(RemoteCodeError, match="training-only module hfe_train_pkg.kernel .* module level"):
+        collect_modules(["hfe_train_pkg.eager"], {"hfe_train_pkg"})
+
+
+#: what a family's bundle may hold: its configuration, modeling and tokenization modules and the small
+#: shared ones, never corpus or training code
+SHARED_BUNDLE = {"configuration_base.py", "modeling_base.py", "errors.py", "files.py", "tokenization.py"}
+STATIC_BUNDLE = {"static_model.py", "keyed_vectors.py", "pooling.py"}
+FAMILY_BUNDLES = {
+    "word2vec": STATIC_BUNDLE | {"configuration_word2vec.py", "modeling_word2vec.py"},
+    "glove": STATIC_BUNDLE | {"configuration_glove.py", "modeling_glove.py"},
+    "nnlm": STATIC_BUNDLE | {"configuration_nnlm.py", "modeling_nnlm.py"},
+    "svd": STATIC_BUNDLE | {"configuration_svd.py", "modeling_svd.py"},
+    "elmo": {
+        "configuration_elmo.py",
+        "modeling_elmo.py",
+        "layers_elmo.py",
+        "lstm_elmo.py",
+        "tokenization_elmo.py",
+    },
+}
+INFERENCE_REQUIREMENTS = {"numpy", "tokenizers", "torch", "transformers"}
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY_BUNDLES))
+def test_every_family_bundles_only_inference_code(name, tmp_path):
+    """Loading without the package is for inference: the bundle is the small set of modules and needs only
+    torch, transformers, tokenizers and numpy (no numba, scipy, h5py, datasets ...), also by transformers'
+    own import check of each file."""
+    import importlib
+
+    from transformers.dynamic_module_utils import get_imports
+
+    from hf_embeddings.hub.remote_code import HEADER, bundle_remote_code
+    from hf_embeddings.models.family import BUILTIN_FAMILIES
+
+    if name not in BUILTIN_FAMILIES:
+        pytest.skip(f"no {name} family")
+    module, _, attr = BUILTIN_FAMILIES[name].partition(":")
+    family = getattr(importlib.import_module(module), attr)
+    stale = tmp_path / "kernels_word2vec.py"  # what an earlier version bundled is removed on a new save
+    stale.write_text(HEADER.format(version="0", module="hf_embeddings.models.word2vec.kernels_word2vec"))
+    (tmp_path / "mine.py").write_text("x = 1\n")  # a file of the user's stays
+    bundle = bundle_remote_code(family, tmp_path)
+    files = set(bundle.files)
+    assert files == SHARED_BUNDLE | FAMILY_BUNDLES[name], sorted(files)
+    assert sorted(p.name for p in tmp_path.glob("*.py")) == sorted(files | {"mine.py"})
+    assert set(bundle.requirements) <= INFERENCE_REQUIREMENTS, bundle.requirements
+    heavy = {"numba", "llvmlite", "scipy", "h5py", "datasets", "jinja2", "gradio", "huggingface_hub"}
+    assert not heavy & set(bundle.requirements + bundle.optional_requirements)
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    for file in files:
+        assert set(get_imports(str(tmp_path / file))) - stdlib <= INFERENCE_REQUIREMENTS, file
+
+
+NO_NUMBA_CHILD = """
+import json, sys
+sys.path.extend(json.loads(sys.argv[2]))
+
+tried = []
+
+class Block:  # neither the package nor numba (the Word2Vec CPU training kernel's compiler) can be imported
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name.split(".")[0] in ("hf_embeddings", "numba", "llvmlite"):
+            tried.append(name)
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden by the test)", name=name)
+
+sys.meta_path.insert(0, Block)
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+out = {"loads": []}
+for source in json.loads(sys.argv[1]):
+    model = AutoModel.from_pretrained(source, trust_remote_code=True)
+    tok = AutoTokenizer.from_pretrained(source, trust_remote_code=True)
+    out["loads"].append({
+        "module": type(model).__module__,
+        "vector": model.wv["king"].tolist(),
+        "most_similar": [[w, round(float(s), 6)] for w, s in model.most_similar("king", topn=3)],
+        "ids": tok(sys.argv[3])["input_ids"],
+    })
+head = sys.modules[type(model).__module__].Word2VecForNegativeSampling(model.config).train()
+try:  # the CPU kernel's training step: a clear error, not a failed load
+    head(tokens=torch.zeros(8, dtype=torch.long), sentence_ids=torch.zeros(8, dtype=torch.long),
+         keep_probs=torch.ones(model.config.vocab_size), noise_accept=torch.ones(model.config.vocab_size),
+         noise_alias=torch.zeros(model.config.vocab_size, dtype=torch.long), learning_rate=0.025)
+except ImportError as e:
+    out["train_error"] = str(e)
+out["tried"] = sorted(set(tried))
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_word2vec_loads_as_remote_code_without_numba(folder, pushed, hub, tmp_path):
+    """Querying vectors needs no training dependency: a child without hf_embeddings, where importing numba
+    fails, loads a trained Word2Vec folder and its Hub repo (where transformers checks the imports of every
+    module it downloads) with trust_remote_code and answers as the package does; the download warns once
+    per bundled module, and the training kernel is not one of them."""
+    from hf_embeddings.hub.remote_code import remote_code_files
+
+    model, tok = load(folder)
+    env = _child_env(tmp_path / "home", endpoint=hub.url)
+    sources = json.dumps([str(folder), pushed])
+    cmd = [sys.executable, "-I", "-S", "-c", NO_NUMBA_CHILD, sources, json.dumps(SITE_PACKAGES), TEXT]
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    for one in got["loads"]:
+        assert one["module"].startswith("transformers_modules.")
+        np.testing.assert_array_equal(np.array(one["vector"], dtype=np.float32), model.wv["king"])
+        assert one["most_similar"] == [[w, round(float(s), 6)] for w, s in model.most_similar("king", topn=3)]
+        assert one["ids"] == tok(TEXT)["input_ids"]
+    assert "kernels_word2vec is training code" in got["train_error"]
+    assert got["tried"] == []  # nothing even tried to import numba or the package
+    bundled = remote_code_files(folder)
+    assert 0 < run.stderr.count("A new version of the following files was downloaded") <= len(bundled)
+    warned = {line[2:] for line in run.stderr.splitlines() if line.startswith("- ") and line.endswith(".py")}
+    assert warned == set(bundled) and "kernels_word2vec.py" not in warned
+
+
 # -------------------------------------------------------------------------------------- the card
 def test_card_metadata_and_body_are_real(folder):
     from huggingface_hub import ModelCard
@@ -359,9 +513,15 @@ def test_save_model_folder_from_python(folder, tmp_path):
 
     card = ModelCard.load(out / "README.md")
     assert card.data.license == "mit" and card.data.language == "en" and card.data.model_name == "saved"
-    assert "No training log was saved" in card.text
+    # the head holds the folder's own weights: the folder's training log still describes them
+    assert (out / "training_log.json").read_bytes() == (folder / "training_log.json").read_bytes()
     with pytest.raises(HFEmbeddingsError, match="not empty"):
         save_model_folder(model, tok, out)
+    with torch.no_grad():  # changed weights: nothing the folder measured is claimed for them
+        head.word2vec.embeddings.weight[5] += 1.0
+    changed = save_model_folder(head, tok, tmp_path / "changed")
+    assert not (changed / "training_log.json").exists()
+    assert "No training log was saved" in ModelCard.load(changed / "README.md").text
 
 
 def test_newer_format_version_fails_clearly(copy):
@@ -421,6 +581,23 @@ def test_word_similarity_pipeline(folder):
     assert len(words(["king", "cat"], top_k=2)) == 2
     with pytest.raises(KeyError, match="zyzzyva"):
         words("zyzzyva")
+
+
+def test_word_similarity_pipeline_normalises_query_words(folder):
+    """Query words go through the tokenizer's normaliser (it lowercases); an empty word is a clear error."""
+    from transformers import pipeline
+
+    words = pipeline("word-similarity", model=str(folder))
+    assert words("King", top_k=3) == words("king", top_k=3) == words(" KING ", top_k=3)
+    assert words({"pair": ["King", "QUEEN"]}) == words({"pair": ["king", "queen"]})
+    assert words({"pair": ["King", "QUEEN"]})["words"] == ["king", "queen"]
+    analogy = {"positive": ["King", "Woman"], "negative": ["MAN"]}
+    assert words(analogy, top_k=2) == words({"positive": ["king", "woman"], "negative": ["man"]}, top_k=2)
+    for empty in ("", "   ", {"pair": ["", "king"]}, {"positive": ["king", ""]}):
+        with pytest.raises(HFEmbeddingsError, match="empty"):
+            words(empty)
+    with pytest.raises(KeyError, match="Zyzzyva"):
+        words("Zyzzyva")
 
 
 # --------------------------------------------------------------------------------------- processes
@@ -958,3 +1135,65 @@ def test_demo_space_is_self_contained_and_pushes_in_one_commit(folder, hub_env, 
     assert main(["demo", "not a model", "--build-space", str(tmp_path / "bad")]) == 2
     assert "neither a model folder nor a Hub repo id" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+# ------------------------------------------------------------------------------ publishing without surprises
+def test_push_renders_the_card_for_the_upload_and_leaves_the_folder_alone(folder, hub_env, tmp_path):
+    local = tmp_path / "w2v"
+    shutil.copytree(folder, local)
+    before = {p.name: p.read_bytes() for p in local.iterdir() if p.is_file()}
+    push_folder(local, "tester/untouched")
+    assert {p.name: p.read_bytes() for p in local.iterdir() if p.is_file()} == before
+    from huggingface_hub import HfApi, ModelCard
+
+    readme = HfApi(endpoint=hub_env.url).hf_hub_download(
+        "tester/untouched", "README.md", cache_dir=str(tmp_path / "dl")
+    )
+    card = ModelCard.load(readme)
+    assert card.data.model_name == "tester/untouched"
+    assert 'from_pretrained("tester/untouched")' in card.text
+
+
+def test_pushing_a_loaded_model_keeps_what_its_folder_knew(folder, hub_env, tmp_path):
+    from huggingface_hub import HfApi, ModelCard
+
+    from hf_embeddings.api import evaluate_dir
+
+    folder = Path(shutil.copytree(folder, tmp_path / "evaluated"))
+    evaluate_dir(folder)  # eval_results.json + a card with its model-index
+    from hf_embeddings.hub.card import write_model_card
+
+    write_model_card(folder, license="mit", language="en")  # what `hf-embeddings card DIR` records
+    model, tok = load(folder)
+    push_to_hub(model, tok, "tester/reloaded")
+    files = set(hub_env.commits("tester/reloaded")[-1]["files"])
+    assert {"training_log.json", "eval_results.json", "loss_curve.svg", "README.md"} <= files
+    api = HfApi(endpoint=hub_env.url)
+    pushed = ModelCard.load(
+        api.hf_hub_download("tester/reloaded", "README.md", cache_dir=str(tmp_path / "dl"))
+    )
+    local = ModelCard.load(folder / "README.md")
+    assert (
+        (pushed.data.license, pushed.data.language)
+        == (local.data.license, local.data.language)
+        == ("mit", "en")
+    )
+    results = [
+        sorted(json.dumps(r, sort_keys=True) for e in c.data.to_dict()["model-index"] for r in e["results"])
+        for c in (pushed, local)
+    ]
+    assert results[0] == results[1] and results[0]  # the same measured numbers, under the repo's name
+    assert "model_name" not in pushed.data.to_dict() or pushed.data.model_name == "tester/reloaded"
+    assert "Not evaluated" not in pushed.text
+
+
+def test_training_caches_stay_local_unless_asked(hub_env, tmp_path):
+    out = tmp_path / "glove"
+    train("glove", _corpus(), out, config={"vector_size": 4, "epochs": 1, "min_count": 1, "window_size": 3},
+          device="cpu", show_progress=False)  # fmt: skip
+    cache = [p.name for p in out.iterdir() if p.suffix == ".npz"]
+    assert cache, "GloVe keeps its co-occurrence matrix beside the weights"
+    push_folder(out, "tester/glove-light")
+    assert not set(cache) & set(hub_env.commits("tester/glove-light")[-1]["files"])
+    push_folder(out, "tester/glove-full", include_caches=True)
+    assert set(cache) <= set(hub_env.commits("tester/glove-full")[-1]["files"])

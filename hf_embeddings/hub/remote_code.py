@@ -13,6 +13,18 @@ imports (`from .x import y`). Our code lives in a package (`models/word2vec/mode
 4. checks the result with transformers' own resolver (every relative import it will chase exists) and
    returns the `auto_map` entries for config.json and tokenizer_config.json.
 
+Training-only modules are left out. Loading without the package is for inference: a bundle should hold
+the configuration, modeling and tokenization modules and the small shared ones they need (static_model,
+keyed_vectors, pooling, configuration_base, modeling_base, errors, files), not corpus readers or compiled
+training kernels (which need numba, scipy, datasets ...). A module that only training needs says so with a
+module-level `__training_only__ = True` (`models/word2vec/kernels_word2vec.py`, `data_word2vec.py`). The
+bundler then does not follow it (nor anything it imports), and an import of it inside a function of a
+bundled module (the training step of `Word2VecForNegativeSampling`) becomes
+`raise ImportError("... training code, not bundled ...")`, so the model loads and runs without the
+training dependencies and only the training call fails, clearly. Importing a training-only module at
+module level from bundled code is an error at save time (the bundle could not load without it): import
+it inside the function that trains. `RemoteCodeBundle.training_only` lists what was left out.
+
 Limits, reported as errors at save time: importing a module object (`from . import x`, `import pkg.x`)
 cannot be expressed as a same-folder import, and importing the package root (`hf_embeddings/__init__`)
 would drag in everything; import names from the defining module instead.
@@ -24,6 +36,7 @@ import ast
 import importlib.util
 import os
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +48,9 @@ HEADER = (
     "# Bundled by hf_embeddings {version} from {module} for trust_remote_code loading; do not edit.\n"
     "# With the package installed (pip install hf-embeddings), trust_remote_code is not needed.\n"
 )
+
+#: a module-level `__training_only__ = True` keeps a module (and what only it imports) out of bundles
+TRAINING_ONLY_MARKER = "__training_only__"
 
 
 class RemoteCodeError(HFEmbeddingsError):
@@ -59,6 +75,7 @@ class RemoteCodeBundle:
     tokenizer_auto_map: dict[str, list] = field(default_factory=dict)  # for tokenizer_config.json
     requirements: list[str] = field(default_factory=list)  # third-party modules needed to load the code
     optional_requirements: list[str] = field(default_factory=list)  # only imported by some functions
+    training_only: list[str] = field(default_factory=list)  # modules left out (`__training_only__ = True`)
 
 
 def _spec_module(name: str) -> _Module | None:
@@ -77,6 +94,20 @@ def _parse(mod: _Module) -> None:
         mod.tree = ast.parse(mod.source, filename=str(mod.path))
     except SyntaxError as e:
         raise RemoteCodeError(f"cannot bundle {mod.path}: {e}") from None
+
+
+def _is_training_only(mod: _Module) -> bool:
+    """Whether `mod` assigns `__training_only__ = True` at module level."""
+    for node in mod.tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == TRAINING_ONLY_MARKER for t in targets):
+            return isinstance(value, ast.Constant) and value.value is True
+    return False
 
 
 def _package_of(mod: _Module) -> str:
@@ -107,20 +138,41 @@ def _where(mod: _Module, node: ast.AST) -> str:
 
 
 def collect_modules(entry_modules: list[str], roots: set[str] | None = None) -> dict[str, _Module]:
-    """The entry modules and every module of the `roots` packages they import, transitively."""
+    """The entry modules and every module of the `roots` packages they import, transitively, training-only
+    modules left out (`RemoteCodeBundle.training_only` lists them)."""
+    return _collect(entry_modules, roots)[0]
+
+
+def _collect(entry_modules: list[str], roots: set[str] | None) -> tuple[dict[str, _Module], set[str]]:
     roots = set(roots or ()) | {"hf_embeddings"} | {m.split(".")[0] for m in entry_modules}
     found: dict[str, _Module] = {}
-    todo = list(dict.fromkeys(entry_modules))
+    left_out: set[str] = set()
+    # (module, where it is imported from, whether that import sits inside a function)
+    todo: list[tuple[str, str | None, bool]] = [(m, None, False) for m in dict.fromkeys(entry_modules)]
     while todo:
-        name = todo.pop(0)
-        if name in found:
+        name, importer, in_function = todo.pop(0)
+        if name in left_out and not in_function:
+            raise RemoteCodeError(
+                f"{importer}: imports the training-only module {name} ({TRAINING_ONLY_MARKER} = True) at "
+                "module level, so the bundled code could not load without it; import it inside the function "
+                "that trains"
+            )
+        if name in found or name in left_out:
             continue
         mod = _spec_module(name)
         if mod is None:
             raise RemoteCodeError(f"cannot find the source file of module {name!r}")
         _parse(mod)
+        if _is_training_only(mod):
+            if importer is None:
+                raise RemoteCodeError(
+                    f"{name} defines an Auto class but is marked {TRAINING_ONLY_MARKER} = True; it must be bundled"
+                )
+            left_out.add(name)
+            todo.insert(0, (name, importer, in_function))  # check this import against the rule above
+            continue
         found[name] = mod
-        for node in ast.walk(mod.tree):
+        for node, node_in_function, _ in _imports_in_context(mod.tree):
             for target, attr in _import_targets(node, mod, roots):
                 if attr is None:
                     raise RemoteCodeError(
@@ -138,8 +190,8 @@ def collect_modules(entry_modules: list[str], roots: set[str] | None = None) -> 
                         "defines the name instead (the root imports everything)"
                     )
                 if target not in found:
-                    todo.append(target)
-    return found
+                    todo.append((target, _where(mod, node), node_in_function))
+    return found, left_out
 
 
 def flat_names(modules: dict[str, _Module]) -> dict[str, str]:
@@ -198,10 +250,14 @@ def _is_third_party(node: ast.AST, roots: set[str]) -> list[str]:
     return [n.split(".")[0] for n in names if n.split(".")[0] not in roots and n.split(".")[0] not in stdlib]
 
 
-def rewrite_imports(mod: _Module, flat: dict[str, str], roots: set[str]) -> str:
+def rewrite_imports(
+    mod: _Module, flat: dict[str, str], roots: set[str], training_only: Collection[str] = ()
+) -> str:
     """`mod`'s source made loadable as same-folder remote code.
 
     - every import of a bundled module becomes `from .<flat> import ...`;
+    - an import of a `training_only` module (always inside a function: `collect_modules` checks) becomes
+      `raise ImportError(...)`: the training step fails, clearly, without the package;
     - a third-party import inside a function (a lazy, optional dependency such as `datasets` for Hub
       corpora) is wrapped in `try: ... except ImportError: raise`: same behaviour, but transformers'
       `check_imports`, which skips try blocks, then does not demand the package just to load the model.
@@ -213,7 +269,14 @@ def rewrite_imports(mod: _Module, flat: dict[str, str], roots: set[str]) -> str:
         start = lines[node.lineno - 1] + node.col_offset
         end = lines[node.end_lineno - 1] + node.end_col_offset
         targets = _import_targets(node, mod, roots)
-        if targets:
+        if targets and targets[0][0] in training_only:
+            message = (
+                f"{targets[0][0]} is training code, which is not bundled with the model's remote code: "
+                "train with the hf_embeddings package installed (pip install hf-embeddings), loading the model "
+                "through it (without trust_remote_code)"
+            )
+            edits.append((start, end, f"raise ImportError({message!r})".encode()))
+        elif targets:
             names = ", ".join(a.name + (f" as {a.asname}" if a.asname else "") for a in node.names)
             edits.append((start, end, f"from .{flat[targets[0][0]]} import {names}".encode()))
         elif in_function and not in_try and _is_third_party(node, roots):
@@ -255,16 +318,18 @@ def bundle_modules(
     """Write `entry_modules` and every module of `roots` they import, flat and rewritten, into `folder`.
 
     Returns {module name: flat file stem}. `roots` defaults to hf_embeddings plus the entries' packages.
+    Training-only modules (`__training_only__ = True`) are not written; imports of them raise instead.
     """
     from ..version import __version__
 
     folder = Path(folder)
     roots = set(roots or ()) | {"hf_embeddings"} | {m.split(".")[0] for m in entry_modules}
-    modules = collect_modules(entry_modules, roots)
+    modules, training_only = _collect(entry_modules, roots)
     flat = flat_names(modules)
     folder.mkdir(parents=True, exist_ok=True)
     for name, mod in modules.items():
-        text = HEADER.format(version=__version__, module=name) + rewrite_imports(mod, flat, roots)
+        code = rewrite_imports(mod, flat, roots, training_only)
+        text = HEADER.format(version=__version__, module=name) + code
         target = folder / f"{flat[name]}.py"
         write_text_atomic(target, text)
     return flat
@@ -275,6 +340,7 @@ def bundle_remote_code(family, folder: str | os.PathLike) -> RemoteCodeBundle:
 
     The folder then loads with `AutoConfig/AutoModel/AutoTokenizer.from_pretrained(folder,
     trust_remote_code=True)` in an environment where hf_embeddings is not installed.
+    Files an earlier save bundled (carrying `HEADER`) that the bundle no longer holds are removed.
     """
     folder = Path(folder)
     classes = {
@@ -288,7 +354,10 @@ def bundle_remote_code(family, folder: str | os.PathLike) -> RemoteCodeBundle:
     bundle = RemoteCodeBundle(files={f"{stem}.py": name for name, stem in flat.items()})
     bundle.auto_map = {auto: _qualname(cls, flat) for auto, cls in classes.items()}
     bundle.tokenizer_auto_map = {"AutoTokenizer": [None, _qualname(family.tokenizer_class, flat)]}
-    modules = collect_modules(entries, roots)
+    for stale in set(remote_code_files(folder)) - set(bundle.files):  # bundled by an earlier save
+        (folder / stale).unlink()
+    modules, training_only = _collect(entries, roots)
+    bundle.training_only = sorted(training_only)
     bundle.requirements, bundle.optional_requirements = third_party_imports(modules, roots)
     _check_with_transformers(folder, bundle)
     return bundle

@@ -39,6 +39,9 @@ from torch.utils.data import Dataset
 
 from ...text.corpus import TokenizedCorpus
 
+#: training data only: never bundled as remote code (hub/remote_code.py)
+__training_only__ = True
+
 #: id of padding positions (they pair with nothing; any valid row id would do)
 PAD_CONTEXT_ID = 0
 

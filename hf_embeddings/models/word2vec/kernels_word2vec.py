@@ -41,6 +41,9 @@ try:
 except ImportError:  # optional: without numba the tensor path trains on the CPU too
     numba = None
 
+#: training only (numba): never bundled as remote code, so loading a model needs no numba (hub/remote_code.py)
+__training_only__ = True
+
 MAX_EXP = 6.0
 #: intervals of the sigmoid / loss table over [-MAX_EXP, MAX_EXP]
 TABLE_SIZE = 4096
