@@ -3,6 +3,9 @@ model with projections and clipping, mixed into task representations by learned 
 
 from __future__ import annotations
 
+import math
+from numbers import Real
+
 from ..configuration_base import EmbeddingConfig, check_adaptive_softmax
 
 #: the released bilm-tf/AllenNLP character CNN (every released size uses it)
@@ -23,6 +26,11 @@ PRESETS: dict[str, dict] = {
     "medium": {"filters": ORIGINAL_FILTERS, "n_highway": 1, "projection_dim": 256, "lstm_dim": 2048},
     "original": {"filters": ORIGINAL_FILTERS, "n_highway": 2, "projection_dim": 512, "lstm_dim": 4096},
 }
+
+
+#: the most character slots per token a config may declare: every released model has 50 (48 UTF-8 bytes +
+#: BOW + EOW); each token is a row of this many ids, so a huge value is an allocation bomb
+MAX_CHARACTERS_PER_TOKEN = 1024
 
 
 def _positive_int(name: str, value) -> int:
@@ -49,7 +57,7 @@ class ElmoConfig(EmbeddingConfig):
         activation (`str`, *optional*, defaults to `"relu"`):
             `"relu"` or `"tanh"`, applied after the max over character positions.
         max_characters_per_token (`int`, *optional*, defaults to 50):
-            50 in every released model (48 UTF-8 bytes + BOW + EOW).
+            50 in every released model (48 UTF-8 bytes + BOW + EOW); 3 to `MAX_CHARACTERS_PER_TOKEN` (1024).
         projection_dim (`int`, *optional*, defaults to 512):
             P, width of the token embedding and of every LSTM output.
         lstm_dim (`int`, *optional*, defaults to 4096):
@@ -151,14 +159,21 @@ class ElmoConfig(EmbeddingConfig):
         eos_token_id: int = 3,
         **kwargs,
     ):
-        filters = [list(f) for f in (filters if filters is not None else ORIGINAL_FILTERS)]
-        if not filters or any(
-            len(f) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in f)
-            for f in filters
+        filters = filters if filters is not None else ORIGINAL_FILTERS
+        if (
+            not isinstance(filters, (list, tuple))
+            or not filters
+            or any(
+                not isinstance(f, (list, tuple))
+                or len(f) != 2
+                or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in f)
+                for f in filters
+            )
         ):
             raise ValueError(
                 f"filters must be a non-empty list of [width, count] positive integers, got {filters!r}"
             )
+        filters = [list(f) for f in filters]
         for name, value in (
             ("char_embedding_dim", char_embedding_dim),
             ("projection_dim", projection_dim),
@@ -175,14 +190,25 @@ class ElmoConfig(EmbeddingConfig):
             raise ValueError(f"n_highway must be an integer >= 0, got {n_highway!r}")
         if activation not in ("relu", "tanh"):
             raise ValueError(f"activation must be 'relu' or 'tanh', got {activation!r}")
+        if (
+            isinstance(max_characters_per_token, bool)
+            or not isinstance(max_characters_per_token, int)
+            or not 3 <= max_characters_per_token <= MAX_CHARACTERS_PER_TOKEN
+        ):
+            raise ValueError(
+                f"max_characters_per_token must be an integer from 3 to {MAX_CHARACTERS_PER_TOKEN} (the released "
+                f"models use 50), got {max_characters_per_token!r}"
+            )
         if max(w for w, _ in filters) > max_characters_per_token:
             raise ValueError(
                 f"the widest filter ({max(w for w, _ in filters)}) is wider than max_characters_per_token "
                 f"({max_characters_per_token})"
             )
         for name, value in (("cell_clip", cell_clip), ("proj_clip", proj_clip)):
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be > 0 or None, got {value!r}")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, Real) or not 0 < value < math.inf
+            ):
+                raise ValueError(f"{name} must be a finite number > 0 or None, got {value!r}")
         for name, value in (("dropout", dropout), ("classifier_dropout", classifier_dropout)):
             if not 0.0 <= float(value) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {value!r}")

@@ -17,26 +17,74 @@ This module converts in memory (`from_original`) and writes the original files (
 Hub folder of a conversion is written by `hf_embeddings.hub.convert.convert_original`. Errors name the
 file, the dataset and the expected and found shapes; nothing is written before the whole file has been
 read and checked.
+
+Hostile files: options.json is checked against a schema (`OPTION_SCHEMA`: each key's JSON type, range and
+whether it is required; the caps keep a file from declaring an allocation bomb; extra keys are ignored, as
+the training-time options carry some), and every dataset of weights.hdf5 against what the options imply
+(shape, floating-point type, storage that really holds the data, no links to or storage in other files)
+before anything is read. Every problem is a `FormatError` naming the file and the key or dataset.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import posixpath
+import stat
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ...errors import FormatError
-from .configuration_elmo import ElmoConfig
+from .configuration_elmo import MAX_CHARACTERS_PER_TOKEN, ElmoConfig
 from .modeling_elmo import ElmoModel
-from .tokenization_elmo import ElmoCharacterTokenizer
+from .tokenization_elmo import BOW_CHAR, EOW_CHAR, PAD_CHAR, ElmoCharacterTokenizer
 
 REQUIRED_OPTIONS = {
     "lstm": ("projection_dim", "dim", "n_layers", "cell_clip", "proj_clip", "use_skip_connections"),
     "char_cnn": ("filters", "n_highway", "activation", "embedding"),
 }
+
+#: What options.json may declare: key -> (kind, bounds or choices, required). Kinds: "int" (an integer in
+#: [lo, hi]), "clip" (a finite number > 0, or null: no clipping), "bool", "choice" (one of the values),
+#: "filters" (1..hi [width, count] pairs) and "section" (an object). The released models are far inside the
+#: caps (D=16, F=2048, H=2, P=512, C=4096, L=2, 50 characters: 94M parameters); the caps keep a hostile file
+#: from declaring an allocation bomb. Keys not listed (training-time ones such as `dropout`, `n_epochs`,
+#: `bidirectional`) are ignored, as AllenNLP and bilm-tf ignore them.
+OPTION_SCHEMA: dict[str, tuple] = {
+    "lstm": ("section", None, True),
+    "lstm.projection_dim": ("int", (1, 16384), True),
+    "lstm.dim": ("int", (1, 65536), True),
+    "lstm.n_layers": ("int", (1, 64), True),
+    "lstm.cell_clip": ("clip", None, True),
+    "lstm.proj_clip": ("clip", None, True),
+    "lstm.use_skip_connections": ("bool", None, True),
+    "char_cnn": ("section", None, True),
+    "char_cnn.filters": ("filters", 256, True),
+    "char_cnn.n_highway": ("int", (0, 16), True),
+    "char_cnn.activation": ("choice", ("relu", "tanh"), True),
+    "char_cnn.embedding": ("section", None, True),
+    "char_cnn.embedding.dim": ("int", (1, 1024), True),
+    "char_cnn.n_characters": ("choice", (261, 262), False),
+    "char_cnn.max_characters_per_token": ("int", (3, MAX_CHARACTERS_PER_TOKEN), False),
+}
+#: the values of the released models (for the messages of the caps)
+RELEASED = {
+    "lstm.projection_dim": 512,
+    "lstm.dim": 4096,
+    "lstm.n_layers": 2,
+    "char_cnn.n_highway": 2,
+    "char_cnn.embedding.dim": 16,
+    "char_cnn.max_characters_per_token": 50,
+}
+#: caps on the character CNN: one filter's count and the total F (the highway width)
+MAX_FILTER_COUNT = MAX_NUM_FILTERS = 16384
+#: cap on the parameters the options imply (the datasets of the weights file): ten times the largest release
+MAX_PARAMETERS = 1_000_000_000
+#: cap on the size of options.json (the released ones are a few hundred bytes)
+MAX_OPTIONS_BYTES = 1 << 20
 
 
 def _h5py():
@@ -47,28 +95,145 @@ def _h5py():
     return h5py
 
 
-def config_from_options(options: dict, source: str = "options.json", **overrides) -> ElmoConfig:
-    """ElmoConfig of an original options dict; extra keys are ignored, missing required ones named."""
+def _found(value) -> str:
+    """A short description of a JSON value for an error message (never its full text: it may be huge)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        text = repr(value)
+        return (text if len(text) <= 40 else text[:37] + "...") + (
+            " (an integer)" if isinstance(value, int) else " (a number)"
+        )
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else value[:37] + "..."
+        return json.dumps(text) + " (a string)"
+    if isinstance(value, list):
+        return f"an array of {len(value)} item(s)"
+    if isinstance(value, dict):
+        return f"an object with {len(value)} key(s)"
+    return type(value).__name__
+
+
+def _check_option(key: str, value, kind: str, spec, source: str) -> None:
+    """Raise a FormatError naming `source` and `key` unless `value` fits (kind, spec) of OPTION_SCHEMA."""
+
+    def fail(expected: str) -> None:
+        raise FormatError(f"option {key} is invalid", path=source, expected=expected, found=_found(value))
+
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if kind == "section":
+        if not isinstance(value, dict):
+            fail("a JSON object")
+    elif kind == "int":
+        lo, hi = spec
+        if not is_int:
+            fail(f"an integer from {lo} to {hi}")
+        if value > hi:
+            released = f" (the released models have {RELEASED[key]})" if key in RELEASED else ""
+            shown = _found(value).removesuffix(" (an integer)")
+            raise FormatError(
+                f"option {key} is {shown}, over the cap of {hi} that this converter accepts{released}",
+                path=source,
+            )
+        if value < lo:
+            fail(f"an integer from {lo} to {hi}")
+    elif kind == "clip":
+        number = is_int or isinstance(value, float)
+        if value is not None and (not number or not 0 < value < math.inf):
+            fail("a finite number > 0, or null for no clipping")
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            fail("true or false")
+    elif kind == "choice":
+        if not any(type(value) is type(c) and value == c for c in spec):
+            fail(" or ".join(json.dumps(c) for c in spec))
+    elif kind == "filters":
+        expected = f"an array of 1 to {spec} [width, count] pairs of positive integers"
+        if not isinstance(value, list) or not 1 <= len(value) <= spec:
+            fail(expected)
+        for i, pair in enumerate(value):
+            ok = isinstance(pair, list) and len(pair) == 2
+            if not ok or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in pair):
+                shown = _found(pair)
+                if isinstance(pair, list):
+                    shown = "[" + ", ".join(map(_found, pair[:3])) + (", ...]" if len(pair) > 3 else "]")
+                raise FormatError(
+                    f"option {key}[{i}] is invalid",
+                    path=source,
+                    expected="[width, count], two positive integers",
+                    found=shown,
+                )
+            if pair[1] > MAX_FILTER_COUNT:
+                raise FormatError(
+                    f"option {key}[{i}] declares {pair[1]} filters; this converter accepts at most "
+                    f"{MAX_FILTER_COUNT} per width",
+                    path=source,
+                )
+    else:  # pragma: no cover - a schema typo
+        raise AssertionError(kind)
+
+
+def validate_options(options, source: str = "options.json") -> None:
+    """Check an options dict against OPTION_SCHEMA (types, ranges, required keys, caps); a FormatError names
+    `source` and the first key that does not fit."""
+    if not isinstance(options, dict):
+        raise FormatError(
+            "the options must be a JSON object with the sections 'lstm' and 'char_cnn'",
+            path=source,
+            expected="an object",
+            found=_found(options),
+        )
     for section, keys in REQUIRED_OPTIONS.items():
         if not isinstance(options.get(section), dict):
-            raise FormatError(f"{source}: missing section {section!r} (required keys: {', '.join(keys)})")
+            if section in options:
+                _check_option(section, options[section], "section", None, source)
+            raise FormatError(f"missing section {section!r} (required keys: {', '.join(keys)})", path=source)
         missing = [k for k in keys if k not in options[section]]
         if missing:
             raise FormatError(
-                f"{source}: missing required key(s) {', '.join(f'{section}.{k}' for k in missing)}"
+                f"missing required key(s) {', '.join(f'{section}.{k}' for k in missing)}", path=source
             )
-    lstm, cnn = options["lstm"], options["char_cnn"]
-    emb = cnn["embedding"]
-    if not isinstance(emb, dict) or "dim" not in emb:
-        raise FormatError(f"{source}: missing required key char_cnn.embedding.dim")
-    n_chars = cnn.get("n_characters", 262)
-    if n_chars not in (261, 262):
+    for key, (kind, spec, required) in OPTION_SCHEMA.items():
+        node, found = options, True
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                found = False
+                break
+            node = node[part]
+        if not found:
+            if required:
+                raise FormatError(f"missing required key {key}", path=source)
+            continue
+        _check_option(key, node, kind, spec, source)
+    cnn = options["char_cnn"]
+    filters = cnn["filters"]
+    widest = max(w for w, _ in filters)
+    max_chars = cnn.get("max_characters_per_token", 50)
+    if widest > max_chars:
         raise FormatError(
-            f"{source}: char_cnn.n_characters is {n_chars}, expected 262 (or 261 as written at training)"
+            f"option char_cnn.filters has a filter of width {widest}, wider than "
+            f"char_cnn.max_characters_per_token ({max_chars})",
+            path=source,
         )
+    total = sum(n for _, n in filters)
+    if total > MAX_NUM_FILTERS:
+        raise FormatError(
+            f"option char_cnn.filters declares {total} filters in all; this converter accepts at most "
+            f"{MAX_NUM_FILTERS} (the released models have 2048)",
+            path=source,
+        )
+
+
+def config_from_options(options: dict, source: str = "options.json", **overrides) -> ElmoConfig:
+    """ElmoConfig of an original options dict, checked against OPTION_SCHEMA (extra keys are ignored; a
+    missing, mistyped or out-of-range one is a FormatError naming `source` and the key)."""
+    validate_options(options, source)
+    lstm, cnn = options["lstm"], options["char_cnn"]
     try:
-        return ElmoConfig(
-            char_embedding_dim=emb["dim"],
+        config = ElmoConfig(
+            char_embedding_dim=cnn["embedding"]["dim"],
             filters=cnn["filters"],
             n_highway=cnn["n_highway"],
             activation=cnn["activation"],
@@ -82,7 +247,15 @@ def config_from_options(options: dict, source: str = "options.json", **overrides
             **overrides,
         )
     except ValueError as e:
-        raise FormatError(f"{source}: {e}") from None
+        raise FormatError(str(e), path=source) from None
+    n = sum(math.prod(shape) for shape in expected_shapes(config).values())
+    if n > MAX_PARAMETERS:
+        raise FormatError(
+            f"the options declare a model of {n:,} parameters; this converter accepts at most "
+            f"{MAX_PARAMETERS:,} (the largest released model has 93,600,848)",
+            path=source,
+        )
+    return config
 
 
 def options_from_config(config: ElmoConfig) -> dict:
@@ -108,13 +281,33 @@ def options_from_config(config: ElmoConfig) -> dict:
 
 
 def read_options(path: str | os.PathLike) -> dict:
+    """The parsed options.json at `path` (any JSON value: `validate_options` checks it); a FormatError names
+    the file when it is missing, not a regular file, over MAX_OPTIONS_BYTES, not UTF-8 or not JSON."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise FormatError("is a folder, expected the options.json file", path=path)
+        if not stat.S_ISREG(st.st_mode):
+            raise FormatError("is not a regular file, expected the options.json file", path=path)
+        with open(path, "rb") as f:
+            data = f.read(MAX_OPTIONS_BYTES + 1)
     except FileNotFoundError:
-        raise FormatError(f"{path}: no such options file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise FormatError(f"{path}: not a JSON options file ({e})") from None
+        raise FormatError("no such options file", path=path) from None
+    except OSError as e:
+        raise FormatError(f"cannot read the options file ({e.strerror or e})", path=path) from None
+    if len(data) > MAX_OPTIONS_BYTES:
+        raise FormatError(
+            f"the options file is over {MAX_OPTIONS_BYTES:,} bytes (an options.json is a few hundred)",
+            path=path,
+        )
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise FormatError(f"not a UTF-8 options file ({e})", path=path) from None
+    except RecursionError:
+        raise FormatError("not an options file (JSON nested too deeply)", path=path) from None
+    except ValueError as e:  # JSONDecodeError, or an integer too long to convert
+        raise FormatError(f"not a JSON options file ({e})", path=path) from None
 
 
 def _lstm_prefix(direction: int, layer: int) -> str:
@@ -152,28 +345,171 @@ def _optional(name: str, config: ElmoConfig) -> bool:
     return False
 
 
+#: HDF5 filters a weights file may use (deflate, shuffle, fletcher32, szip, nbit, scaleoffset, lzf): built
+#: in, so that a file cannot make the library look for a plugin
+ALLOWED_FILTERS = frozenset({1, 2, 3, 4, 5, 6, 32000})
+#: what h5py raises on a damaged file (its errors map HDF5's onto these)
+_H5_ERRORS = (
+    OSError,
+    RuntimeError,
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    OverflowError,
+    AttributeError,
+)
+_MAX_LINK_HOPS = 16
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+def _resolve(h5py, f, name: str, path, hops: int = 0):
+    """The object at `name` in `f`, or None when nothing is there. Follows hard links and soft links that
+    stay in the file; an external or user-defined link, a dangling soft link or a soft link loop is a
+    FormatError (the file must not make us open another file)."""
+    if hops > _MAX_LINK_HOPS:
+        raise FormatError(f"{name!r}: more than {_MAX_LINK_HOPS} soft links in a row (a loop?)", path=path)
+    node, here = f, "/"
+    parts = [p for p in name.split("/") if p]
+    for i, part in enumerate(parts):
+        where = posixpath.join(here, part)
+        if not isinstance(node, h5py.Group):
+            raise FormatError(f"{here!r} is a dataset, expected a group holding {name!r}", path=path)
+        link = node.get(part, getlink=True)
+        if link is None:
+            return None
+        if isinstance(link, h5py.ExternalLink):
+            raise FormatError(
+                f"{where!r} is an external link (to {link.filename}:{link.path}); a weights file must hold "
+                "its data itself",
+                path=path,
+            )
+        if isinstance(link, h5py.SoftLink):
+            target = posixpath.join(here, link.path)  # an absolute target replaces `here`
+            node = _resolve(h5py, f, target, path, hops + 1)
+            if node is None:
+                raise FormatError(f"{where!r} is a dangling link (to {link.path!r})", path=path)
+            here = target
+        elif isinstance(link, h5py.HardLink):
+            node, here = node[part], where
+        else:
+            raise FormatError(f"{where!r} is a user-defined link; expected a dataset or group", path=path)
+        if i == len(parts) - 1:
+            return node
+    return node
+
+
+def _dtype_name(dtype: np.dtype) -> str:
+    if dtype.names:
+        return "a compound type"
+    return {"S": "strings", "U": "strings", "O": "strings or references", "V": "opaque data"}.get(
+        dtype.kind, str(dtype)
+    )
+
+
+def _check_dataset(h5py, node, name: str, shape: tuple[int, ...], path, file_size: int) -> None:
+    """Refuse, before anything is read, a dataset that is not what `shape` says the options imply, is not
+    floating point, keeps its data outside the file or claims data that its storage does not hold."""
+    if not isinstance(node, h5py.Dataset):
+        raise FormatError(f"{name!r} is a group, expected a dataset of shape {shape}", path=path)
+    found = node.shape
+    if found is None or tuple(found) != shape:
+        found = "no data (an empty dataspace)" if found is None else tuple(found)
+        raise FormatError(f"dataset {name!r} has shape {found}, expected {shape}", path=path)
+    dtype = node.dtype
+    if dtype.kind != "f":
+        raise FormatError(
+            f"dataset {name!r} holds {_dtype_name(dtype)}, expected floating-point numbers (float32)",
+            path=path,
+        )
+    dcpl = node.id.get_create_plist()
+    layout = dcpl.get_layout()
+    if layout == h5py.h5d.VIRTUAL:
+        raise FormatError(
+            f"dataset {name!r} is a virtual dataset (its data lives in other files); a weights file must hold "
+            "its data itself",
+            path=path,
+        )
+    if dcpl.get_external_count():
+        raise FormatError(
+            f"dataset {name!r} keeps its data in an external file; a weights file must hold its data itself",
+            path=path,
+        )
+    filters = [dcpl.get_filter(i)[0] for i in range(dcpl.get_nfilters())]
+    unknown = [code for code in filters if code not in ALLOWED_FILTERS]
+    if unknown:
+        raise FormatError(
+            f"dataset {name!r} uses HDF5 filter {unknown[0]}, which is not supported", path=path
+        )
+    nbytes = math.prod(shape) * dtype.itemsize
+    stored = node.id.get_storage_size()
+    if stored > file_size:
+        raise FormatError(
+            f"dataset {name!r} claims {stored:,} bytes of storage in a file of {file_size:,} bytes", path=path
+        )
+    written = stored >= nbytes or (filters and stored > 0)
+    if layout == h5py.h5d.CHUNKED:
+        chunk = dcpl.get_chunk()
+        if len(chunk) != len(shape) or min(chunk, default=1) < 1:
+            raise FormatError(f"dataset {name!r} has chunks of shape {chunk}", path=path)
+        chunks = math.prod(-(-s // c) for s, c in zip(shape, chunk))
+        written = written and node.id.get_num_chunks() >= chunks
+    if not written:
+        raise FormatError(
+            f"dataset {name!r} was never (fully) written: it stores {stored:,} bytes of the {nbytes:,} its "
+            f"shape {shape} needs",
+            path=path,
+        )
+
+
 def read_weights(path: str | os.PathLike, config: ElmoConfig) -> dict[str, np.ndarray]:
-    """Every dataset of `path` that `config` needs (float64 arrays), checked against the expected shapes."""
+    """Every dataset of `path` that `config` needs (float64 arrays). Each is checked (shape against
+    `expected_shapes(config)`, float type, links, storage) before any is read, then read and checked to be
+    finite and in the float32 range."""
     h5py = _h5py()
-    if not Path(path).is_file():
-        raise FormatError(f"{path}: no such weights file")
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if st is None:
+        raise FormatError("no such weights file", path=path)
+    if not stat.S_ISREG(st.st_mode):
+        what = "is a folder" if stat.S_ISDIR(st.st_mode) else "is not a regular file"
+        raise FormatError(f"{what}, expected the weights.hdf5 file", path=path)
     try:
         f = h5py.File(path, "r")
-    except OSError as e:
-        raise FormatError(f"{path}: not an HDF5 file ({e})") from None
-    out = {}
-    with f:
-        for name, shape in expected_shapes(config).items():
-            if name not in f:
-                if _optional(name, config):
-                    continue
-                raise FormatError(f"{path}: missing dataset {name!r} (expected shape {shape})")
-            node = f[name]
-            if not isinstance(node, h5py.Dataset):
-                raise FormatError(f"{path}: {name!r} is a group, expected a dataset of shape {shape}")
-            if tuple(node.shape) != shape:
-                raise FormatError(f"{path}: dataset {name!r} has shape {tuple(node.shape)}, expected {shape}")
-            out[name] = np.asarray(node[...], dtype=np.float64)
+    except _H5_ERRORS as e:
+        raise FormatError(f"not an HDF5 file ({_one_line(e)})", path=path) from None
+    nodes, out = {}, {}
+    name = None
+    try:
+        with f:
+            for name, shape in expected_shapes(config).items():
+                node = _resolve(h5py, f, name, path)
+                if node is None:
+                    if _optional(name, config):
+                        continue
+                    raise FormatError(f"missing dataset {name!r} (expected shape {shape})", path=path)
+                _check_dataset(h5py, node, name, shape, path, st.st_size)
+                nodes[name] = node
+            for name, node in nodes.items():
+                value = np.asarray(node[...], dtype=np.float64)
+                if not np.isfinite(value).all():
+                    raise FormatError(f"dataset {name!r} holds NaN or infinite values", path=path)
+                if value.size and np.abs(value).max() > _FLOAT32_MAX:
+                    raise FormatError(f"dataset {name!r} holds values beyond the float32 range", path=path)
+                out[name] = value
+    except FormatError:
+        raise
+    except _H5_ERRORS as e:
+        where = f"dataset {name!r}" if name else "the file"
+        raise FormatError(
+            f"{where} could not be read, the file is damaged ({type(e).__name__}: {_one_line(e)})", path=path
+        ) from None
     return out
 
 
@@ -221,7 +557,32 @@ def load_original(
     weights = read_weights(weights_file, config)
     model = ElmoModel(config).to(dtype)
     load_weights_into(model, weights)
-    return model.eval()
+    check_finite_outputs(model.eval(), weights_file)
+    return model
+
+
+def probe_char_ids(max_chars: int) -> torch.Tensor:
+    """(1, T, max_chars) character ids of tokens that hold every byte value once (and an empty token)."""
+    per = max_chars - 2
+    rows = []
+    for start in [*range(0, 256, per), 256]:
+        chunk = list(range(start, min(start + per, 256)))
+        row = [BOW_CHAR, *chunk, EOW_CHAR] + [PAD_CHAR] * (per - len(chunk))
+        rows.append(row)
+    return torch.tensor([rows], dtype=torch.long) + 1
+
+
+@torch.no_grad()
+def check_finite_outputs(model: ElmoModel, source: str | os.PathLike) -> None:
+    """Refuse weights whose layers are not finite on a probe sentence (tokens holding every byte value): a
+    damaged file can hold finite weights whose products overflow."""
+    char_ids = probe_char_ids(model.config.max_characters_per_token)
+    out = model(char_ids=char_ids, attention_mask=torch.ones(char_ids.shape[:2], dtype=torch.long))
+    layers = [*out.hidden_states, *out.elmo_representations]
+    if not all(bool(torch.isfinite(h).all()) for h in layers):
+        raise FormatError(
+            "the weights give NaN or infinite outputs on a probe sentence (the file is damaged?)", path=source
+        )
 
 
 def from_original(

@@ -60,10 +60,23 @@ def words_to_char_ids(words: Sequence[str], max_chars: int = MAX_CHARS) -> np.nd
     return out
 
 
+def drop_surrogates(text: str) -> str:
+    """`text` without lone surrogates ("\\ud800"; Python strings can hold them, UTF-8 cannot): the original
+    encodes every token with `encode("utf-8", "ignore")`, which drops them, and the word-level backend would
+    refuse them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "ignore").decode("utf-8")
+    return text
+
+
 def split_sentences(
     tokenizer: WordTokenizer, sentences: Sequence[str] | Sequence[Sequence[str]]
 ) -> list[list[str]]:
-    """Words of each sentence: a string is normalised and split by `tokenizer`, a list of words is kept."""
+    """Words of each sentence: a string is normalised and split by `tokenizer`, a list of words is kept.
+    Lone surrogates are dropped first (`drop_surrogates`), as the original's UTF-8 encoding drops them: a
+    word of surrogates only stays, as an empty word, where a string of them splits into no word."""
     if isinstance(sentences, str):
         raise TypeError(
             "give a list of sentences (a list of strings or a list of word lists), not one string"
@@ -71,9 +84,9 @@ def split_sentences(
     out = []
     for s in sentences:
         if isinstance(s, str):
-            out.append(tokenizer.pre_tokenize(s))
+            out.append(tokenizer.pre_tokenize(drop_surrogates(s)))
         elif isinstance(s, Sequence) and all(isinstance(w, str) for w in s):
-            out.append(list(s))
+            out.append([drop_surrogates(w) for w in s])
         else:
             raise TypeError(f"a sentence must be a string or a list of strings, got {type(s).__name__}")
     return out
