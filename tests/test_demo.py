@@ -291,6 +291,16 @@ def test_next_word_and_generation(client):
     assert "not in the list of choices" in _app_error(client, "word2vec", "the", 3, api_name="/next_word")
 
 
+def test_next_word_lists_words_and_notes_what_it_leaves_out(models):
+    """The next-word table holds words only: the end of the sentence (and unknown words) are a note."""
+    frame, notes = next_word.next_words(models, "nnlm", "ran", 5)
+    assert not set(frame["word"]) & {"<unk>", "</s>", "<pad>", "<s>"}
+    assert "the end of the sentence (</s>) 1.00000" in notes and "an unknown word (<unk>) 0.00000" in notes
+    frame, notes = next_word.next_words(models, "nnlm", "zebra the", 2)
+    assert list(frame["word"]) == ["cat", "dog"]
+    assert "'zebra' as <unk>" in notes and "not listed" in notes
+
+
 def test_models_without_the_capability_are_refused(models):
     with pytest.raises(DemoInputError, match=r"Unknown model\(s\): word2vec \(available: nnlm\)"):
         next_word.next_words(models, "word2vec", "the")

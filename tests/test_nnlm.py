@@ -449,6 +449,58 @@ print(json.dumps({{"module": type(m).__module__, "words": t.convert_ids_to_token
     assert got["words"] == ["you", "hate", "coffee", "</s>"]
 
 
+@pytest.mark.slow
+def test_remote_code_spaces_words_and_suppresses_unk(trained_dir, tmp_path):
+    """Without the package (trust_remote_code), a folder in the old layout (no decoder in tokenizer.json,
+    <unk> not in the generation config) still decodes continuations with their space, works in the
+    text-generation pipeline and never generates <unk>."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import sysconfig
+
+    old = _old_layout_copy(trained_dir, tmp_path / "old")
+    site = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    code = f"""
+import json, sys
+sys.path[:0] = {site!r}
+class Block:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "hf_embeddings" or name.startswith("hf_embeddings."):
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, Block)
+import torch
+torch.set_num_threads(1)
+from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+path = {str(old)!r}
+t = AutoTokenizer.from_pretrained(path, trust_remote_code=True)
+m = AutoModelForCausalLM.from_pretrained(path, trust_remote_code=True)
+gen = pipeline("text-generation", model=path, trust_remote_code=True)
+with torch.no_grad():
+    m.lm_head.bias[0] += 50.0
+out = m.generate(**t(["you hate"], add_special_tokens=False, return_tensors="pt"), max_new_tokens=3, do_sample=False)
+print(json.dumps({{
+    "modules": [type(m).__module__, type(t).__module__],
+    "decoded": "you hate" + t.decode(t("coffee", add_special_tokens=False)["input_ids"]),
+    "pipeline": gen("you hate", max_new_tokens=3)[0]["generated_text"],
+    "suppressed": m.generation_config.suppress_tokens,
+    "words": t.convert_ids_to_tokens(out[0].tolist()),
+}}))
+"""
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    assert all(m.startswith("transformers_modules.") for m in got["modules"]), got["modules"]
+    assert got["decoded"] == got["pipeline"] == "you hate coffee"
+    assert sorted(got["suppressed"]) == [0, 1, 2]
+    assert got["words"] == ["you", "hate", "coffee", "</s>"]
+
+
 def test_next_word_pipeline(trained_dir):
     from transformers import pipeline
 
@@ -475,6 +527,118 @@ def test_next_word_pipeline(trained_dir):
     assert res[0]["word"] == "bread"
     with pytest.raises(ValueError, match="top_k"):
         nxt("i like", top_k=0)
+
+
+def _old_layout_copy(trained_dir, target):
+    """A copy of `trained_dir` as folders were written before the word decoder and the `<unk>`
+    suppression existed: no decoder in tokenizer.json, only <pad> and <s> suppressed."""
+    import json
+    import shutil
+
+    shutil.copytree(trained_dir, target)
+    tok_json = json.loads((target / "tokenizer.json").read_text())
+    tok_json["decoder"] = None
+    (target / "tokenizer.json").write_text(json.dumps(tok_json))
+    gen = json.loads((target / "generation_config.json").read_text())
+    gen["suppress_tokens"] = [1, 2]
+    (target / "generation_config.json").write_text(json.dumps(gen))
+    return target
+
+
+def test_text_generation_pipeline_spaces_the_continuation(trained_dir, tmp_path):
+    """transformers' own text-generation pipeline appends the decoded continuation to the prompt: words
+    are separated by single spaces (it used to give 'you hatecoffee'), old folders included."""
+    from transformers import pipeline
+
+    for folder in (trained_dir, _old_layout_copy(trained_dir, tmp_path / "old")):
+        gen = pipeline("text-generation", model=str(folder))
+        assert gen("you hate", max_new_tokens=3) == [{"generated_text": "you hate coffee"}]
+        assert gen("you hate", max_new_tokens=3, return_full_text=False) == [{"generated_text": " coffee"}]
+        torch.manual_seed(0)
+        sampled = gen("you", max_new_tokens=4, do_sample=True)[0]["generated_text"]
+        assert sampled == " ".join(sampled.split()) and len(sampled.split()) == 3, sampled
+
+
+def _unk_loving(lm):
+    """`lm` with <unk> made the likeliest next word everywhere."""
+    with torch.no_grad():
+        lm.lm_head.bias[lm.config.unk_token_id] += 50.0
+    return lm
+
+
+def test_generate_never_produces_unk_by_default(trained_dir, tmp_path):
+    import json
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    unk = 0
+    assert unk in NNLMForCausalLM(NNLMConfig(vocab_size=10)).generation_config.suppress_tokens
+    allowing = NNLMForCausalLM(NNLMConfig(vocab_size=10, generate_unk=True))
+    assert unk not in allowing.generation_config.suppress_tokens
+    assert unk in json.loads((trained_dir / "generation_config.json").read_text())["suppress_tokens"]
+    tok = AutoTokenizer.from_pretrained(trained_dir)
+    prompt = tok(["you hate"], add_special_tokens=False, return_tensors="pt")
+    old = _old_layout_copy(trained_dir, tmp_path / "old")
+    for folder in (trained_dir, old):  # saved with the suppression, and saved before it existed
+        lm = _unk_loving(AutoModelForCausalLM.from_pretrained(folder))
+        assert lm(**prompt).logits[0, -1].argmax().item() == unk
+        greedy = lm.generate(**prompt, max_new_tokens=4, do_sample=False)
+        torch.manual_seed(0)
+        sampled = lm.generate(**prompt, max_new_tokens=4, do_sample=True)
+        assert unk not in greedy[0].tolist() and unk not in sampled[0].tolist()
+        assert tok.convert_ids_to_tokens(greedy[0].tolist()) == ["you", "hate", "coffee", "</s>"]
+        # allowed for one call by overriding the generation config, or for good by the config flag
+        allowed = lm.generate(**prompt, max_new_tokens=2, do_sample=False, suppress_tokens=[1, 2])
+        assert allowed[0, 2:].tolist() == [unk, unk]
+    lm = _unk_loving(AutoModelForCausalLM.from_pretrained(old, generate_unk=True))
+    assert lm.generate(**prompt, max_new_tokens=1, do_sample=False)[0, -1].item() == unk
+    lm.save_pretrained(tmp_path / "allowed")
+    again = _unk_loving(AutoModelForCausalLM.from_pretrained(tmp_path / "allowed"))
+    assert again.config.generate_unk and unk not in again.generation_config.suppress_tokens
+
+
+def test_next_word_lists_words_only_and_reports_unknown_mass(trained_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+
+    tok = AutoTokenizer.from_pretrained(trained_dir)
+    lm = AutoModelForCausalLM.from_pretrained(trained_dir)
+    with torch.no_grad():  # <unk> as likely as </s> (which has almost all the mass) after the prompt
+        logits = lm(**tok("they eat bread", return_tensors="pt"), logits_to_keep=1).logits[0, -1]
+        lm.lm_head.bias[0] += logits[3] - logits[0]
+        probs = next_word_probs(lm, tok, "they eat bread")
+    nxt = pipeline("next-word", model=lm, tokenizer=tok)
+    ranked = nxt("they eat bread", top_k=10_000)
+    assert {r["word"] for r in ranked}.isdisjoint({"<unk>", "</s>", "<pad>", "<s>"})
+    assert len(ranked) == len(tok) - 4
+    assert ranked.unknown_probability == pytest.approx(float(probs[0]), rel=1e-5)
+    assert ranked.end_of_sentence_probability == pytest.approx(float(probs[3]), rel=1e-5)
+    assert ranked.unknown_probability > 0.4 and ranked.end_of_sentence_probability > 0.4
+    listed = sum(r["probability"] for r in ranked)
+    total = listed + ranked.unknown_probability + ranked.end_of_sentence_probability
+    assert total == pytest.approx(1 - float(probs[1] + probs[2]), abs=1e-5)
+    # still a list of {"word", "probability", "token_id"}: old code keeps working
+    top = nxt("they eat", top_k=2)
+    assert isinstance(top, list) and top == list(top) and set(top[0]) == {"word", "probability", "token_id"}
+    assert top[0]["word"] == "bread" and len(top) == 2
+    assert nxt("they eat", top_k=2, skip_special_tokens=False) == top
+    assert "unknown_probability=" in repr(top)
+
+
+def test_importing_the_pipeline_module_first_still_registers_the_task():
+    """`from hf_embeddings.models.nnlm.pipeline_nnlm import NextWords` as the first import loads
+    transformers' pipelines while that module is half-imported: the task used to be lost."""
+    import subprocess
+    import sys
+
+    code = (
+        "from hf_embeddings.models.nnlm.pipeline_nnlm import NextWords\n"
+        "from transformers.pipelines import PIPELINE_REGISTRY\n"
+        "print(sorted({'next-word', 'word-similarity'} & set(PIPELINE_REGISTRY.get_supported_tasks())))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split("\n")[-2] == "['next-word', 'word-similarity']"
+    assert "could not register" not in run.stderr
 
 
 def test_query_api_and_sentence_vector(trained_dir):
@@ -649,3 +813,23 @@ def test_save_model_folder_takes_the_causal_lm(trained_dir, tmp_path):
     for (name, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), name
     assert (out / "README.md").is_file()
+
+
+def test_saving_a_base_loaded_from_the_language_model_is_refused(trained_dir, tmp_path):
+    """The base NNLMModel of a causal-LM folder lacks the output layer: saving or pushing it would publish
+    a model whose next-word head is gone (it used to come back randomly initialised)."""
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+    from hf_embeddings import save_model_folder
+    from hf_embeddings.errors import HFEmbeddingsError
+
+    base = AutoModel.from_pretrained(trained_dir)
+    tok = AutoTokenizer.from_pretrained(trained_dir)
+    with pytest.raises(HFEmbeddingsError, match="load it with NNLMForCausalLM"):
+        save_model_folder(base, tok, tmp_path / "partial")
+    assert not (tmp_path / "partial").exists()
+    lm = AutoModelForCausalLM.from_pretrained(trained_dir)
+    out = save_model_folder(lm, tok, tmp_path / "whole")
+    from safetensors.numpy import load_file
+
+    assert set(load_file(out / "model.safetensors")) == set(load_file(trained_dir / "model.safetensors"))

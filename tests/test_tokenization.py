@@ -192,13 +192,31 @@ def test_encode_decode_round_trip():
     for text in ["the cat sat on the mat .", "a dog and a bird"]:
         ids = tok(text)["input_ids"]
         assert 0 not in ids
-        assert tok.decode(ids) == text
+        assert tok.decode(ids) == " " + text  # every word decodes with the space before it
         assert tok.convert_ids_to_tokens(ids) == text.split()
     ids = tok("the zebra sat")["input_ids"]
     assert ids == [4, 0, tok.convert_tokens_to_ids("sat")]
-    assert tok.decode(ids) == "the <unk> sat"
-    assert tok.decode(ids, skip_special_tokens=True) == "the sat"
+    assert tok.decode(ids) == " the <unk> sat"
+    assert tok.decode(ids, skip_special_tokens=True) == " the sat"
     assert tok("the cat")["attention_mask"] == [1, 1]
+
+
+def test_a_decoded_continuation_starts_with_its_space(tmp_path):
+    """transformers' text-generation pipeline appends the decoded new tokens to the prompt as they are:
+    "the cat" + decode(["sat", "on"]) must read "the cat sat on", also for a tokenizer.json saved before
+    the decoder existed (no "decoder"), loaded with AutoTokenizer or WordTokenizer."""
+    tok = WordTokenizer.train(TEXTS, min_count=1)
+    cont = tok("sat on the mat", add_special_tokens=False)["input_ids"]
+    assert "the cat" + tok.decode(cont) == "the cat sat on the mat"
+    assert tok.decode(cont[:1]) == " sat" and tok.decode([]) == ""
+    tok.save_pretrained(tmp_path)
+    data = json.loads((tmp_path / "tokenizer.json").read_text())
+    assert data["decoder"] is not None
+    data["decoder"] = None  # the layout of folders written before
+    (tmp_path / "tokenizer.json").write_text(json.dumps(data))
+    for loaded in (AutoTokenizer.from_pretrained(tmp_path), WordTokenizer.from_pretrained(tmp_path)):
+        assert "the cat" + loaded.decode(cont) == "the cat sat on the mat"
+        assert loaded.decode(loaded("The cat sat.")["input_ids"]) == " the cat sat ."
 
 
 # ---------------------------------------------------------------------------------- normalisation

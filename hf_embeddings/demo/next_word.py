@@ -63,7 +63,21 @@ def next_words(
     frame = pd.DataFrame(
         {"word": [r["word"] for r in ranked], "probability": [round(r["probability"], 5) for r in ranked]}
     )
-    return frame, _unknown_note(dm, unknown)
+    notes = [_unknown_note(dm, unknown), _left_out_note(dm, ranked)]
+    return frame, "\n".join(n for n in notes if n)
+
+
+def _left_out_note(dm: DemoModel, ranked: Any) -> str:
+    """The probability the word list leaves out: unknown words and the end of the sentence."""
+    parts = []
+    for attr, what in (
+        ("unknown_probability", f"an unknown word ({dm.tokenizer.unk_token})"),
+        ("end_of_sentence_probability", f"the end of the sentence ({dm.tokenizer.eos_token})"),
+    ):
+        p = getattr(ranked, attr, None)
+        if p is not None:
+            parts.append(f"{what} {p:.5f}")
+    return f"- not listed: {', '.join(parts)}" if parts else ""
 
 
 def generate(

@@ -49,12 +49,27 @@ def _register_pending() -> None:
             if task in PIPELINE_REGISTRY.get_supported_tasks():
                 continue
             module_name, _, attr = target.partition(":")
-            cls = getattr(importlib.import_module(module_name), attr)
+            module = importlib.import_module(module_name)
+            if not hasattr(module, attr) and getattr(module.__spec__, "_initializing", False):
+                # that module is being imported and its own import loaded transformers' pipelines: it
+                # calls `register_pending()` once it is complete
+                with _LOCK:
+                    _PENDING.setdefault(task, (target, auto_class, input_type))
+                continue
+            cls = getattr(module, attr)
             PIPELINE_REGISTRY.register_pipeline(
                 task, pipeline_class=cls, pt_model=getattr(transformers, auto_class), type=input_type
             )
         except Exception as e:  # a broken pipeline must not break `import transformers.pipelines`
             logger.warning("could not register the %r pipeline: %s", task, e)
+
+
+def register_pending() -> None:
+    """Register the tasks still pending if transformers' pipelines are loaded. A pipeline module calls
+    it at its end: importing that module first imports `transformers.pipelines` (for `Pipeline`) while
+    the module's class does not exist yet, so its task waits for this call."""
+    if _PENDING and _TARGET in sys.modules and getattr(sys.modules[_TARGET], "PIPELINE_REGISTRY", None):
+        _register_pending()
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):

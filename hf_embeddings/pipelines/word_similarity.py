@@ -22,10 +22,14 @@ or a model and its tokenizer, here a toy table (3-d vectors: royal, male, female
     [{'word': 'queen', 'score': 0.959}]
     >>> words({"pair": ["king", "queen"]})
     {'words': ['king', 'queen'], 'score': 0.5}
+    >>> words({"pair": ["King", "QUEEN"]})  # normalised as the tokenizer normalises text
+    {'words': ['king', 'queen'], 'score': 0.5}
 
 Inputs: a word (its neighbours), a dict with `positive` / `negative` word lists (3CosAdd, or 3CosMul with
 `cosmul=True`), or a dict with a `pair` of words (their cosine similarity); a list of those gives a list
-of results. Unknown words raise `KeyError` naming the word.
+of results. A word that is not a vocabulary key is normalised by the model's tokenizer (Unicode
+normalisation, lowercasing: what the model's training text went through); an unknown word raises
+`KeyError` naming the word, an empty one `HFEmbeddingsError`.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any
 from transformers import Pipeline
 
 from ..errors import HFEmbeddingsError
+from .registry import register_pending
 
 TASK = "word-similarity"
 
@@ -77,19 +82,40 @@ class WordSimilarityPipeline(Pipeline):
 
     def preprocess(self, inputs: Any) -> dict:
         if isinstance(inputs, str):
-            return {"positive": [inputs], "negative": []}
+            return {"positive": [self._key(inputs)], "negative": []}
         if isinstance(inputs, dict):
             if "pair" in inputs:
                 pair = list(inputs["pair"])
                 if len(pair) != 2 or not all(isinstance(w, str) for w in pair):
                     raise ValueError(f"'pair' needs exactly two words, got {inputs['pair']!r}")
-                return {"pair": pair}
+                return {"pair": [self._key(w) for w in pair]}
             positive = _words(inputs.get("positive", inputs.get("word")))
             negative = _words(inputs.get("negative"))
             if not positive and not negative:
                 raise ValueError("give a word, or a dict with 'positive' / 'negative' words or a 'pair'")
-            return {"positive": positive, "negative": negative}
+            return {
+                "positive": [self._key(w) for w in positive],
+                "negative": [self._key(w) for w in negative],
+            }
         raise ValueError(f"expected a word or a dict query, got {type(inputs).__name__}")
+
+    def _key(self, word: str) -> str:
+        """The vocabulary key of a query word: the word itself when it is one, else the word as the
+        tokenizer normalises it ("King" -> "king"). An unknown word is returned as given (the lookup then
+        raises `KeyError` naming it); an empty one is an `HFEmbeddingsError`."""
+        kv = self.model.wv
+        if word in kv:
+            return word
+        pieces = _pre_tokenize(self.tokenizer, word)
+        if not pieces:
+            raise HFEmbeddingsError(
+                f"{TASK}: the query word {word!r} is empty (nothing is left of it once the tokenizer has "
+                "normalised and split it): give a word of the vocabulary"
+            )
+        if len(pieces) == 1 and pieces[0] in kv:
+            return pieces[0]
+        normalized = _normalize(self.tokenizer, word).strip()  # a phrase key ("new york") stays reachable
+        return normalized if normalized in kv else word
 
     def _forward(
         self, query: dict, top_k: int = 10, cosmul: bool = False, restrict_vocab: int | None = None
@@ -114,3 +140,24 @@ def _words(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     return [str(w) for w in value]
+
+
+def _normalize(tokenizer: Any, text: str) -> str:
+    normalizer = getattr(getattr(tokenizer, "backend_tokenizer", None), "normalizer", None)
+    return normalizer.normalize_str(text) if normalizer is not None else text
+
+
+def _pre_tokenize(tokenizer: Any, text: str) -> list[str]:
+    """The words of `text` as the tokenizer splits them (`WordTokenizer.pre_tokenize`, or the backend's
+    normaliser and pre-tokeniser for another `tokenizers`-backed tokenizer; whitespace splitting without
+    one)."""
+    if callable(getattr(tokenizer, "pre_tokenize", None)):
+        return list(tokenizer.pre_tokenize(text))
+    text = _normalize(tokenizer, text)
+    pre = getattr(getattr(tokenizer, "backend_tokenizer", None), "pre_tokenizer", None)
+    if pre is None:
+        return text.split()
+    return [w for w, _ in pre.pre_tokenize_str(text)]
+
+
+register_pending()  # this module's own import may have loaded transformers' pipelines (see there)

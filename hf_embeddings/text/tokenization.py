@@ -9,6 +9,10 @@ Vocabulary ids: the special tokens ``<unk> <pad> <s> </s>`` take ids 0-3, then w
 frequency; tied words come in reverse order of first appearance in the corpus (gensim's
 `sort_by_descending_frequency`), so ``restrict_vocab=N`` selects the same words as gensim does
 (`finalize_vocabulary`, shared by `WordTokenizer.train` and `load_corpus`).
+
+Decoding: every token decodes with the space before it (``decode([the, cat]) == " the cat"``), as GPT-2's
+words do, so a decoded continuation starts with the space that separates it from the text before it:
+transformers' text-generation pipeline appends the decoded new tokens to the prompt as they are.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property, lru_cache
 
 import numpy as np
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
 from transformers import TokenizersBackend
 
 from ..errors import CorpusError, HFEmbeddingsError
@@ -83,6 +87,20 @@ def _ascii_line_lengths(text: str) -> np.ndarray:
     return np.diff(np.concatenate([[0], ends, [len(starts)]])).astype(np.int64)
 
 
+def word_decoder() -> decoders.Decoder:
+    """The decoder of a word-level backend: each token becomes " token" (see the module docstring)."""
+    return decoders.Replace(Regex("^"), " ")
+
+
+def ensure_word_decoder(backend: Tokenizer) -> Tokenizer:
+    """Give `backend` the word decoder when it has none (a tokenizer.json written before it existed decodes
+    a continuation without its space: "the king" + "of the" read "the kingof the"); a decoder already there
+    is kept. Returns `backend`."""
+    if backend.decoder is None:
+        backend.decoder = word_decoder()
+    return backend
+
+
 def build_backend(
     vocab: dict[str, int],
     *,
@@ -107,6 +125,7 @@ def build_backend(
     if split_punctuation:
         splits.append(pre_tokenizers.Punctuation(behavior="isolated"))
     backend.pre_tokenizer = pre_tokenizers.Sequence(splits)
+    backend.decoder = word_decoder()
     return backend
 
 
@@ -417,6 +436,14 @@ class WordTokenizer(TokenizersBackend):
         return WordTokenizer.from_vocabulary(
             kept, kept_counts, unk_count=int(counts[remap == 0].sum()), stats=stats, **options
         )
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        """`PreTrainedTokenizerBase.from_pretrained`, with the word decoder added to a tokenizer.json saved
+        without one (see `ensure_word_decoder`)."""
+        tok = super().from_pretrained(*args, **kwargs)
+        ensure_word_decoder(tok.backend_tokenizer)
+        return tok
 
     # --- counts ---------------------------------------------------------------------------------------
     @cached_property

@@ -49,6 +49,10 @@ class NNLMConfig(EmbeddingConfig):
             Passes over the training windows.
         validation_fraction (`float`, *optional*, defaults to 0.0):
             Lines held out for the per-epoch held-out perplexity (0 = none).
+        generate_unk (`bool`, *optional*, defaults to `False`):
+            Let `generate()` produce `<unk>`. By default `<unk>` is in the generation config's
+            `suppress_tokens` (with `<pad>` and `<s>`), set when the model is created or loaded; for one call,
+            `model.generate(..., suppress_tokens=[1, 2])` allows it too.
         unk_token_id (`int`, *optional*, defaults to 0):
             Id of the `<unk>` token.
         pad_token_id (`int`, *optional*, defaults to 1):
@@ -83,6 +87,7 @@ class NNLMConfig(EmbeddingConfig):
         weight_decay: float = 0.0,
         epochs: int = 5,
         validation_fraction: float = 0.0,
+        generate_unk: bool = False,
         unk_token_id: int = 0,
         pad_token_id: int = 1,
         bos_token_id: int = 2,
@@ -138,6 +143,7 @@ class NNLMConfig(EmbeddingConfig):
         self.weight_decay = float(weight_decay)
         self.epochs = epochs
         self.validation_fraction = float(validation_fraction)
+        self.generate_unk = bool(generate_unk)
         self.unk_token_id = unk_token_id
         super().__init__(
             pad_token_id=pad_token_id,

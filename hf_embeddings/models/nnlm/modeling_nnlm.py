@@ -207,6 +207,26 @@ class NNLMForCausalLM(StaticEmbeddingMixin, NNLMPreTrainedModel, GenerationMixin
             self.generation_config.suppress_tokens = [
                 t for t in (config.pad_token_id, config.bos_token_id) if t is not None
             ]
+        self._suppress_unk()
+
+    def _suppress_unk(self) -> None:
+        """Put `<unk>` in the generation config's `suppress_tokens` unless `config.generate_unk`: a
+        generated `<unk>` says only "some rare word", and on a real corpus it is among the likeliest."""
+        unk = self.config.unk_token_id
+        gc = self.generation_config
+        if gc is None or unk is None or getattr(self.config, "generate_unk", False):
+            return
+        suppressed = list(gc.suppress_tokens or [])
+        if unk not in suppressed:
+            gc.suppress_tokens = [*suppressed, unk]
+
+    def adjust_generation_fn(self, generation_config, *args, **kwargs):
+        """transformers' loading of `generation_config.json`, then `<unk>` suppressed as at creation
+        (folders saved before it was written there); a `generation_config` passed to `from_pretrained` is
+        kept as given."""
+        super().adjust_generation_fn(generation_config, *args, **kwargs)
+        if generation_config is None:
+            self._suppress_unk()
 
     # --- transformers plumbing ------------------------------------------------------------------------
     def get_output_embeddings(self) -> nn.Linear | None:
