@@ -130,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     ci.add_argument("--license", help="licence of the vectors (model card metadata, e.g. apache-2.0)")
     ci.add_argument("--language", help="language code of the vectors (model card metadata, e.g. en)")
     ci.add_argument("--model", default="word2vec", help="family of the folder: word2vec (default) or glove")
+    ci.add_argument(
+        "--allow-non-finite",
+        action="store_true",
+        help="keep NaN/infinite values (a file with any is refused by default)",
+    )
     ce = csub.add_parser(
         "export",
         help="model folder -> word2vec (text/binary) or GloVe text file, or a sentence-transformers / model2vec "
@@ -159,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("path")
     ps.add_argument("repo_id")
     ps.add_argument("--private", action="store_true")
+    ps.add_argument(
+        "--include-caches",
+        action="store_true",
+        help="also upload training caches (GloVe's co-occurrence matrix)",
+    )
 
     cd = sub.add_parser("card", help="rewrite the model card (README.md) of a model folder from its contents")
     cd.add_argument("path")
@@ -302,6 +312,7 @@ def cmd_convert(args) -> int:
             license=args.license,
             language=args.language,
             model=args.model,
+            allow_non_finite=args.allow_non_finite,
         )
         print(f"wrote {path}")
     else:
@@ -332,7 +343,7 @@ def _convert_elmo(args) -> int:
 def cmd_push(args) -> int:
     from .hub.push import push_folder
 
-    print(push_folder(args.path, args.repo_id, private=args.private))
+    print(push_folder(args.path, args.repo_id, private=args.private, include_caches=args.include_caches))
     return 0
 
 

@@ -29,9 +29,12 @@ STATIC_TENSOR = "embeddings"  # model2vec's key; sentence-transformers' StaticEm
 
 
 def read_vectors(
-    path: str | os.PathLike, fmt: str = "auto", limit: int | None = None
+    path: str | os.PathLike, fmt: str = "auto", limit: int | None = None, *, allow_non_finite: bool = False
 ) -> tuple[list[str], np.ndarray]:
-    """Return (words, vectors) from a word2vec text/binary or GloVe text file (format detected by default)."""
+    """Return (words, vectors) from a word2vec text/binary or GloVe text file (format detected by default).
+
+    A malformed file raises FormatError naming the file and line; NaN/inf values are refused unless
+    `allow_non_finite`."""
     if fmt not in FORMATS:
         raise HFEmbeddingsError(f"unknown vector format {fmt!r} (expected one of {', '.join(FORMATS)})")
     if not Path(path).is_file():
@@ -39,8 +42,10 @@ def read_vectors(
     if fmt == "auto":
         fmt = _detected_format(path)
     if fmt == "glove":
-        return read_glove_format(path, limit=limit)
-    return read_word2vec_format(path, binary=(fmt == "word2vec-binary"), limit=limit)
+        return read_glove_format(path, limit=limit, allow_non_finite=allow_non_finite)
+    return read_word2vec_format(
+        path, binary=(fmt == "word2vec-binary"), limit=limit, allow_non_finite=allow_non_finite
+    )
 
 
 def _detected_format(path: str | os.PathLike) -> str:
@@ -66,6 +71,7 @@ def import_vectors(
     license: str | None = None,
     language: str | None = None,
     model: str = "word2vec",
+    allow_non_finite: bool = False,
 ) -> Path:
     """Write a model folder (loadable with AutoModel) holding the vectors of a word2vec/GloVe file.
 
@@ -78,6 +84,8 @@ def import_vectors(
     special row instead of becoming a word. The file has no counts, so none are saved. The folder is a
     complete Hub repo (remote code, card); `conversion.json` records the source file, and `base_model`
     (the Hub id the vectors come from, if any), `license` and `language` go to the card's metadata.
+    A file with NaN or infinite values is refused (FormatError naming the line) unless
+    `allow_non_finite`; nothing is written for a file that fails to read.
     """
     from ..models.family import get_family
 
@@ -85,7 +93,7 @@ def import_vectors(
     check_output_dir(output_dir, overwrite)  # refused before the file is read
     if fmt == "auto" and Path(path).is_file():
         fmt = _detected_format(path)
-    words, vectors = read_vectors(path, fmt, limit)
+    words, vectors = read_vectors(path, fmt, limit, allow_non_finite=allow_non_finite)
     special_rows = {w: i for i, w in enumerate(words) if w in SPECIAL_TOKENS}
     keep = [i for i, w in enumerate(words) if w not in special_rows]
     tokenizer = WordTokenizer.from_vocabulary(

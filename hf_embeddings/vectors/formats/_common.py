@@ -1,8 +1,9 @@
 """Helpers shared by the word2vec and GloVe readers and writers.
 
-Reading: argument checks, opening (compressed files looked through), word decoding, duplicate
-detection and error excerpts. Writing: table and word checks, exact text rows, atomic output, and
-:func:`write_table`, the writer behind both ``write_word2vec_format`` and ``write_glove_format``.
+Reading: argument checks, opening (compressed files looked through), bounded line reading, word
+decoding, duplicate detection, the finiteness check, the cut-last-row check and error excerpts.
+Writing: table and word checks, exact text rows, atomic output, and :func:`write_table`, the writer
+behind both ``write_word2vec_format`` and ``write_glove_format``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import lzma
 import os
 import re
 import secrets
+import stat
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
@@ -29,6 +32,18 @@ PathLike = str | os.PathLike
 
 BOM = b"\xef\xbb\xbf"
 _WS_RE = re.compile(r"[ \t\n\r\x0b\x0c]")
+
+#: A "word" longer than this means the file is garbled (binary records; the word part of a text row).
+MAX_WORD_BYTES = 1 << 16
+#: The most bytes one value of a text row may take, separators included: a float64 ``repr`` is at most
+#: 24 characters and word2vec.c's ``"%lf "`` of 3.4e38 is 47. A text line longer than a word plus this
+#: much per value cannot be a row of that dimension and is refused before it is split.
+MAX_BYTES_PER_VALUE = 64
+#: Longest first row of a headerless (GloVe) file when ``dim`` is not given, i.e. before the dimension
+#: is known: 16K values even at the full 64 bytes, 65K at ``%.9g``. Longer rows need ``dim=``.
+MAX_FIRST_ROW_BYTES = 1 << 20
+#: Values checked for NaN/inf at a time while a table is filled (bounds the boolean temporary).
+_FINITE_CHECK_VALUES = 1 << 16
 
 
 # --------------------------------------------------------------------------- reading
@@ -90,10 +105,14 @@ def decode_word(raw: bytes, unicode_errors: str, path: PathLike, where: str, lin
         ) from None
 
 
-def unique_rows(rows: Iterable[tuple[str, Any, int]], path: PathLike, unit: str) -> Iterator[tuple[str, Any]]:
-    """Pass rows through, raising on the first word seen twice (a silent overwrite would lose a vector)."""
+def unique_rows(
+    rows: Iterable[tuple[str, Any, int, int]], path: PathLike, unit: str
+) -> Iterator[tuple[str, Any, int]]:
+    """Pass ``(word, values, pos, loc)`` rows on as ``(word, values, loc)``, raising on the first word
+    seen twice (a silent overwrite would lose a vector). ``pos`` is the line (text) or entry (binary)
+    number, ``loc`` what errors about the row name: the line (text) or byte offset (binary)."""
     seen: dict[str, int] = {}
-    for word, values, pos in rows:
+    for word, values, pos, loc in rows:
         first = seen.setdefault(word, pos)
         if first != pos:
             raise FormatError(
@@ -101,12 +120,132 @@ def unique_rows(rows: Iterable[tuple[str, Any, int]], path: PathLike, unit: str)
                 path=path,
                 line=pos if unit == "line" else None,
             )
-        yield word, values
+        yield word, values, loc
+
+
+def plain_file_size(f: IO[bytes]) -> int | None:
+    """The size of ``f`` if it is an uncompressed regular file (what the header is checked against)."""
+    if isinstance(f, COMPRESSED_FILE_TYPES):
+        return None
+    try:
+        st = os.fstat(f.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def row_bytes_limit(dim: int) -> int:
+    """The longest text line (newline included) a row of ``dim`` values may be."""
+    return min(MAX_WORD_BYTES + MAX_BYTES_PER_VALUE * dim, sys.maxsize - 1)
+
+
+def read_line(readline: Any, limit: int, path: PathLike, line: int, why: str) -> bytes:
+    """Read one line of at most ``limit`` bytes (newline included) without ever holding more.
+
+    A longer line raises FormatError (``why`` says where the limit comes from): one huge "row" would
+    otherwise be read whole and split into millions of objects.
+    """
+    raw = readline(limit + 1)
+    if len(raw) > limit:
+        raise FormatError(
+            f"line is longer than {limit} bytes, more than {why}",
+            path=path,
+            line=line,
+            expected=f"at most {limit} bytes",
+            found=f"a longer line starting {preview(raw)}",
+        )
+    return raw
+
+
+def check_last_row(raw: bytes, values: Sequence[bytes], path: PathLike, line: int, word: str) -> None:
+    """Refuse a last line that looks cut: it has all its values but ends the file without a newline
+    while its last value is shorter (sign aside) than every other value of the row.
+
+    Every writer (ours, gensim, word2vec.c, GloVe) ends each row with a newline, so a file that stops
+    mid-row usually stops inside a number (``0.12`` where ``0.1234`` was); rows with missing values
+    are refused by the value count already. A complete last row without the final newline whose values
+    are alike (``a 1 2 3``) or which ends in whitespace is read as it is.
+    """
+    if len(values) < 2 or raw[-1:].isspace():
+        return
+    last = len(values[-1].lstrip(b"+-"))
+    shortest = min(len(v.lstrip(b"+-")) for v in values[:-1])
+    if last < shortest:
+        raise FormatError(
+            f"the file ends inside the row of word {word!r}, which has no final newline and whose last "
+            f"value is shorter than the others: the file looks truncated (end it with a newline if the "
+            f"row is complete)",
+            path=path,
+            line=line,
+            expected=f"a last value of at least {shortest} characters, then a newline",
+            found=preview(values[-1]),
+        )
+
+
+class FiniteCheck:
+    """Refuse NaN/inf (parsed, or out of range for the output dtype) in a table filled row by row,
+    at no per-row cost.
+
+    The reader calls ``check(table, filled, words)`` whenever ``filled`` (rows stored so far) reaches
+    ``next`` (every ~64K values) and once at the end: the rows stored since the last check are tested
+    with one vectorised ``np.isfinite(...).all()``. Row ``r`` of ``table`` is ``words[word_base + r]``.
+    Only when a row fails is ``locate(index)`` called, to find its line (text) or byte offset (binary,
+    with ``binary=True``) by reading the file again up to that row. ``enabled=False``
+    (``allow_non_finite=True``) turns it off: ``next`` is then never reached.
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        dim: int,
+        enabled: bool,
+        locate: Any = None,
+        *,
+        binary: bool = False,
+        word_base: int = 0,
+    ) -> None:
+        self.path, self.enabled, self.locate, self.binary = path, enabled, locate, binary
+        self.word_base = word_base
+        self.step = max(1, _FINITE_CHECK_VALUES // max(dim, 1))
+        self.start = 0  # first table row not yet checked
+        self.next = self.step if enabled else -1
+
+    def check(self, table: np.ndarray, filled: int, words: Sequence[str]) -> None:
+        if not self.enabled or filled <= self.start:
+            return
+        block = table[self.start : filled]
+        if not np.isfinite(block).all():
+            row = int((~np.isfinite(block)).any(axis=1).argmax())
+            index = self.word_base + self.start + row
+            self.fail(words[index], block[row], self.locate(index), index + 1)
+        self.start = filled
+        self.next = filled + self.step
+
+    def check_row(self, word: str, vector: np.ndarray, loc: int, entry: int) -> None:
+        """Check one row at once (the ``iter_*`` readers)."""
+        if self.enabled and not np.isfinite(vector).all():
+            self.fail(word, vector, loc, entry)
+
+    def fail(self, word: str, vector: np.ndarray, loc: int, entry: int) -> None:
+        col = int((~np.isfinite(vector)).argmax())
+        message = (
+            f"non-finite value for word {word!r} (value {col + 1} of {len(vector)}); "
+            f"pass allow_non_finite=True (convert import: --allow-non-finite) to read it anyway"
+        )
+        if self.binary:
+            message = f"entry {entry} (byte offset {loc}): {message}"
+        raise FormatError(
+            message,
+            path=self.path,
+            line=None if self.binary else loc,
+            expected=f"a finite {vector.dtype} number",
+            found=repr(float(vector[col])),
+        )
 
 
 def parse_header(line: bytes) -> tuple[int, int] | None:
     """``(count, dim)`` if ``line`` is exactly two integers (a word2vec ``"N D"`` header), else None."""
-    parts = line.split()
+    parts = line.split(None, 2)  # at most 3 pieces: a long row is not split into all its tokens
     if len(parts) != 2:
         return None
     try:

@@ -5,9 +5,14 @@ Both formats start with a ``"N D"`` header line (vector count, dimension). Text 
 float32 and usually a ``"\\n"`` (the C tool writes it, gensim does not; both are read).
 
 Readers stream: the ``(N, D)`` array is allocated from the header and filled record by record,
-so a 3M-word file never exists twice in memory. Every malformed file raises
-:class:`~hf_embeddings.errors.FormatError` naming the file and the line (text) or entry
-(binary), never a bare numpy/struct/UnicodeDecodeError. Writers are atomic: they write a
+so a 3M-word file never exists twice in memory. The header is checked against the file size first
+(a binary record takes at least ``4 D + 2`` bytes, a text row ``2 D + 1`` plus its newline): a
+75-byte file claiming 600M words, or a compressed file (whose size is unknown), gets an array that
+grows with the rows actually read, and is refused where it falls short of its header. A text line longer than a word
+plus 64 bytes per value is refused before it is split. NaN and infinite values (also a number out of
+float32 range, such as ``1e39``) are refused unless ``allow_non_finite=True``. Every malformed file
+raises :class:`~hf_embeddings.errors.FormatError` naming the file and the line (text) or entry and
+byte offset (binary), never a bare numpy/struct/UnicodeDecodeError/MemoryError. Writers are atomic: they write a
 temporary file next to the target and ``os.replace`` it, so a crash or a bad word never leaves
 a half-written file behind.
 """
@@ -26,14 +31,20 @@ from ...errors import FormatError, HFEmbeddingsError
 from ..keyed_vectors import gensim_keyed_vectors
 from ._common import (
     BOM,
+    MAX_WORD_BYTES,
+    FiniteCheck,
     PathLike,
+    check_last_row,
     check_read_args,
     check_table,
     decode_word,
     is_float,
     parse_header,
+    plain_file_size,
     preview,
+    read_line,
     reading,
+    row_bytes_limit,
     unique_rows,
     write_table,
 )
@@ -50,7 +61,8 @@ __all__ = [
 VectorFormat = Literal["word2vec_binary", "word2vec_text", "glove_text"]
 
 _CHUNK = 1 << 20  # bytes read at a time from binary files
-_MAX_WORD_BYTES = 1 << 16  # a "word" longer than this means the file is garbled
+_MAX_WORD_BYTES = MAX_WORD_BYTES  # a "word" longer than this means the file is garbled
+_FIRST_ALLOCATION_BYTES = 4 << 20  # first array of a file of unknown size; then doubled as rows arrive
 _MAX_HEADER_BYTES = 1 << 10
 _MAX_SNIFF_BYTES = 1 << 22
 _ASCII_WS = b" \t\n\r\x0b\x0c"  # exactly what bytes.split() splits on
@@ -69,6 +81,38 @@ def _allocate(count: int, dim: int, dtype: np.dtype, path: PathLike) -> np.ndarr
             path=path,
             line=1,
         ) from None
+
+
+def _grow(vectors: np.ndarray, count: int, path: PathLike) -> np.ndarray:
+    """Make room for one more row (file of unknown size): the first rows get ~4 MiB, then the capacity
+    doubles, never past ``count``, so memory follows what has actually been read, not the header."""
+    rows, dim = vectors.shape
+    first = max(1, _FIRST_ALLOCATION_BYTES // (dim * vectors.dtype.itemsize))
+    new = min(count, max(first, 2 * rows))
+    try:
+        vectors.resize((new, dim), refcheck=False)  # realloc: no copy where the OS can remap
+    except (MemoryError, ValueError):
+        raise FormatError(
+            f"cannot allocate a {new} x {dim} array for the vectors read so far; pass limit= to read fewer",
+            path=path,
+        ) from None
+    return vectors
+
+
+def _fits(f: IO[bytes], count: int, dim: int, header_len: int, binary: bool) -> bool:
+    """Whether ``count`` rows of ``dim`` values can fit in what follows the header of ``f``.
+
+    Only then is the ``(count, dim)`` array allocated up front (it is then at most ~2x the file for
+    float32). A header that claims more than the file can hold (600M x 300 in 75 bytes), or a file of
+    unknown size (compressed, a pipe), gets an array that grows with the rows actually read instead,
+    and the reader stops at the exact record where the file falls short of the claim.
+    """
+    size = plain_file_size(f)
+    if size is None:
+        return False
+    # binary: word (>= 1 byte) + space + 4 D bytes; text: word + D x (separator + digit), newlines between
+    need = count * (4 * dim + 2) if binary else count * (2 * dim + 2) - 1
+    return need <= size - header_len
 
 
 def _read_header(f: IO[bytes], path: PathLike) -> tuple[int, int, int]:
@@ -141,7 +185,7 @@ def detect_vector_format(path: PathLike) -> VectorFormat:
             raise FormatError("file is empty", path=path)
         header = parse_header(first)
         if header is None:
-            fields = first.split()
+            fields = first.rsplit(None, 1)  # the last field; a long row is not split into all its tokens
             if len(fields) >= 2 and is_float(fields[-1]):
                 return "glove_text"
             raise FormatError(
@@ -167,27 +211,37 @@ def _text_rows(
     dim: int,
     unicode_errors: str,
     check_trailing: bool,
-) -> Iterator[tuple[str, list[float], int]]:
-    """Yield (word, values, line number) for ``count`` text rows after the header (line 1)."""
+) -> Iterator[tuple[str, list[float], int, int]]:
+    """Yield (word, values, line number, line number) for ``count`` text rows after the header (line 1).
+
+    Lines are read at most :func:`row_bytes_limit` bytes at a time and split into at most ``dim + 2``
+    pieces, so a hostile line costs memory in proportion to the declared dimension, not its length.
+    """
     line_no = 1
     read = 0
     readline = f.readline
+    limit = row_bytes_limit(dim)
+    why = f"a word and {dim} values (the header's dimension) can take"
     while read < count:
-        raw = readline()
         line_no += 1
+        raw = read_line(readline, limit, path, line_no, why)
         if not raw:
             raise FormatError(f"header declares {declared} vectors, file ends after {read}", path=path)
-        fields = raw.split()
+        fields = raw.split(None, dim + 1)
         if not fields:
             continue  # blank lines carry nothing
         word = decode_word(fields[0], unicode_errors, path, f"vector {read + 1}", line_no)
         if len(fields) != dim + 1:
+            found = str(len(fields) - 1)
+            if len(fields) > dim + 1:  # the last piece is the unsplit rest of the line
+                rest = fields[-1]
+                found = str(dim + len(rest.split())) if len(rest) <= 1 << 20 else f"more than {dim}"
             raise FormatError(
                 f"wrong number of values for word {word!r}",
                 path=path,
                 line=line_no,
                 expected=f"{dim} (from the header)",
-                found=str(len(fields) - 1),
+                found=found,
             )
         try:
             values = list(map(float, fields[1:]))
@@ -200,12 +254,14 @@ def _text_rows(
                 expected="a number",
                 found=preview(bad),
             ) from None
-        yield word, values, line_no
+        if not raw.endswith(b"\n"):  # the file's last line
+            check_last_row(raw, fields[1:], path, line_no, word)
+        yield word, values, line_no, line_no
         read += 1
     if check_trailing:
-        for raw in iter(readline, b""):
+        while raw := read_line(readline, limit, path, line_no + 1, why):
             line_no += 1
-            if raw.strip():
+            if not raw.isspace():
                 raise FormatError(
                     f"header declares {declared} vectors but the file holds more",
                     path=path,
@@ -224,8 +280,9 @@ def _binary_rows(
     unicode_errors: str,
     check_trailing: bool,
     offset: int,
-) -> Iterator[tuple[str, np.ndarray, int]]:
-    """Yield (word, float32 view, entry number) for ``count`` binary records, reading 1 MiB chunks.
+) -> Iterator[tuple[str, np.ndarray, int, int]]:
+    """Yield (word, float32 view, entry number, byte offset) for ``count`` binary records, reading
+    1 MiB chunks (never more at once, whatever the header claims).
 
     ``offset`` is the file position of the first record, used to report byte offsets in errors.
     Leading newlines before a word are skipped, so files with and without a newline after each
@@ -269,20 +326,26 @@ def _binary_rows(
                 found=preview(buf[pos : sp + 1]),
             )
         word = decode_word(word_bytes, unicode_errors, path, where, None)
+        record = base + sp - len(word_bytes)  # where the word starts
         end = sp + 1 + vec_bytes
-        while end > len(buf):
-            chunk = f.read(max(_CHUNK, end - len(buf)))
-            if not chunk:
-                raise FormatError(
-                    f"{where}: truncated vector for word {word!r}; header declares {declared} vectors, "
-                    f"file ends after {i}",
-                    path=path,
-                    expected=f"{vec_bytes} bytes",
-                    found=f"{len(buf) - sp - 1} bytes",
-                )
+        if end > len(buf):
             base += pos
-            buf, sp, end, pos = buf[pos:] + chunk, sp - pos, end - pos, 0
-        yield word, np.frombuffer(buf, dtype="<f4", count=dim, offset=sp + 1), entry
+            sp, end = sp - pos, end - pos
+            parts, have = [buf[pos:]], len(buf) - pos
+            while have < end:  # chunk by chunk: memory follows what the file really holds
+                chunk = f.read(_CHUNK)
+                if not chunk:
+                    raise FormatError(
+                        f"{where}: truncated vector for word {word!r}; header declares {declared} vectors, "
+                        f"file ends after {i}",
+                        path=path,
+                        expected=f"{vec_bytes} bytes",
+                        found=f"{have - sp - 1} bytes",
+                    )
+                parts.append(chunk)
+                have += len(chunk)
+            buf, pos = b"".join(parts), 0
+        yield word, np.frombuffer(buf, dtype="<f4", count=dim, offset=sp + 1), entry, record
         pos = end
     if check_trailing:
         rest = buf[pos:]
@@ -305,8 +368,9 @@ def _binary_rows(
 @contextmanager
 def _word2vec_records(
     path: PathLike, binary: bool | None, limit: int | None, unicode_errors: str
-) -> Iterator[tuple[int, int, Iterator[tuple[str, Any]]]]:
-    """Open a word2vec file and yield (rows to read, dim, record iterator) with duplicates rejected."""
+) -> Iterator[tuple[int, int, bool, bool, Iterator[tuple[str, Any, int]]]]:
+    """Open a word2vec file and yield (rows to read, dim, binary, size checked, iterator of
+    (word, values, line or byte offset)) with duplicates rejected."""
     if binary is None:
         kind = detect_vector_format(path)
         if kind == "glove_text":
@@ -316,12 +380,13 @@ def _word2vec_records(
     with reading(path) as f:
         declared, dim, header_len = _read_header(f, path)
         count = declared if limit is None else min(declared, limit)
+        sized = _fits(f, count, dim, header_len, binary)
         check_trailing = limit is None
         if binary:
             rows = _binary_rows(f, path, count, declared, dim, unicode_errors, check_trailing, header_len)
         else:
             rows = _text_rows(f, path, count, declared, dim, unicode_errors, check_trailing)
-        yield count, dim, unique_rows(rows, path, "entry" if binary else "line")
+        yield count, dim, binary, sized, unique_rows(rows, path, "entry" if binary else "line")
 
 
 # --------------------------------------------------------------------------- public readers
@@ -335,6 +400,7 @@ def iter_word2vec_format(
     unicode_errors: str = "strict",
     dtype: DTypeLike = np.float32,
     no_header: bool = False,
+    allow_non_finite: bool = False,
 ) -> Iterator[tuple[str, np.ndarray]]:
     """Yield ``(word, vector)`` pairs one at a time, for files too large to hold in memory.
 
@@ -344,11 +410,26 @@ def iter_word2vec_format(
     if no_header:
         if binary:
             raise ValueError("no_header=True applies to text files only: binary word2vec always has a header")
-        yield from iter_glove_format(path, limit=limit, unicode_errors=unicode_errors, dtype=out_dtype)
+        yield from iter_glove_format(
+            path,
+            limit=limit,
+            unicode_errors=unicode_errors,
+            dtype=out_dtype,
+            allow_non_finite=allow_non_finite,
+        )
         return
-    with _word2vec_records(path, binary, limit, unicode_errors) as (_, _, rows):
-        for word, values in rows:
-            yield word, np.array(values, dtype=out_dtype)
+    with _word2vec_records(path, binary, limit, unicode_errors) as (_, dim, is_binary, _, rows):
+        finite = FiniteCheck(path, dim, not allow_non_finite, binary=is_binary)
+        # float32 records cannot overflow a float32/float64 array: no warning to silence there
+        quiet = out_dtype.itemsize < (4 if is_binary else 8)
+        for i, (word, values, loc) in enumerate(rows):
+            if quiet:
+                with np.errstate(over="ignore", invalid="ignore"):  # out of range -> inf -> refused
+                    vector = np.array(values, dtype=out_dtype)
+            else:
+                vector = np.array(values, dtype=out_dtype)
+            finite.check_row(word, vector, loc, i + 1)
+            yield word, vector
 
 
 def read_word2vec_format(
@@ -359,6 +440,7 @@ def read_word2vec_format(
     unicode_errors: str = "strict",
     dtype: DTypeLike = np.float32,
     no_header: bool = False,
+    allow_non_finite: bool = False,
 ) -> tuple[list[str], np.ndarray]:
     """Read a word2vec text or binary file (optionally .gz/.bz2/.xz) into ``(words, vectors)``.
 
@@ -367,20 +449,51 @@ def read_word2vec_format(
     ``bytes.decode``: the C tool truncates long words mid-character, which ``'replace'`` or
     ``'ignore'`` tolerate. ``no_header=True`` reads headerless text (GloVe-style, see
     :func:`~hf_embeddings.vectors.formats.glove.read_glove_format`). The array is allocated once from the
-    header and filled as the file streams by; without ``limit`` the whole file is validated,
-    including that it holds exactly the declared number of vectors.
+    header and filled as the file streams by (a compressed file's array grows with the rows read
+    instead); without ``limit`` the whole file is validated, including that it holds exactly the
+    declared number of vectors. NaN, infinity and values out of ``dtype``'s range raise FormatError
+    naming the line (entry and byte offset for binary files) unless ``allow_non_finite=True``.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "v.txt")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("2 3\\na 1 2 3\\nb 1 2 1e999\\n")
+    >>> read_word2vec_format(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    hf_embeddings.errors.FormatError: ...v.txt, line 3: non-finite value for word 'b' (value 3 of 3); ...
+    >>> read_word2vec_format(path, allow_non_finite=True)[1][1]
+    array([ 1.,  2., inf], dtype=float32)
     """
     out_dtype = check_read_args(limit, unicode_errors, dtype)
     if no_header:
         if binary:
             raise ValueError("no_header=True applies to text files only: binary word2vec always has a header")
-        return read_glove_format(path, limit=limit, unicode_errors=unicode_errors, dtype=out_dtype)
-    with _word2vec_records(path, binary, limit, unicode_errors) as (count, dim, rows):
-        vectors = _allocate(count, dim, out_dtype, path)
+        return read_glove_format(
+            path,
+            limit=limit,
+            unicode_errors=unicode_errors,
+            dtype=out_dtype,
+            allow_non_finite=allow_non_finite,
+        )
+    with _word2vec_records(path, binary, limit, unicode_errors) as (count, dim, is_binary, sized, rows):
+        vectors = _allocate(count if sized else 0, dim, out_dtype, path)
         words: list[str] = []
-        for i, (word, values) in enumerate(rows):
-            words.append(word)
-            vectors[i] = values
+
+        def locate(index: int) -> int:  # error path only: read the file again up to that row
+            with _word2vec_records(path, is_binary, index + 1, unicode_errors) as (*_, again):
+                return [loc for _, _, loc in again][index]
+
+        finite = FiniteCheck(path, dim, not allow_non_finite, locate, binary=is_binary)
+        with np.errstate(over="ignore", invalid="ignore"):  # out-of-range values become inf, then refused
+            for i, (word, values, _) in enumerate(rows):
+                if i == len(vectors):
+                    vectors = _grow(vectors, count, path)
+                words.append(word)
+                vectors[i] = values
+                if i + 1 == finite.next:
+                    finite.check(vectors, i + 1, words)
+        finite.check(vectors, len(words), words)
     return words, vectors
 
 
