@@ -789,3 +789,27 @@ def test_quickstart_runs_elmo_only_when_asked(tmp_path, monkeypatch):
     trained.clear()
     qs.run_quickstart(tmp_path, models=["elmo"], show_progress=False)
     assert trained == [("elmo", {"max_steps": 90})]
+
+
+def test_the_stock_datasets_map_and_padding_collator_recipe_works():
+    """`ds.map(tokenizer, batched=True)` + `DataCollatorWithPadding(tokenizer)`: the recipe every transformers
+    user writes first (it failed on `char_ids`: "excessive nesting")."""
+    import datasets
+    from transformers import DataCollatorWithPadding
+
+    tok = ElmoCharacterTokenizer.from_vocabulary(["the", "cat", "sat", "dog"])
+    ds = datasets.Dataset.from_dict({"text": ["the cat sat", "dog", "the dog sat down"], "label": [1, 0, 1]})
+    ds = ds.map(lambda b: tok(b["text"]), batched=True, remove_columns=["text"])
+    batch = DataCollatorWithPadding(tok)([ds[i] for i in range(3)])
+    assert batch["char_ids"].shape == (3, 4, 50) and batch["labels"].tolist() == [1, 0, 1]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 1, 1]]
+    assert (batch["char_ids"][1, 1:] == 0).all() and batch["input_ids"][1, 1:].tolist() == [
+        tok.pad_token_id
+    ] * 3
+    direct = tok(["the cat sat", "dog", "the dog sat down"], return_tensors="pt")
+    assert torch.equal(batch["char_ids"], direct["char_ids"]) and torch.equal(
+        batch["input_ids"], direct["input_ids"]
+    )
+    model = tiny_model(cls=ElmoForSequenceClassification, num_labels=2)
+    out = model(**batch)
+    assert out.logits.shape == (3, 2) and torch.isfinite(out.loss)

@@ -12,7 +12,8 @@ no vocabulary (the softmax is not in the released files) and splits on whitespac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -183,6 +184,51 @@ class ElmoCharacterTokenizer(WordTokenizer):
             data = {k: [row[:n] for row, n in zip(v.tolist(), lengths)] for k, v in enc.items()}
             enc = BatchEncoding({k: v[0] for k, v in data.items()} if single else data)
         return enc
+
+    def pad(self, encoded_inputs, padding=True, max_length=None, pad_to_multiple_of=None,
+            return_attention_mask=None, return_tensors=None, verbose=True, **kwargs) -> BatchEncoding:  # fmt: skip
+        """Pad examples that hold `char_ids` (what `transformers.DataCollatorWithPadding` calls after
+        `dataset.map(tokenizer)`): all-zero character rows, `attention_mask` 0, `input_ids` the pad id, token
+        labels -100; scalar fields (a sequence label) are stacked. Other inputs go to the usual padding."""
+        if isinstance(encoded_inputs, Mapping) and "char_ids" in encoded_inputs:
+            keys = list(encoded_inputs)
+            encoded_inputs = [dict(zip(keys, values)) for values in zip(*(encoded_inputs[k] for k in keys))]
+        if not (
+            isinstance(encoded_inputs, (list, tuple)) and encoded_inputs and "char_ids" in encoded_inputs[0]
+        ):
+            return super().pad(encoded_inputs, padding=padding, max_length=max_length,
+                               pad_to_multiple_of=pad_to_multiple_of, return_attention_mask=return_attention_mask,
+                               return_tensors=return_tensors, verbose=verbose, **kwargs)  # fmt: skip
+        features = [{k: np.asarray(v) for k, v in f.items()} for f in encoded_inputs]
+        lengths = [len(f["char_ids"]) for f in features]
+        T = max(max(lengths), 1)
+        if padding == "max_length" and max_length:
+            T = max(T, max_length)
+        if pad_to_multiple_of:
+            T = -(-T // pad_to_multiple_of) * pad_to_multiple_of
+        widths = {f["char_ids"].shape[-1] for f in features if f["char_ids"].ndim == 2 and len(f["char_ids"])}
+        C = widths.pop() if len(widths) == 1 else MAX_CHARS
+        data: dict[str, Any] = {
+            "char_ids": np.zeros((len(features), T, C), dtype=np.int64),
+            "attention_mask": np.zeros((len(features), T), dtype=np.int64),
+        }
+        for k, (f, n) in enumerate(zip(features, lengths)):
+            if n:
+                data["char_ids"][k, :n] = f["char_ids"].reshape(n, -1)[:, :C]
+                data["attention_mask"][k, :n] = 1
+        for key in features[0]:
+            if key in data:
+                continue
+            values = [f[key] for f in features]
+            if all(v.ndim == 0 for v in values):  # a sequence-level field: stacked
+                data[key] = np.stack(values)
+                continue
+            fill = self.pad_token_id if key == "input_ids" else (-100 if "label" in key else 0)
+            padded = np.full((len(features), T), fill, dtype=np.int64)
+            for k, v in enumerate(values):
+                padded[k, : len(v)] = v[:T]
+            data[key] = padded
+        return BatchEncoding(data, tensor_type=return_tensors)
 
     def char_ids(self, words: Sequence[str], max_chars: int = MAX_CHARS) -> np.ndarray:
         """(len(words), max_chars) character ids of `words` (see `words_to_char_ids`)."""
