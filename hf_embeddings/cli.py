@@ -131,6 +131,16 @@ def build_parser() -> argparse.ArgumentParser:
     ci.add_argument("--language", help="language code of the vectors (model card metadata, e.g. en)")
     ci.add_argument("--model", default="word2vec", help="family of the folder: word2vec (default) or glove")
     ci.add_argument(
+        "--lowercase",
+        action=argparse.BooleanOptionalAction,
+        help="lowercase text before looking words up (default: when the vocabulary has no upper case)",
+    )
+    ci.add_argument(
+        "--split-punctuation",
+        action=argparse.BooleanOptionalAction,
+        help="split punctuation off words (default: when ',' or '.' are words of the file)",
+    )
+    ci.add_argument(
         "--allow-non-finite",
         action="store_true",
         help="keep NaN/infinite values (a file with any is refused by default)",
@@ -313,6 +323,8 @@ def cmd_convert(args) -> int:
             language=args.language,
             model=args.model,
             allow_non_finite=args.allow_non_finite,
+            lowercase=args.lowercase,
+            split_punctuation=args.split_punctuation,
         )
         print(f"wrote {path}")
     else:

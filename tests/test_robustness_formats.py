@@ -456,3 +456,26 @@ def test_fuzzed_files_raise_our_error_or_read_consistently(scratch: Path, fmt: s
     print(f"fuzz {fmt}: {dict(counts)}")
     assert counts["other"] == 0
     assert counts["raised our error"] > 0 and counts["read"] > 0
+
+
+def test_imported_vectors_split_text_like_the_vectors_were_trained(tmp_path, capsys):
+    """`convert import` infers lowercasing and punctuation splitting from the vocabulary (all lower case
+    -> lowercase; ',' and '.' are words -> split them off), and the flags override it."""
+    from hf_embeddings.api import load
+    from hf_embeddings.cli import main
+
+    lower = tmp_path / "lower.txt"
+    lower.write_text("5 2\nparis 1 0\nfrance 0 1\n, 0.5 0.5\n. 0.1 0.2\nnew_york 1 1\n", encoding="utf-8")
+    assert main(["convert", "import", str(lower), "--output-dir", str(tmp_path / "a")]) == 0
+    _, tok = load(tmp_path / "a")
+    assert tok.convert_ids_to_tokens(tok("Paris, France.")["input_ids"]) == ["paris", ",", "france", "."]
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_text("3 2\nParis 1 0\nparis 0 1\nFrance 1 1\n", encoding="utf-8")
+    assert main(["convert", "import", str(mixed), "--output-dir", str(tmp_path / "b")]) == 0
+    _, tok = load(tmp_path / "b")
+    assert tok.convert_ids_to_tokens(tok("Paris paris France")["input_ids"]) == ["Paris", "paris", "France"]
+    argv = ["convert", "import", str(lower), "--output-dir", str(tmp_path / "c"), "--no-lowercase"]
+    assert main([*argv, "--no-split-punctuation"]) == 0
+    _, tok = load(tmp_path / "c")
+    assert tok.convert_ids_to_tokens(tok("Paris, france.")["input_ids"]) == ["<unk>", "<unk>"]
+    capsys.readouterr()

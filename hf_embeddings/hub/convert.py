@@ -72,6 +72,8 @@ def import_vectors(
     language: str | None = None,
     model: str = "word2vec",
     allow_non_finite: bool = False,
+    lowercase: bool | None = None,
+    split_punctuation: bool | None = None,
 ) -> Path:
     """Write a model folder (loadable with AutoModel) holding the vectors of a word2vec/GloVe file.
 
@@ -79,7 +81,10 @@ def import_vectors(
     embeddings and every other parameter is zero (Word2Vec's output table; GloVe's context vectors and
     biases, so that W + W~ is the file's vectors too).
 
-    The vocabulary is kept verbatim (no lowercasing or splitting: the file's words are the tokens). A
+    The vocabulary is kept verbatim (the file's words are the tokens; keys with spaces stay reachable
+    through the query API). How text is split into those words follows the vocabulary unless given:
+    `lowercase` when no word has an upper-case letter (then "Paris" finds "paris"), `split_punctuation`
+    when "," or "." are words themselves (vectors trained on punctuation-split text, as GloVe's). A
     file entry equal to one of our special tokens (word2vec files often start with `</s>`) fills that
     special row instead of becoming a word. The file has no counts, so none are saved. The folder is a
     complete Hub repo (remote code, card); `conversion.json` records the source file, and `base_model`
@@ -96,8 +101,13 @@ def import_vectors(
     words, vectors = read_vectors(path, fmt, limit, allow_non_finite=allow_non_finite)
     special_rows = {w: i for i, w in enumerate(words) if w in SPECIAL_TOKENS}
     keep = [i for i, w in enumerate(words) if w not in special_rows]
+    vocabulary = [words[i] for i in keep]
+    if lowercase is None:
+        lowercase = all(w == w.lower() for w in vocabulary)
+    if split_punctuation is None:
+        split_punctuation = bool({",", "."} & set(vocabulary))
     tokenizer = WordTokenizer.from_vocabulary(
-        [words[i] for i in keep], lowercase=False, unicode_normalization=None, split_punctuation=False
+        vocabulary, lowercase=lowercase, unicode_normalization=None, split_punctuation=split_punctuation
     )
     config = family.config_class(vocab_size=len(tokenizer), vector_size=int(vectors.shape[1]), min_count=1)
     net = family.model_class(config)
@@ -115,6 +125,8 @@ def import_vectors(
         "limit": limit,
         "vectors": int(vectors.shape[0]),
         "vector_size": int(vectors.shape[1]),
+        "lowercase": lowercase,
+        "split_punctuation": split_punctuation,
         "hf_embeddings_version": _package_version(),
     }
     card = {"base_model": base_model, "license": license, "language": language}
