@@ -179,3 +179,23 @@ class StaticEmbeddingMixin:
     def sentence_vectors(self, *args: Any, **kwargs: Any) -> np.ndarray:
         """See :meth:`KeyedVectors.sentence_vectors`."""
         return self.wv.sentence_vectors(*args, **kwargs)
+
+
+class StaticEmbeddingHeadMixin(StaticEmbeddingMixin):
+    """For a training head that holds its static base model under `base_model_prefix`: the input
+    embeddings and the word table are the base's, so the head answers the same queries."""
+
+    def _static_base(self):
+        return getattr(self, self.base_model_prefix)
+
+    def get_input_embeddings(self):
+        return self._static_base().get_input_embeddings()
+
+    def set_input_embeddings(self, value) -> None:
+        self._static_base().set_input_embeddings(value)
+
+    def word_table(self):
+        return self._static_base().word_table()
+
+    def word_table_version(self):
+        return self._static_base().word_table_version()

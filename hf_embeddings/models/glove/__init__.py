@@ -68,6 +68,25 @@ def cooccurrence_for(corpus, config: GloVeConfig, *, cache: bool = True) -> Cooc
     return cooccurrence
 
 
+def resolve_cooccurrence(
+    cooccurrence: Cooccurrence | str | os.PathLike | None, corpus, config: GloVeConfig, *, cache: bool = True
+) -> Cooccurrence:
+    """The co-occurrence matrix to train from: `cooccurrence` as given (a `Cooccurrence`, a `.npz` file
+    or a model folder holding one), else counted with `config`'s settings (or read from the corpus
+    cache when `cache`); its vocabulary must be the config's."""
+    if cooccurrence is None:
+        cooc = cooccurrence_for(corpus, config, cache=cache)
+    elif isinstance(cooccurrence, Cooccurrence):
+        cooc = cooccurrence
+    else:
+        cooc = load_cooccurrence(cooccurrence)
+    if cooc.vocab_size != config.vocab_size:
+        raise HFEmbeddingsError(
+            f"the co-occurrence matrix is over {cooc.vocab_size} ids but the model has {config.vocab_size}"
+        )
+    return cooc
+
+
 class _KeepCooccurrence(TrainerCallback):
     """Hands the training matrix to the model, whose `save_pretrained` writes it beside the weights."""
 
@@ -96,16 +115,7 @@ def build_training_data(
     `cooccurrence` reuses a matrix (a `Cooccurrence`, a `.npz` file or a model folder holding one) instead
     of counting; otherwise it is counted, or read from the corpus cache when `cache`.
     """
-    if cooccurrence is None:
-        cooc = cooccurrence_for(corpus, config, cache=cache)
-    elif isinstance(cooccurrence, Cooccurrence):
-        cooc = cooccurrence
-    else:
-        cooc = load_cooccurrence(cooccurrence)
-    if cooc.vocab_size != config.vocab_size:
-        raise HFEmbeddingsError(
-            f"the co-occurrence matrix is over {cooc.vocab_size} ids but the model has {config.vocab_size}"
-        )
+    cooc = resolve_cooccurrence(cooccurrence, corpus, config, cache=cache)
     on_cpu = torch.device(device).type == "cpu"
     batch = (
         entries_per_batch
@@ -169,6 +179,7 @@ __all__ = [
     "build_training_data",
     "config_from_corpus",
     "cooccurrence_for",
+    "resolve_cooccurrence",
     "count_cooccurrences",
     "glove_loss",
     "load_cooccurrence",

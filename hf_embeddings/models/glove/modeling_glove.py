@@ -14,7 +14,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import ModelOutput
 
-from ...vectors.static_model import StaticEmbeddingMixin
+from ...vectors.static_model import StaticEmbeddingHeadMixin, StaticEmbeddingMixin
 from ..modeling_base import StrictLoadingMixin
 from .configuration_glove import COOCCURRENCE_FILE, GloVeConfig
 
@@ -155,25 +155,13 @@ class GloVeModel(StaticEmbeddingMixin, GloVePreTrainedModel):
         return BaseModelOutput(last_hidden_state=hidden)
 
 
-class GloVeForWeightedLeastSquares(StaticEmbeddingMixin, GloVePreTrainedModel):
+class GloVeForWeightedLeastSquares(StaticEmbeddingHeadMixin, GloVePreTrainedModel):
     """The training head: forward takes a batch of co-occurrence entries and returns glove.c's cost."""
 
     def __init__(self, config: GloVeConfig):
         super().__init__(config)
         self.glove = GloVeModel(config)
         self.post_init()
-
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.glove.embeddings
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.glove.embeddings = value
-
-    def word_table(self) -> torch.Tensor:
-        return self.glove.word_table()
-
-    def word_table_version(self) -> Hashable:
-        return self.glove.word_table_version()
 
     def forward(
         self,

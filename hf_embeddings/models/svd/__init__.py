@@ -22,9 +22,9 @@ from ..family import PREBUILT_BATCH_ARGS, ModelFamily, TrainingData, unwrap_batc
 
 # the counting (chunked, spilled, exact) and its per-corpus cache are GloVe's (data path only: the
 # bundled configuration_svd / modeling_svd import nothing of GloVe)
-from ..glove import cooccurrence_for
+from ..glove import cooccurrence_for, resolve_cooccurrence
 from ..glove.configuration_glove import GloVeConfig
-from ..glove.cooccurrence import Cooccurrence, load_cooccurrence
+from ..glove.cooccurrence import Cooccurrence
 from .configuration_svd import SvdConfig
 from .data_svd import SvdFactorizationBatch
 from .modeling_svd import SvdForFactorization, SvdModel, SvdPreTrainedModel
@@ -103,16 +103,7 @@ def build_training_data(
     with the config's window and weighting; otherwise they are counted, or read from the corpus cache
     when `cache`. `config.seed` None takes the run's `seed` (and records it in the config).
     """
-    if cooccurrence is None:
-        counts = cooccurrence_counts(corpus, config, cache=cache)
-    elif isinstance(cooccurrence, Cooccurrence):
-        counts = cooccurrence
-    else:
-        counts = load_cooccurrence(cooccurrence)
-    if counts.vocab_size != config.vocab_size:
-        raise HFEmbeddingsError(
-            f"the co-occurrence matrix is over {counts.vocab_size} ids but the model has {config.vocab_size}"
-        )
+    counts = resolve_cooccurrence(cooccurrence, corpus, counting_config(config), cache=cache)
     want = counting_config(config)
     if (counts.window_size, counts.symmetric, counts.distance_weighting) != (
         want.window_size,

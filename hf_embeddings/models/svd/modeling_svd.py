@@ -16,7 +16,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import ModelOutput
 
-from ...vectors.static_model import StaticEmbeddingMixin
+from ...vectors.static_model import StaticEmbeddingHeadMixin, StaticEmbeddingMixin
 from ..modeling_base import StrictLoadingMixin
 from .configuration_svd import SvdConfig
 
@@ -108,7 +108,7 @@ class SvdModel(StaticEmbeddingMixin, SvdPreTrainedModel):
         return BaseModelOutput(last_hidden_state=hidden)
 
 
-class SvdForFactorization(StaticEmbeddingMixin, SvdPreTrainedModel):
+class SvdForFactorization(StaticEmbeddingHeadMixin, SvdPreTrainedModel):
     """The training head: the factorisation has a closed form, so "training" is one step whose batch is
     the solution (computed by the family's data path) and whose forward copies it into the model.
 
@@ -121,18 +121,6 @@ class SvdForFactorization(StaticEmbeddingMixin, SvdPreTrainedModel):
         super().__init__(config)
         self.svd = SvdModel(config)
         self.post_init()
-
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.svd.embeddings
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.svd.embeddings = value
-
-    def word_table(self) -> torch.Tensor:
-        return self.svd.word_table()
-
-    def word_table_version(self) -> Hashable:
-        return self.svd.word_table_version()
 
     def forward(
         self,

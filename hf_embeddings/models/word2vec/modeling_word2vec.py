@@ -11,7 +11,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import ModelOutput
 
-from ...vectors.static_model import StaticEmbeddingMixin
+from ...vectors.static_model import StaticEmbeddingHeadMixin, StaticEmbeddingMixin
 from ..modeling_base import StrictLoadingMixin
 from .configuration_word2vec import Word2VecConfig
 
@@ -348,19 +348,13 @@ class Word2VecModel(StaticEmbeddingMixin, Word2VecPreTrainedModel):
         return BaseModelOutput(last_hidden_state=hidden)
 
 
-class Word2VecForNegativeSampling(StaticEmbeddingMixin, Word2VecPreTrainedModel):
+class Word2VecForNegativeSampling(StaticEmbeddingHeadMixin, Word2VecPreTrainedModel):
     """The training head: skip-gram or CBOW with negative sampling; forward returns the summed loss."""
 
     def __init__(self, config: Word2VecConfig):
         super().__init__(config)
         self.word2vec = Word2VecModel(config)
         self.post_init()
-
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.word2vec.embeddings
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.word2vec.embeddings = value
 
     def forward(
         self,
