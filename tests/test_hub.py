@@ -455,7 +455,7 @@ def test_card_model_index_holds_the_measured_numbers_only(copy):
         ("wordsim353", "pearsonr", "Pearson correlation"): results["wordsim353_pearson"],
         ("simlex999", "spearmanr", "Spearman correlation"): results["simlex999_spearman"],
         ("google_analogy", "accuracy", "Accuracy (3CosAdd)"): results["google_analogy_accuracy"],
-        ("google_analogy", "accuracy", "Semantic accuracy (3CosAdd)"): results[
+        ("google_analogy", "semantic_accuracy", "Semantic accuracy (3CosAdd)"): results[
             "google_analogy_semantic_accuracy"
         ],
     }
@@ -1197,3 +1197,60 @@ def test_training_caches_stay_local_unless_asked(hub_env, tmp_path):
     assert not set(cache) & set(hub_env.commits("tester/glove-light")[-1]["files"])
     push_folder(out, "tester/glove-full", include_caches=True)
     assert set(cache) <= set(hub_env.commits("tester/glove-full")[-1]["files"])
+
+
+_HIDE_PACKAGE = f"""
+import sys
+sys.path.extend({SITE_PACKAGES!r})
+class _Hide:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "hf_embeddings" or name.startswith("hf_embeddings."):
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, _Hide)
+"""
+
+
+def _tiny_folder(family: str, root: Path) -> Path:
+    options = {
+        "glove": {"vector_size": 4, "epochs": 2, "window_size": 3},
+        "nnlm": {"context_size": 2, "embedding_dim": 8, "hidden_size": 8, "epochs": 1, "batch_size": 64},
+        "svd": {"vector_size": 4, "window_size": 2},
+    }[family]
+    out = root / family
+    train(family, _corpus(), out, config={**options, "min_count": 1}, device="cpu", show_progress=False)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["word2vec", "glove", "nnlm", "svd"])
+def test_every_code_block_of_a_card_runs(family, folder, tmp_path):
+    """The card's Python examples, run as a user would: the one that imports the package with it, the
+    `trust_remote_code` one in an interpreter where the package cannot be imported."""
+    import re
+
+    out = folder if family == "word2vec" else _tiny_folder(family, tmp_path)
+    blocks = re.findall(r"```python\n(.*?)```", str(build_model_card(out, repo_id=str(out))), re.S)
+    assert len(blocks) >= 2, blocks
+    for code in blocks:
+        with_package = "import hf_embeddings" in code
+        cmd = (
+            [sys.executable, "-c", code]
+            if with_package
+            else [sys.executable, "-I", "-S", "-c", _HIDE_PACKAGE + code]
+        )
+        env = _child_env(tmp_path / "home", offline=True)
+        done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"{code}\n---\n{done.stderr[-3000:]}"
+
+
+def test_card_metrics_have_one_type_each(copy):
+    from huggingface_hub import ModelCard
+
+    from hf_embeddings.api import evaluate_dir
+
+    evaluate_dir(copy)
+    for entry in ModelCard.load(copy / "README.md").data.to_dict()["model-index"]:
+        for result in entry["results"]:
+            types = [m["type"] for m in result["metrics"]]
+            assert len(types) == len(set(types)), result

@@ -91,14 +91,14 @@ KNOWN_RESULTS: dict[str, dict[str, str]] = {
         **_ANALOGY,
         "dataset_type": "google_analogy",
         "dataset_name": "Google analogy",
-        "metric_type": "accuracy",
+        "metric_type": "semantic_accuracy",  # one type per metric: three "accuracy" entries would collide
         "metric_name": "Semantic accuracy (3CosAdd)",
     },
     "google_analogy_syntactic_accuracy": {
         **_ANALOGY,
         "dataset_type": "google_analogy",
         "dataset_name": "Google analogy",
-        "metric_type": "accuracy",
+        "metric_type": "syntactic_accuracy",
         "metric_name": "Syntactic accuracy (3CosAdd)",
     },
 }
