@@ -20,6 +20,18 @@ Deliberate differences from gensim (see the method docstrings):
 * ``most_similar_cosmul(restrict_vocab=N)`` really restricts to the first N words (gensim ignores it);
 * ``n_similarity`` raises ``KeyError`` on an unknown word (gensim silently drops it);
 * ``doesnt_match`` reports ignored unknown words with ``warnings.warn`` (gensim logs them).
+* mutations (``add_vector(s)``, ``__setitem__``, ``sort_by_descending_frequency``,
+  ``intersect_word2vec_format``) first take a private copy of the table: the object then stops following
+  a live source, and never writes into the caller's array;
+* ``add_vectors`` takes string keys only and refuses a new key repeated in one call; ``add_vector`` of
+  an existing word returns its row (gensim returns ``len(self)``);
+* ``load_word2vec_format`` / ``vectors_for_all`` leave ``counts`` unset where gensim makes up descending
+  counts; ``save_word2vec_format`` does not support ``append`` / ``total_vec``;
+* ``evaluate_word_pairs`` returns plain ``(statistic, pvalue)`` tuples where gensim returns scipy results.
+* ``evaluate_word_analogies(similarity_function="most_similar_cosmul")`` really uses 3CosMul (gensim
+  4.4 accepts the argument and always uses 3CosAdd);
+* mutations refresh ``norms`` and the normalised cache (gensim keeps stale norms until
+  ``fill_norms(force=True)``).
 """
 
 from __future__ import annotations
@@ -153,20 +165,34 @@ class KeyedVectors:
         self.key_to_index: dict[str, int] = {w: i for i, w in enumerate(self.index_to_key)}
         if len(self.key_to_index) != len(self.index_to_key):
             raise HFEmbeddingsError("index_to_key contains duplicate words")
-        if counts is not None:
-            counts = np.asarray(counts)
-            if counts.shape != (len(self.index_to_key),):
-                raise HFEmbeddingsError(
-                    f"counts has shape {counts.shape}, expected ({len(self.index_to_key)},) "
-                    "(one count per word)"
-                )
-        self.counts: np.ndarray | None = counts
+        # per-word extra attributes (gensim's ``expandos``); ``counts`` is ``expandos["count"]``
+        self.expandos: dict[str, np.ndarray] = {}
+        self.counts = counts
         self._tokenize = tokenize if tokenize is not None else str.split
         self._version = version
         self._cache_key: Hashable | None = None
         self._normed: torch.Tensor | None = None
         self._nonzero: torch.Tensor | None = None
+        self._norms: torch.Tensor | None = None
         self._normalize_count = 0  # how many times the normalised matrix was (re)computed
+        self._owned: torch.Tensor | None = None  # private copy taken by the first mutation
+
+    @property
+    def counts(self) -> np.ndarray | None:
+        """Per-word corpus counts (the ``"count"`` vector attribute), or None."""
+        return self.expandos.get("count")
+
+    @counts.setter
+    def counts(self, counts: np.ndarray | Sequence[int] | None) -> None:
+        if counts is None:
+            self.expandos.pop("count", None)
+            return
+        counts = np.array(counts)  # a copy: set_vecattr() writes into it
+        if counts.shape != (len(self.index_to_key),):
+            raise HFEmbeddingsError(
+                f"counts has shape {counts.shape}, expected ({len(self.index_to_key)},) (one count per word)"
+            )
+        self.expandos["count"] = counts
 
     # ------------------------------------------------------------------ construction / conversion
     @classmethod
@@ -230,6 +256,7 @@ class KeyedVectors:
             tiny = torch.finfo(x.dtype).tiny
             self._normed = x / norms.clamp_min(tiny).unsqueeze(1)
             self._nonzero = norms > 0
+            self._norms = norms
             self._cache_key = key
             self._normalize_count += 1
         return self._normed
@@ -238,6 +265,7 @@ class KeyedVectors:
         """Drop the cached normalised matrix (only needed after editing a *numpy* source in place)."""
         self._normed = None
         self._nonzero = None
+        self._norms = None
         self._cache_key = None
 
     # ------------------------------------------------------------------ basic access
@@ -340,7 +368,7 @@ class KeyedVectors:
         return min(int(restrict_vocab), len(self)) if restrict_vocab else len(self)
 
     def _vec(self, v: np.ndarray | torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-        t = torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v)
+        t = v if isinstance(v, torch.Tensor) else _as_tensor(v)
         if t.ndim != 1 or t.shape[0] != ref.shape[1]:
             raise HFEmbeddingsError(f"query vector has shape {tuple(t.shape)}, expected ({ref.shape[1]},)")
         return t.detach().to(device=ref.device, dtype=ref.dtype)
@@ -740,6 +768,532 @@ class KeyedVectors:
         mean = self._unit(vecs.mean(0))
         dists = (vecs @ mean).cpu().tolist()
         return min(zip(dists, used))[1]
+
+    # ------------------------------------------------------------------ gensim 4 API: norms, attributes
+    @property
+    def norms(self) -> np.ndarray:
+        """L2 norm of every raw vector (gensim's ``norms`` after ``fill_norms()``), read-only, cached.
+
+        Example::
+
+            >>> KeyedVectors.from_arrays(["a", "b"], [[3, 4], [0, 0]]).norms
+            array([5., 0.], dtype=float32)
+        """
+        self._ensure_normed()
+        arr = self._norms.cpu().numpy()
+        arr.flags.writeable = False
+        return arr
+
+    def fill_norms(self, force: bool = False) -> None:
+        """Compute :attr:`norms` now (``force``: even if the table looks unchanged), as gensim."""
+        if force:
+            self.invalidate()
+        self._ensure_normed()
+
+    def allocate_vecattrs(
+        self, attrs: Iterable[str] | None = None, types: Iterable[Any] | None = None
+    ) -> None:
+        """Create (zero-filled) or resize the per-word attribute arrays to ``len(self)``, as gensim.
+
+        An existing attribute keeps its dtype; a type that cannot be cast to it (``same_kind``) raises
+        ``TypeError`` (gensim requires a sub-dtype, so e.g. an ``int`` into int32 counts is refused there).
+        """
+        if attrs is None:
+            attrs = list(self.expandos)
+            types = [self.expandos[a].dtype for a in attrs]
+        n = len(self.index_to_key)
+        for attr, t in zip(attrs, types if types is not None else []):
+            t = np.int64 if t is int else (object if t is str else t)
+            prev = self.expandos.get(attr)
+            if prev is None:
+                self.expandos[attr] = np.zeros(n, dtype=t)
+                continue
+            if not np.can_cast(np.dtype(t), prev.dtype, casting="same_kind"):
+                raise TypeError(
+                    f"Can't allocate type {t} for attribute {attr}, conflicts with its existing type {prev.dtype}"
+                )
+            if len(prev) != n:
+                grown = np.zeros(n, dtype=prev.dtype)
+                keep = min(n, len(prev))
+                grown[:keep] = prev[:keep]
+                self.expandos[attr] = grown
+
+    def set_vecattr(self, key: str | int, attr: str, val: Any) -> None:
+        """Set the extra attribute ``attr`` (e.g. ``"count"``) of ``key`` to ``val``, as gensim.
+
+        Example::
+
+            >>> kv = KeyedVectors.from_arrays(["a", "b"], np.eye(2))
+            >>> kv.set_vecattr("b", "count", 7)
+            >>> kv.get_vecattr("b", "count"), kv.counts
+            (np.int64(7), array([0, 7]))
+        """
+        self.allocate_vecattrs([attr], [type(val)])
+        self.expandos[attr][self.get_index(key)] = val
+
+    def get_vecattr(self, key: str | int, attr: str) -> Any:
+        """The extra attribute ``attr`` of ``key`` (``KeyError`` for an unknown attribute), as gensim."""
+        return self.expandos[attr][self.get_index(key)]
+
+    # ------------------------------------------------------------------ gensim 4 API: mutation
+    def _owned_source(self) -> torch.Tensor:
+        return self._owned
+
+    def _own_table(self) -> torch.Tensor:
+        """A private copy of the table that mutations may edit (taken once, on the first mutation).
+
+        From then on this object no longer follows its source (a model's live parameter, a numpy array):
+        edits here never write into the caller's array, as gensim's copy never does.
+        """
+        if self._owned is None:
+            self._owned = self._table().clone()
+            self._source = self._owned_source
+            self._version = None
+        return self._owned
+
+    def _set_owned(self, table: torch.Tensor) -> None:
+        self._owned = table
+        self.invalidate()
+
+    def add_vectors(
+        self,
+        keys: str | Sequence[str],
+        weights: Any,
+        extras: dict[str, np.ndarray] | None = None,
+        replace: bool = False,
+    ) -> None:
+        """Append new words and their vectors; existing words keep their vector unless ``replace``.
+
+        As gensim's ``add_vectors``, except: keys must be strings (an int is a row index here), a word
+        repeated among the new keys raises (gensim would index it twice), ``extras`` (attribute ->
+        per-key array) really works, and attribute arrays such as ``counts`` grow with zeros.
+
+        Example::
+
+            >>> kv = KeyedVectors.from_arrays(["a", "b"], np.eye(2, dtype=np.float32))
+            >>> kv.add_vectors(["c", "a"], [[1, 1], [9, 9]])
+            >>> kv.index_to_key, kv["a"], kv["c"]
+            (['a', 'b', 'c'], array([1., 0.], dtype=float32), array([1., 1.], dtype=float32))
+        """
+        single = _is_key(keys)
+        keys = [keys] if single else list(keys)
+        for k in keys:
+            if not isinstance(k, str):
+                raise TypeError(f"keys must be strings, not {type(k).__name__} ({k!r})")
+        w = weights.detach().cpu().numpy() if isinstance(weights, torch.Tensor) else np.asarray(weights)
+        if single or (w.ndim == 1 and len(keys) == 1):
+            w = w.reshape(1, -1)
+        table = self._own_table()
+        if w.shape != (len(keys), table.shape[1]):
+            raise HFEmbeddingsError(f"weights have shape {w.shape}, expected ({len(keys)}, {table.shape[1]})")
+        idx = np.fromiter((self.key_to_index.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        new = idx < 0
+        new_keys = [k for k, is_new in zip(keys, new) if is_new]
+        if len(set(new_keys)) != len(new_keys):
+            raise HFEmbeddingsError("add_vectors(): a new key is repeated in keys")
+        wt = torch.from_numpy(np.array(w)).to(device=table.device, dtype=table.dtype)
+        start = len(self.index_to_key)
+        self.index_to_key.extend(new_keys)
+        self.key_to_index.update(zip(new_keys, range(start, start + len(new_keys))))
+        mask = torch.from_numpy(new).to(table.device)
+        table = torch.cat([table, wt[mask]])
+        extras = extras or {}
+        self.allocate_vecattrs(list(extras), [np.asarray(v).dtype for v in extras.values()])
+        self.allocate_vecattrs()
+        for attr, vals in extras.items():
+            vals = np.asarray(vals)
+            self.expandos[attr][start:] = vals[new]
+            if replace:
+                self.expandos[attr][idx[~new]] = vals[~new]
+        if replace and not new.all():
+            table[torch.from_numpy(idx[~new]).to(table.device)] = wt[~mask]
+        self._set_owned(table)
+
+    def add_vector(self, key: str, vector: Any) -> int:
+        """Add one word and return its row; an existing word keeps its vector and its row is returned.
+
+        (gensim returns ``len(self)`` for an existing word, a row that does not exist.)
+        """
+        if key in self.key_to_index:
+            return self.key_to_index[key]
+        self.add_vectors(
+            [key],
+            np.asarray(vector).reshape(1, -1)
+            if not isinstance(vector, torch.Tensor)
+            else vector.reshape(1, -1),
+        )
+        return len(self) - 1
+
+    def __setitem__(self, keys: str | Sequence[str], weights: Any) -> None:
+        """``kv["w"] = vec`` / ``kv[["a", "b"]] = mat``: add or replace (``add_vectors(replace=True)``)."""
+        if _is_key(keys):
+            keys = [keys]
+            weights = weights.reshape(1, -1)
+        self.add_vectors(list(keys), weights, replace=True)
+
+    def sort_by_descending_frequency(self) -> None:
+        """Reorder rows by descending ``counts``, ties by descending row (as gensim's ``lexsort``)."""
+        if not len(self):
+            return
+        if self.counts is None:
+            raise HFEmbeddingsError(
+                "sort_by_descending_frequency() needs word counts (counts=... or set_vecattr)"
+            )
+        counts = np.asarray(self.counts, dtype=np.int64)
+        order = np.lexsort((-np.arange(len(counts)), -counts))
+        table = self._own_table()
+        self.index_to_key = np.array(self.index_to_key, dtype=object)[order].tolist()
+        self.key_to_index = dict(zip(self.index_to_key, range(len(order))))
+        for attr in list(self.expandos):
+            self.expandos[attr] = self.expandos[attr][order]
+        self._set_owned(table[torch.from_numpy(order).to(table.device)])
+
+    # ------------------------------------------------------------------ gensim 4 API: queries
+    def get_mean_vector(
+        self,
+        keys: Sequence[Any],
+        weights: Sequence[float] | np.ndarray | None = None,
+        pre_normalize: bool = True,
+        post_normalize: bool = False,
+        ignore_missing: bool = True,
+    ) -> np.ndarray:
+        """Weighted mean of word vectors (unit vectors when ``pre_normalize``) and raw vectors, as gensim.
+
+        The sum is divided by the total absolute weight of the inputs used; unknown keys are skipped
+        (``KeyError`` when not ``ignore_missing``); ``post_normalize`` scales the mean to unit length.
+
+        Example::
+
+            >>> kv = KeyedVectors.from_arrays(["a", "b"], [[2, 0], [0, 4]])
+            >>> kv.get_mean_vector(["a", "b", "zz"]), kv.get_mean_vector(["a", "b"], pre_normalize=False)
+            (array([0.5, 0.5], dtype=float32), array([1., 2.], dtype=float32))
+        """
+        if len(keys) == 0:
+            raise ValueError("cannot compute mean with no input")
+        w = np.ones(len(keys)) if weights is None else np.asarray(weights, dtype=np.float64)
+        if w.ndim != 1 or len(keys) != w.shape[0]:
+            raise ValueError("keys and weights array must have same number of elements")
+        src = self._ensure_normed() if pre_normalize else self._table()
+        src = src.to(self._work_dtype(src))
+        mean = torch.zeros(src.shape[1], dtype=src.dtype, device=src.device)
+        total = 0.0
+        for key, weight in zip(keys, w.tolist()):
+            if _is_vector(key):
+                mean = mean + weight * self._vec(key, src)
+            elif self.has_index_for(key):
+                mean = mean + weight * src[self.get_index(key)]
+            elif not ignore_missing:
+                raise KeyError(f"Key '{key}' not present in vocabulary")
+            else:
+                continue
+            total += abs(weight)
+        if total > 0:
+            mean = mean / total
+        if post_normalize:
+            mean = self._unit(mean)
+        return mean.cpu().numpy()
+
+    def most_similar_to_given(self, key1: str, keys_list: Sequence[str]) -> str:
+        """The key of ``keys_list`` most similar to ``key1`` (the first one on a tie).
+
+        Example::
+
+            >>> kv = KeyedVectors.from_arrays(["king", "queen", "man", "woman", "cat"],
+            ...     [[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+            >>> kv.most_similar_to_given("king", ["cat", "queen", "man"])
+            'man'
+        """
+        normed = self._ensure_normed()
+        sims = normed[[self.get_index(k) for k in keys_list]] @ normed[self.get_index(key1)]
+        return keys_list[int(np.argmax(sims.cpu().numpy()))]
+
+    @staticmethod
+    def cosine_similarities(vector_1: Any, vectors_all: Any) -> np.ndarray:
+        """Cosine of ``vector_1`` (d,) with each row of ``vectors_all`` (n, d); 0 where a norm is 0 (gensim: nan).
+
+        Example::
+
+            >>> KeyedVectors.cosine_similarities(np.array([1.0, 0.0]), np.array([[1.0, 1.0], [0.0, 0.0]]))
+            array([0.70710678, 0.        ])
+        """
+
+        def arr(x: Any) -> np.ndarray:
+            return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+        v, m = arr(vector_1), arr(vectors_all)
+        denom = np.linalg.norm(v) * np.linalg.norm(m, axis=1)
+        dots = m @ v
+        ok = denom > 0
+        return np.where(ok, dots / np.where(ok, denom, 1), 0).astype(dots.dtype, copy=False)
+
+    def similar_by_key(
+        self, key: str, topn: int | None = 10, restrict_vocab: int | None = None
+    ) -> list[tuple[str, float]] | np.ndarray:
+        """``most_similar(positive=[key])`` (gensim 4's name for :meth:`similar_by_word`)."""
+        return self.most_similar(positive=[key], topn=topn, restrict_vocab=restrict_vocab)
+
+    def relative_cosine_similarity(self, wa: str, wb: str, topn: int = 10) -> float:
+        """``similarity(wa, wb) / sum of the topn similarities of wa`` (Leeuwenberg et al. 2016, eq. 1)."""
+        sims = self.similar_by_word(wa, topn)
+        if not sims:
+            raise HFEmbeddingsError("Cannot calculate relative cosine similarity without any similar words.")
+        return float(self.similarity(wa, wb)) / sum(s for _, s in sims)
+
+    def rank_by_centrality(self, words: Iterable[str], use_norm: bool = True) -> list[tuple[float, str]]:
+        """``(similarity to the unit centroid, word)`` pairs, most central first, as gensim.
+
+        Unknown words are ignored with a warning; none known raises ``ValueError``. Ties are ordered
+        by word, descending (gensim's ``sorted(..., reverse=True)``).
+
+        Example::
+
+            >>> kv = KeyedVectors.from_arrays(["king", "queen", "man", "woman", "cat"],
+            ...     [[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+            >>> [w for _, w in kv.rank_by_centrality(["king", "queen", "cat"])]  # king/queen tie
+            ['queen', 'king', 'cat']
+        """
+        words = list(words)
+        used = [w for w in words if w in self.key_to_index]
+        if len(used) != len(words):
+            missing = sorted({w for w in words if w not in self.key_to_index}, key=str)
+            warnings.warn(
+                f"rank_by_centrality(): words not in vocabulary, ignored: {missing}",
+                UserWarning,
+                stacklevel=2,
+            )
+        if not used:
+            raise HFEmbeddingsError("cannot select a word from an empty list")
+        rows = [self.key_to_index[w] for w in used]
+        if use_norm:
+            vecs = self._ensure_normed()[rows]
+        else:
+            t = self._table()
+            vecs = t[rows].to(self._work_dtype(t))
+        dists = (vecs @ self._unit(vecs.mean(0))).cpu().tolist()
+        return sorted(zip(dists, used), reverse=True)
+
+    def vectors_for_all(
+        self, keys: Iterable[str], allow_inference: bool = True, copy_vecattrs: bool = False
+    ) -> KeyedVectors:
+        """A new :class:`KeyedVectors` of the known ``keys`` (deduplicated, first occurrence order).
+
+        ``allow_inference`` is accepted for gensim compatibility (no out-of-vocabulary inference here).
+        Attributes (``counts``...) are copied only with ``copy_vecattrs``; gensim otherwise makes up
+        descending counts, this leaves ``counts`` unset.
+        """
+        vocab = [k for k in dict.fromkeys(keys) if k in self.key_to_index]
+        rows = [self.key_to_index[k] for k in vocab]
+        t = self._table()
+        kv = type(self)(t[rows].clone(), vocab, tokenize=self._tokenize)
+        if copy_vecattrs:
+            kv.expandos = {a: v[rows].copy() for a, v in self.expandos.items()}
+        return kv
+
+    def wmdistance(self, document1: Sequence[str], document2: Sequence[str], norm: bool = True) -> float:
+        """Word Mover's Distance (Kusner et al. 2015) between two token lists, via POT's ``emd2``, as gensim.
+
+        Unknown tokens are dropped; ``inf`` when a document has no known token or all distances are 0;
+        ``0.0`` when both use one and the same word. ``norm``: unit-length word vectors. Needs the POT
+        library (``pip install pot``, or the ``wmd`` extra).
+        """
+        try:
+            from ot import emd2
+        except ImportError as exc:
+            raise ImportError(
+                "wmdistance() needs POT (Python Optimal Transport), which is not installed: pip install pot"
+            ) from exc
+        from scipy.spatial.distance import cdist
+
+        doc1 = [t for t in document1 if t in self.key_to_index]
+        doc2 = [t for t in document2 if t in self.key_to_index]
+        if not doc1 or not doc2:
+            warnings.warn("wmdistance(): a document has no word in the vocabulary", UserWarning, stacklevel=2)
+            return float("inf")
+        u1, c1 = np.unique(np.array(doc1, dtype=object), return_counts=True)
+        u2, c2 = np.unique(np.array(doc2, dtype=object), return_counts=True)
+        if len(set(u1.tolist()) | set(u2.tolist())) == 1:
+            return 0.0
+        src = self._ensure_normed() if norm else self._table()
+        rows1 = [self.key_to_index[w] for w in u1.tolist()]
+        rows2 = [self.key_to_index[w] for w in u2.tolist()]
+        v1 = src[rows1].cpu().numpy().astype(np.float64)
+        v2 = src[rows2].cpu().numpy().astype(np.float64)
+        dist = cdist(v1, v2)
+        if abs(np.sum(dist)) < 1e-8:
+            return float("inf")
+        return float(emd2(c1 / len(doc1), c2 / len(doc2), dist))
+
+    # ------------------------------------------------------------------ gensim 4 API: evaluation
+    def evaluate_word_pairs(
+        self,
+        pairs: str | Any,
+        delimiter: str = "\t",
+        encoding: str = "utf8",
+        restrict_vocab: int = 300000,
+        case_insensitive: bool = True,
+        dummy4unknown: bool = False,
+    ) -> tuple[tuple[float, float], tuple[float, float], float]:
+        """gensim's ``((pearson, p), (spearman, p), oov_ratio)`` from
+        :func:`hf_embeddings.evaluation.intrinsic.evaluate_word_pairs` (plain tuples, not scipy results)."""
+        from ..evaluation.intrinsic import evaluate_word_pairs
+
+        r = evaluate_word_pairs(
+            self,
+            pairs,
+            delimiter=delimiter,
+            encoding=encoding,
+            restrict_vocab=restrict_vocab,
+            case_insensitive=case_insensitive,
+            dummy4unknown=dummy4unknown,
+        )
+        return (r["pearson"], r["pearson_pvalue"]), (r["spearman"], r["spearman_pvalue"]), r["oov_ratio"]
+
+    def evaluate_word_analogies(
+        self,
+        analogies: str | Any,
+        restrict_vocab: int = 300000,
+        case_insensitive: bool = True,
+        dummy4unknown: bool = False,
+        similarity_function: str = "most_similar",
+    ) -> tuple[float, list[dict[str, Any]]]:
+        """gensim's ``(score, sections)`` (a last ``"Total accuracy"`` section) from
+        :func:`hf_embeddings.evaluation.intrinsic.evaluate_word_analogies`; ``similarity_function`` is
+        ``"most_similar"`` (3CosAdd) or ``"most_similar_cosmul"`` (3CosMul; gensim 4.4 ignores the argument)."""
+        from ..evaluation.intrinsic import evaluate_word_analogies
+
+        methods = {"most_similar": "3cosadd", "most_similar_cosmul": "3cosmul"}
+        if similarity_function not in methods:
+            raise HFEmbeddingsError(f"similarity_function must be one of {sorted(methods)}")
+        r = evaluate_word_analogies(
+            self,
+            analogies,
+            restrict_vocab=restrict_vocab,
+            case_insensitive=case_insensitive,
+            dummy4unknown=dummy4unknown,
+            method=methods[similarity_function],
+        )
+        sections = [
+            {"section": s["section"], "correct": list(s["correct"]), "incorrect": list(s["incorrect"])}
+            for s in r["sections"]
+        ]
+        total = {
+            "section": "Total accuracy",
+            "correct": [q for s in sections for q in s["correct"]],
+            "incorrect": [q for s in sections for q in s["incorrect"]],
+        }
+        return r["accuracy"], [*sections, total]
+
+    # ------------------------------------------------------------------ gensim 4 API: word2vec files
+    def save_word2vec_format(
+        self,
+        fname: str | Any,
+        fvocab: str | Any | None = None,
+        binary: bool = False,
+        total_vec: int | None = None,
+        write_header: bool = True,
+        prefix: str = "",
+        append: bool = False,
+        sort_attr: str = "count",
+    ) -> None:
+        """Write the table in word2vec format, rows in descending ``sort_attr`` (else row order), as gensim.
+
+        Written by :func:`hf_embeddings.vectors.formats.write_word2vec_format` (atomic; binary rows end
+        with ``"\\n"`` as the C tool's). ``fvocab`` gets ``word count`` lines. ``append`` and a
+        ``total_vec`` other than ``len(self)`` are not supported (the writer is atomic) and raise.
+        """
+        from .formats.word2vec import write_word2vec_format
+
+        if append or (total_vec is not None and total_vec != len(self)):
+            raise HFEmbeddingsError("save_word2vec_format(): append and total_vec are not supported")
+        if sort_attr in self.expandos:
+            vals = self.expandos[sort_attr]
+            order = np.argsort(-vals, kind="stable")
+        else:
+            if fvocab is not None:
+                raise HFEmbeddingsError(
+                    f"Cannot store vocabulary with '{sort_attr}' because that attribute does not exist"
+                )
+            order = np.arange(len(self))
+        words = np.array(self.index_to_key, dtype=object)[order]
+        if prefix:
+            words = prefix + words
+        words = words.tolist()
+        t = self._table()
+        vectors = t[torch.from_numpy(order).to(t.device)].to(self._work_dtype(t)).cpu().numpy()
+        if fvocab is not None:
+            counts = self.expandos[sort_attr][order].tolist()
+            with open(fvocab, "wb") as out:
+                out.write("".join(f"{w} {c}\n" for w, c in zip(words, counts)).encode("utf8"))
+        write_word2vec_format(fname, words, vectors, binary=binary, header=write_header)
+
+    @classmethod
+    def load_word2vec_format(
+        cls,
+        fname: str | Any,
+        fvocab: str | Any | None = None,
+        binary: bool = False,
+        encoding: str = "utf8",
+        unicode_errors: str = "strict",
+        limit: int | None = None,
+        datatype: Any = np.float32,
+        no_header: bool = False,
+    ) -> KeyedVectors:
+        """Read a word2vec text/binary file with :func:`hf_embeddings.vectors.formats.read_word2vec_format`.
+
+        ``fvocab`` (``word count`` lines, the C tool's ``-save-vocab``) gives ``counts`` (0 for a word
+        it lacks); without it ``counts`` stays unset (gensim makes up descending counts). Only UTF-8.
+        A word repeated in the file raises (gensim keeps the first).
+        """
+        from .formats.word2vec import read_word2vec_format
+
+        if encoding.lower().replace("-", "").replace("_", "") != "utf8":
+            raise HFEmbeddingsError("load_word2vec_format() reads UTF-8 files only")
+        words, vectors = read_word2vec_format(
+            fname,
+            binary=binary,
+            limit=limit,
+            unicode_errors=unicode_errors,
+            dtype=datatype,
+            no_header=no_header,
+        )
+        counts = None
+        if fvocab is not None:
+            table: dict[str, int] = {}
+            with open(fvocab, "rb") as f:
+                for line in f:
+                    parts = line.decode("utf8", unicode_errors).strip().split()
+                    if len(parts) == 2:
+                        table[parts[0]] = int(parts[1])
+            counts = np.fromiter((table.get(w, 0) for w in words), dtype=np.int64, count=len(words))
+        return cls(vectors, words, counts=counts)
+
+    def intersect_word2vec_format(
+        self,
+        fname: str | Any,
+        lockf: float = 0.0,
+        binary: bool = False,
+        encoding: str = "utf8",
+        unicode_errors: str = "strict",
+    ) -> None:
+        """Overwrite the vectors of the words this table shares with a word2vec file; add no word.
+
+        ``lockf`` is accepted for gensim compatibility and ignored (this table has no lock factors:
+        freeze rows in the training loop instead). A different vector size raises ``ValueError``.
+        """
+        from .formats.word2vec import read_word2vec_format
+
+        if encoding.lower().replace("-", "").replace("_", "") != "utf8":
+            raise HFEmbeddingsError("intersect_word2vec_format() reads UTF-8 files only")
+        words, vectors = read_word2vec_format(fname, binary=binary, unicode_errors=unicode_errors)
+        if vectors.shape[1] != self.vector_size:
+            raise HFEmbeddingsError(f"incompatible vector size {vectors.shape[1]} in file {fname}")
+        idx = np.fromiter((self.key_to_index.get(w, -1) for w in words), dtype=np.int64, count=len(words))
+        hit = idx >= 0
+        if hit.any():
+            table = self._own_table()
+            rows = torch.from_numpy(idx[hit]).to(table.device)
+            table[rows] = torch.from_numpy(vectors[hit]).to(device=table.device, dtype=table.dtype)
+            self._set_owned(table)
 
     # ------------------------------------------------------------------ sentence pooling
     def sentence_vector(
