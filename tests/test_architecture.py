@@ -16,8 +16,8 @@ ROOT = Path(hf_embeddings.__file__).parent
 LAYERS = {
     "errors": 0, "version": 0, "files": 0,
     "text": 1,
-    "vectors": 2,
-    "evaluation": 3, "pipelines": 3,
+    "evaluation": 2,
+    "vectors": 3, "pipelines": 3,
     "models": 4,
     "training": 5, "hub": 5,
     "api": 6,

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from ...errors import FormatError, HFEmbeddingsError
-from ..keyed_vectors import gensim_keyed_vectors
+from ..gensim_bridge import gensim_keyed_vectors
 from ._common import (
     BOM,
     MAX_WORD_BYTES,
