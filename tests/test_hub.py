@@ -275,7 +275,7 @@ def test_bundler_leaves_training_only_modules_out(tmp_path, monkeypatch):
 #: what a family's bundle may hold: its configuration, modeling and tokenization modules and the small
 #: shared ones, never corpus or training code
 SHARED_BUNDLE = {"configuration_base.py", "modeling_base.py", "errors.py", "files.py", "tokenization.py"}
-STATIC_BUNDLE = {"static_model.py", "keyed_vectors.py", "pooling.py"}
+STATIC_BUNDLE = {"static_model.py", "keyed_vectors.py", "pooling.py", "gensim_bridge.py"}
 FAMILY_BUNDLES = {
     "word2vec": STATIC_BUNDLE | {"configuration_word2vec.py", "modeling_word2vec.py"},
     "glove": STATIC_BUNDLE | {"configuration_glove.py", "modeling_glove.py"},

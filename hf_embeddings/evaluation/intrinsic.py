@@ -39,6 +39,9 @@ from scipy.linalg import blas as _blas
 from ..errors import FormatError, HFEmbeddingsError
 from ..text.sources import open_compressed
 
+#: not bundled as remote code: a model loaded with trust_remote_code needs the package for this
+__package_only__ = True
+
 logger = logging.getLogger(__name__)
 
 __all__ = [

@@ -23,7 +23,10 @@ bundled module (the training step of `Word2VecForNegativeSampling`) becomes
 `raise ImportError("... training code, not bundled ...")`, so the model loads and runs without the
 training dependencies and only the training call fails, clearly. Importing a training-only module at
 module level from bundled code is an error at save time (the bundle could not load without it): import
-it inside the function that trains. `RemoteCodeBundle.training_only` lists what was left out.
+it inside the function that trains. `__package_only__ = True` does the same for other code the package
+provides but a bundle does not need (the word-vector file formats and the evaluation benchmarks that
+`KeyedVectors.save_word2vec_format` / `evaluate_word_pairs` import lazily). `RemoteCodeBundle.training_only`
+lists what was left out.
 
 Limits, reported as errors at save time: importing a module object (`from . import x`, `import pkg.x`)
 cannot be expressed as a same-folder import, and importing the package root (`hf_embeddings/__init__`)
@@ -49,8 +52,10 @@ HEADER = (
     "# With the package installed (pip install hf-embeddings), trust_remote_code is not needed.\n"
 )
 
-#: a module-level `__training_only__ = True` keeps a module (and what only it imports) out of bundles
+#: a module-level `__training_only__ = True` keeps a module (and what only it imports) out of bundles;
+#: `__package_only__ = True` does the same for other code that needs the package (file formats, benchmarks)
 TRAINING_ONLY_MARKER = "__training_only__"
+PACKAGE_ONLY_MARKER = "__package_only__"
 
 
 class RemoteCodeError(HFEmbeddingsError):
@@ -105,7 +110,9 @@ def _is_training_only(mod: _Module) -> bool:
             targets, value = [node.target], node.value
         else:
             continue
-        if any(isinstance(t, ast.Name) and t.id == TRAINING_ONLY_MARKER for t in targets):
+        if any(
+            isinstance(t, ast.Name) and t.id in (TRAINING_ONLY_MARKER, PACKAGE_ONLY_MARKER) for t in targets
+        ):
             return isinstance(value, ast.Constant) and value.value is True
     return False
 
@@ -271,9 +278,9 @@ def rewrite_imports(
         targets = _import_targets(node, mod, roots)
         if targets and targets[0][0] in training_only:
             message = (
-                f"{targets[0][0]} is training code, which is not bundled with the model's remote code: "
-                "train with the hf_embeddings package installed (pip install hf-embeddings), loading the model "
-                "through it (without trust_remote_code)"
+                f"{targets[0][0]} is training code (or other code that needs the package), which is not bundled "
+                "with the model's remote code: install the hf_embeddings package (pip install hf-embeddings) "
+                "and load the model through it (without trust_remote_code)"
             )
             edits.append((start, end, f"raise ImportError({message!r})".encode()))
         elif targets:

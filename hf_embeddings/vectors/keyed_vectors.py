@@ -1076,8 +1076,6 @@ class KeyedVectors:
             raise ImportError(
                 "wmdistance() needs POT (Python Optimal Transport), which is not installed: pip install pot"
             ) from exc
-        from scipy.spatial.distance import cdist
-
         doc1 = [t for t in document1 if t in self.key_to_index]
         doc2 = [t for t in document2 if t in self.key_to_index]
         if not doc1 or not doc2:
@@ -1092,7 +1090,7 @@ class KeyedVectors:
         rows2 = [self.key_to_index[w] for w in u2.tolist()]
         v1 = src[rows1].cpu().numpy().astype(np.float64)
         v2 = src[rows2].cpu().numpy().astype(np.float64)
-        dist = cdist(v1, v2)
+        dist = _euclidean(v1, v2)
         if abs(np.sum(dist)) < 1e-8:
             return float("inf")
         return float(emd2(c1 / len(doc1), c2 / len(doc2), dist))
@@ -1318,3 +1316,10 @@ class KeyedVectors:
     def _pool(self, splits: list[Split], pooling: str, sif_a: float) -> np.ndarray:
         t = self._table()
         return pool_vectors(t, splits, pooling, sif_a, self.counts, self._work_dtype(t))
+
+
+def _euclidean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise Euclidean distances between the rows of `a` and of `b`, in float64 (numpy only, so the
+    remote-code bundle needs no scipy)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))

@@ -50,6 +50,9 @@ from ._common import (
 )
 from .glove import iter_glove_format, read_glove_format
 
+#: not bundled as remote code: a model loaded with trust_remote_code needs the package for this
+__package_only__ = True
+
 __all__ = [
     "detect_vector_format",
     "iter_word2vec_format",
