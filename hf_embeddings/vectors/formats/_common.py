@@ -374,3 +374,22 @@ def write_table(path: PathLike, words: Sequence[str], vectors: Any, *, binary: b
         seen: dict[str, int] = {}
         for i, row in enumerate(data):
             out.write(encode_word(words[i], i, seen) + b" " + row.tobytes() + b"\n")
+
+
+def parse_values(raw: bytes, fields: list, path, line_no: int, word: str) -> list[float]:
+    """The numbers of a text row after its word; a non-number, or a last row (no final newline) cut inside
+    its last number (`check_last_row`), is a `FormatError` naming the line."""
+    try:
+        values = list(map(float, fields))
+    except ValueError:
+        bad = next(t for t in fields if not is_float(t))
+        raise FormatError(
+            f"non-numeric value for word {word!r}",
+            path=path,
+            line=line_no,
+            expected="a number",
+            found=preview(bad),
+        ) from None
+    if not raw.endswith(b"\n"):  # the file's last line
+        check_last_row(raw, fields, path, line_no, word)
+    return values

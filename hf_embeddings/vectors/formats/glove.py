@@ -32,11 +32,11 @@ from ._common import (
     MAX_FIRST_ROW_BYTES,
     FiniteCheck,
     PathLike,
-    check_last_row,
     check_read_args,
     decode_word,
     is_float,
     parse_header,
+    parse_values,
     preview,
     read_line,
     reading,
@@ -113,19 +113,7 @@ def _glove_rows(
                 found=str(n - 1),
             )
         word = decode_word(word_raw, unicode_errors, path, f"vector {read + 1}", line_no)
-        try:
-            values = list(map(float, parts[1:]))
-        except ValueError:
-            bad = next(t for t in parts[1:] if not is_float(t))
-            raise FormatError(
-                f"non-numeric value for word {word!r}",
-                path=path,
-                line=line_no,
-                expected="a number",
-                found=preview(bad),
-            ) from None
-        if not raw.endswith(b"\n"):  # the file's last line
-            check_last_row(raw, parts[1:], path, line_no, word)
+        values = parse_values(raw, parts[1:], path, line_no, word)
         yield word, values, line_no, line_no
         read += 1
         if limit is not None and read >= limit:

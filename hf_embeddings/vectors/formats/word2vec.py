@@ -34,12 +34,12 @@ from ._common import (
     MAX_WORD_BYTES,
     FiniteCheck,
     PathLike,
-    check_last_row,
     check_read_args,
     check_table,
     decode_word,
     is_float,
     parse_header,
+    parse_values,
     plain_file_size,
     preview,
     read_line,
@@ -246,19 +246,7 @@ def _text_rows(
                 expected=f"{dim} (from the header)",
                 found=found,
             )
-        try:
-            values = list(map(float, fields[1:]))
-        except ValueError:
-            bad = next(t for t in fields[1:] if not is_float(t))
-            raise FormatError(
-                f"non-numeric value for word {word!r}",
-                path=path,
-                line=line_no,
-                expected="a number",
-                found=preview(bad),
-            ) from None
-        if not raw.endswith(b"\n"):  # the file's last line
-            check_last_row(raw, fields[1:], path, line_no, word)
+        values = parse_values(raw, fields[1:], path, line_no, word)
         yield word, values, line_no, line_no
         read += 1
     if check_trailing:
