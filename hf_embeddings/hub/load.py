@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import HFEmbeddingsError
 from ..models.family import family_for_config
+from ..text.sources import is_repo_id
 from ..text.tokenization import SPECIAL_TOKENS, WordTokenizer
 
 #: what reading a damaged folder raises from inside transformers / safetensors / tokenizers / json
@@ -34,12 +35,6 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0][:300]
 
 
-def _looks_local(path: str) -> bool:
-    return (
-        os.path.isabs(path) or path.startswith(".") or os.sep in path.rstrip(os.sep) and path.count("/") != 1
-    )
-
-
 def load(
     path: str | os.PathLike, *, head: str | None = None, allow_non_finite: bool = False
 ) -> tuple[Any, Any]:
@@ -56,7 +51,9 @@ def load(
     from ..models.configuration_base import FORMAT_VERSION_KEY, FormatVersionError, check_format_version
 
     text = str(path)
-    if not Path(text).exists() and (_looks_local(text) or not text.strip()):
+    if not text.strip():  # Path("") is the current folder
+        raise HFEmbeddingsError("cannot load a model from an empty name: give a folder or a Hub repo id")
+    if not Path(text).exists() and not is_repo_id(text, owner_required=False):  # a missing local path
         raise HFEmbeddingsError(f"cannot load a model from {text!r}: no such folder")
     if Path(text).exists() and not Path(text).is_dir():
         raise HFEmbeddingsError(f"cannot load a model from {text}: it is a file, not a saved model folder")

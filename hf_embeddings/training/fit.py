@@ -296,6 +296,8 @@ def fit(
         except (TypeError, ValueError) as e:
             raise OptionError(f"bad {family.name} option: {e}") from None
     tokenizer = family.make_tokenizer(corpus.tokenizer) if family.make_tokenizer else corpus.tokenizer
+    # fail before the data are built (GloVe counts co-occurrences there); checked again once the family's
+    # overrides are known
     check_training_arguments(family, {**family.training_defaults, **(training or {})})
     check_model_size(family, cfg, dev)
     set_seed(seed)

@@ -14,6 +14,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import ModelOutput
 
+from ...vectors.keyed_vectors import tensor_key
 from ...vectors.static_model import StaticEmbeddingHeadMixin, StaticEmbeddingMixin
 from ..modeling_base import StrictLoadingMixin
 from .configuration_glove import COOCCURRENCE_FILE, GloVeConfig
@@ -125,10 +126,10 @@ class GloVeModel(StaticEmbeddingMixin, GloVePreTrainedModel):
         return w + self.context_embeddings.weight if self.config.combine == "sum" else w
 
     def word_table_version(self) -> Hashable:
-        key = [self.config.combine]
-        for t in (self.embeddings.weight, self.context_embeddings.weight):
-            key += [t.data_ptr(), t._version, t.device, t.dtype]
-        return tuple(key)
+        return (
+            self.config.combine,
+            *(tensor_key(t) for t in (self.embeddings.weight, self.context_embeddings.weight)),
+        )
 
     def attach_cooccurrence(self, cooccurrence) -> GloVeModel:
         """Keep the `Cooccurrence` the model was trained on: `save_pretrained` writes it beside the weights

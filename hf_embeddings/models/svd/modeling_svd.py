@@ -16,6 +16,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import ModelOutput
 
+from ...vectors.keyed_vectors import tensor_key
 from ...vectors.static_model import StaticEmbeddingHeadMixin, StaticEmbeddingMixin
 from ..modeling_base import StrictLoadingMixin
 from .configuration_svd import SvdConfig
@@ -73,13 +74,10 @@ class SvdModel(StaticEmbeddingMixin, SvdPreTrainedModel):
         return w + self.context_embeddings.weight if self.config.add_context else w
 
     def word_table_version(self) -> Hashable:
-        key = [self.config.add_context]
-        tables = [self.embeddings.weight]
-        if self.context_embeddings is not None:
-            tables.append(self.context_embeddings.weight)
-        for t in tables:
-            key += [t.data_ptr(), t._version, t.device, t.dtype]
-        return tuple(key)
+        tables = [self.embeddings] + (
+            [self.context_embeddings] if self.context_embeddings is not None else []
+        )
+        return (self.config.add_context, *(tensor_key(m.weight) for m in tables))
 
     @torch.no_grad()
     def set_factors(
