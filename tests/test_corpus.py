@@ -348,7 +348,7 @@ def test_interrupted_build_leaves_no_cache_entry(tmp_path, isolated_corpus_cache
 @pytest.mark.parametrize(
     "damage",
     ["no-meta", "no-ids", "short-ids", "no-tokenizer", "bad-meta", "ids-out-of-range", "negative-id",
-     "long-ids", "bad-offsets"],
+     "long-ids", "bad-offsets", "renamed-token"],
 )  # fmt: skip
 def test_damaged_cache_entry_is_rebuilt(tmp_path, monkeypatch, damage):
     path = tmp_path / "c.txt"
@@ -371,6 +371,9 @@ def test_damaged_cache_entry_is_rebuilt(tmp_path, monkeypatch, damage):
     elif damage == "long-ids":
         with open(folder / "ids.bin", "ab") as f:
             f.write(b"\0" * 4)
+    elif damage == "renamed-token":  # still valid JSON and ids: found by the cache fuzz test
+        spec = folder / "tokenizer" / "tokenizer.json"
+        spec.write_text(spec.read_text(encoding="utf-8").replace('"<pad>"', '"< ad>"'), encoding="utf-8")
     elif damage == "bad-offsets":
         offsets = np.load(folder / "offsets.npy")
         offsets[1], offsets[2] = offsets[2], offsets[1]

@@ -213,6 +213,8 @@ def _damage(folder, how):
         _edit_json(folder / "tokenizer.json", dup)
     elif how == "no tokenizer_config":
         (folder / "tokenizer_config.json").unlink()
+    elif how == "tokenizer_config names another class":  # found by the folder fuzz test
+        _edit_json(folder / "tokenizer_config.json", lambda c: {**c, "tokenizer_class": "TokenizersBackend"})
     elif how == "counts as a list":
         _edit_json(folder / "word_counts.json", lambda d: {**d, "counts": [1, 2, 3]})
     elif how == "count 1e30":
@@ -225,7 +227,7 @@ DAMAGE = [
     "missing tensor", "renamed tensor", "extra tensor", "wrong shape", "nan weight", "flipped header bit",
     "truncated weights", "pickle instead of weights", "config not json", "config is a list",
     "config bad dtype", "config not utf-8", "tokenizer fewer words", "tokenizer duplicate ids",
-    "no tokenizer_config", "counts as a list", "count 1e30",
+    "no tokenizer_config", "tokenizer_config names another class", "counts as a list", "count 1e30",
 ]  # fmt: skip
 
 

@@ -81,6 +81,11 @@ def load(
         raise
     except Exception as e:  # noqa: BLE001 (tokenizers raises its own Exception subclass)
         raise HFEmbeddingsError(f"{path}: cannot read the tokenizer: {_first_line(e)}") from None
+    if not isinstance(tokenizer, family.tokenizer_class):  # a damaged or edited tokenizer_config.json
+        raise HFEmbeddingsError(
+            f"{path}: the tokenizer loads as {type(tokenizer).__name__}, expected {family.tokenizer_class.__name__} "
+            "(is tokenizer_config.json damaged?)"
+        )
     check_consistency(model, tokenizer, str(path), allow_non_finite=allow_non_finite)
     if hasattr(model, "attach_tokenizer"):
         model.attach_tokenizer(tokenizer)

@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).parents[1] / "data"  # hf_embeddings/data: the bundled corpus
 DEFAULT_CORPUS = DATA_DIR / "wiki-sample.txt.xz"
 DEFAULT_CORPUS_NAME = "default"
-CACHE_FORMAT_VERSION = 2
+CACHE_FORMAT_VERSION = 3  # 3: meta.json holds checksums of the small files
 _BATCH_BYTES = 4 << 20  # lines are read and tokenized in ~4 MB batches
 
 
@@ -586,7 +586,9 @@ def load_corpus(
             if built is not None:
                 tokenizer.save_pretrained(tmp / "tokenizer")
             (tmp / "meta.json").write_text(
-                json.dumps({"format_version": CACHE_FORMAT_VERSION, "stats": stats})
+                json.dumps(
+                    {"format_version": CACHE_FORMAT_VERSION, "stats": stats, "checksums": _checksums(tmp)}
+                )
             )
             del ids, corpus
             given = None if built is not None else tokenizer
@@ -634,6 +636,18 @@ def _check_ids(ids: np.ndarray, vocab_size: int) -> None:
             raise ValueError(f"token ids out of range: [{low}, {high}] for a vocabulary of {vocab_size}")
 
 
+def _checksums(folder: Path) -> dict[str, str]:
+    """SHA-256 of the cache entry's small files (offsets, tokenizer): an edit that keeps them well-formed
+    (a renamed word, a special token turned into a word) must not be served. ids.bin is too large to hash
+    on every open; its ids are range-checked instead."""
+    files = [folder / "offsets.npy", *sorted((folder / "tokenizer").glob("*"))]
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in files
+        if p.is_file()
+    }
+
+
 def _read_cache(folder: Path, tokenizer: WordTokenizer | None, description: str) -> TokenizedCorpus | None:
     meta_path = folder / "meta.json"
     if not meta_path.is_file():
@@ -644,6 +658,8 @@ def _read_cache(folder: Path, tokenizer: WordTokenizer | None, description: str)
             return None
         if not isinstance(meta.get("stats", {}), dict):
             raise ValueError("meta.json: stats is not an object")
+        if meta.get("checksums") != _checksums(folder):
+            raise ValueError("a file of the entry changed since it was written")
         offsets = np.load(folder / "offsets.npy", allow_pickle=False)
         _check_offsets(folder, offsets)
         n = int(offsets[-1])
