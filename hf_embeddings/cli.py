@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--evaluate", action="store_true", help="run the family's evaluation suite after training")
     t.add_argument("--push-to-hub", metavar="REPO_ID", help="push the finished folder to the Hub")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.add_argument(
+        "--checkpoint-dir",
+        help="where --save-strategy steps|epoch writes checkpoints (default: OUTPUT_DIR.checkpoints, removed "
+        "once the model is published); --resume-from-checkpoint latest|PATH continues a killed run",
+    )
 
     e = sub.add_parser("evaluate", help="evaluate a saved model folder; writes eval_results.json")
     e.add_argument("path")
@@ -254,6 +259,7 @@ def cmd_train(args, extra) -> int:
         evaluate=args.evaluate,
         overwrite=args.overwrite,
         show_progress=not args.quiet,
+        checkpoint_dir=args.checkpoint_dir,
         corpus_options={"text_column": args.text_column} if args.text_column else None,
     )
     print(f"saved {args.model} to {result.output_dir} ({result.train_seconds:.1f} s)")

@@ -30,6 +30,7 @@ TRAINING_ALIASES = {
     "batch_size": "per_device_train_batch_size",
     "lr": "learning_rate",
     "num_workers": "dataloader_num_workers",
+    "deterministic": "full_determinism",
 }
 #: options that size the vocabulary: `load_corpus` takes them; configs that have the fields record them
 VOCABULARY_OPTIONS = ("min_count", "max_vocab_size")
@@ -77,6 +78,8 @@ def route_options(family: ModelFamily, options: dict, training: dict | None = No
         if target is None and not explicit_training:
             key = TRAINING_ALIASES.get(key, key)
             target = to_config(key)
+        elif target is None and key not in fields and key in TRAINING_ALIASES:  # e.g. deterministic
+            key = TRAINING_ALIASES[key]
         if target is not None:
             if target in config and config[target] != value:
                 raise OptionError(f"{family.name}: --{key.replace('_', '-')} sets {target!r} a second time")
@@ -262,6 +265,7 @@ def fit(
     output_dir: str | os.PathLike | None = None,
     show_progress: bool = False,
     resume_from_checkpoint: str | bool | None = None,
+    callbacks: list | None = None,
 ) -> FitResult:
     """Train `family` on `corpus` (a `TokenizedCorpus`) and return the trained model.
 
@@ -273,10 +277,15 @@ def fit(
     """
     from transformers import PretrainedConfig, TrainingArguments, set_seed
 
+    from .checkpoints import check_run_identity, resolve_checkpoint, run_identity
+    from .distributed import local_device, main_process_first, process_state
     from .trainer import EmbeddingTrainer
 
     family = get_family(family) if isinstance(family, str) else family
-    dev = resolve_device(device)
+    dev = local_device(resolve_device(device))
+    processes = process_state(dev)
+    # a checkpoint that is not there is an error before anything is built, never a silent fresh start
+    checkpoint = resolve_checkpoint(resume_from_checkpoint, output_dir)
     if isinstance(config, PretrainedConfig):
         owned, training = route_options(family, {}, training)
         if owned:
@@ -302,14 +311,23 @@ def fit(
     check_model_size(family, cfg, dev)
     set_seed(seed)
     net = family.training_class(cfg)
-    data = family.build_training_data(corpus, cfg, seed=seed, device=dev, **(data_options or {}))
+    with main_process_first(processes):  # caches (GloVe's co-occurrence counts) are built once
+        data = family.build_training_data(corpus, cfg, seed=seed, device=dev, **(data_options or {}))
     args_kwargs = {**family.training_defaults, **data.training_overrides, **training}
     check_training_arguments(family, args_kwargs)
     args_kwargs.setdefault("disable_tqdm", not show_progress)
+    if args_kwargs.get("save_strategy", "no") != "no" and output_dir is None:
+        raise OptionError(
+            f"{family.name}: --save-strategy needs a folder for the checkpoints (--checkpoint-dir)"
+        )
     scratch = None
     if output_dir is None:
         scratch = tempfile.TemporaryDirectory(prefix="hfe-fit-")
         output_dir = scratch.name
+    deterministic = bool(args_kwargs.get("full_determinism"))
+    threads, algorithms = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    if deterministic:  # Hogwild threads (Word2Vec's kernel) and parallel reductions reorder float sums
+        torch.set_num_threads(1)
     try:
         args = TrainingArguments(
             output_dir=str(Path(output_dir)),
@@ -327,12 +345,22 @@ def fit(
             processing_class=tokenizer,
             **data.trainer_kwargs,
         )
+        for callback in callbacks or ():  # the user's, after the family's (`TrainerCallback`s or classes)
+            trainer.add_callback(callback)
+        trainer.run_identity = run_identity(
+            family.name, cfg, len(data.train_dataset) if hasattr(data.train_dataset, "__len__") else -1, seed
+        )
+        if checkpoint is not None:
+            check_run_identity(checkpoint, trainer.run_identity)
         t0 = time.perf_counter()
-        output = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+        output = trainer.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
         if dev.startswith("cuda"):
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
     finally:
+        if deterministic:
+            torch.set_num_threads(threads)
+            torch.use_deterministic_algorithms(algorithms)
         if scratch is not None:
             scratch.cleanup()
     result = FitResult(family, net, tokenizer, trainer, corpus, dev, seed, args_kwargs, seconds, output)

@@ -3,15 +3,21 @@ learning-rate decay to a floor (gensim's alpha -> min_alpha), float64 loss per e
 
 from __future__ import annotations
 
+import functools
 import inspect
+import json
 import math
+import os
 import time
+from pathlib import Path
 
 import torch
 from transformers import Trainer, TrainerCallback
 
 # what families return (kept in the registry so importing a family does not import the Trainer)
 from ..models.family import PREBUILT_BATCH_ARGS, TrainingData, unwrap_batch
+from .checkpoints import EMBEDDING_TRAINER_STATE
+from .distributed import ReplicaSync
 
 __all__ = [
     "PREBUILT_BATCH_ARGS",
@@ -126,8 +132,9 @@ class _EpochCallback(TrainerCallback):
     def on_epoch_begin(self, args, state, control, **kwargs):
         ds = self.trainer.train_dataset
         if hasattr(ds, "set_epoch"):
-            ds.set_epoch(int(round(state.epoch or 0)))
-        self.trainer._epoch_start()
+            # floor, not round: a run resumed in the middle of epoch 2 has state.epoch 1.5 here
+            ds.set_epoch(math.floor((state.epoch or 0) + 1e-9))
+        self.trainer._epoch_start(resumed=True)
 
     def on_epoch_end(self, args, state, control, **kwargs):
         self.trainer._epoch_end(state)
@@ -154,6 +161,7 @@ class EmbeddingTrainer(Trainer):
         sparse_sgd: bool | None = None,
         max_row_updates: float | None = None,
         max_row_step: float | None = None,
+        replica_sync: str | int | None = "auto",
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -162,10 +170,66 @@ class EmbeddingTrainer(Trainer):
         self.max_row_updates = max_row_updates
         self.max_row_step = max_row_step
         self.epoch_history: list[dict] = []
+        self._resumed_epoch: dict | None = None
+        self.run_identity: dict | None = (
+            None  # what a checkpoint must match to continue this run (fit sets it)
+        )
         self._takes_lr: bool | None = None
         self._takes_lr_end = False
         self._epoch_start()  # the per-epoch accumulators (reset again at every epoch's start)
         self.add_callback(_EpochCallback(self))
+        self.replica_sync: ReplicaSync | None = None
+        if replica_sync == "auto":  # sparse row updates: replicas summed by their updates (see ReplicaSync)
+            replica_sync = 1 if self._model_is_sparse() else None
+        if replica_sync is not None:
+            self.replica_sync = ReplicaSync(every=int(replica_sync))
+            self.add_callback(self.replica_sync)
+
+    # --- checkpoints: what Trainer does not keep (per-epoch records, the current epoch's accumulators) ---
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        if self.args.should_save:
+            folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
+            loss = self._epoch_loss
+            record = {
+                "run": self.run_identity,
+                "epoch_history": self.epoch_history,
+                "current_epoch": {
+                    "loss": None if loss is None else float(loss),
+                    "items": int(self._epoch_items),
+                    "batches": int(self._epoch_batches),
+                    "words": None if self._epoch_words is None else int(self._epoch_words),
+                    "seconds": time.perf_counter() - self._epoch_t0,
+                },
+            }
+            # written after trainer_state.json: a checkpoint without it was cut short (see checkpoint_is_complete)
+            tmp = folder / (EMBEDDING_TRAINER_STATE + ".tmp")
+            tmp.write_text(json.dumps(record), encoding="utf-8")
+            os.replace(tmp, folder / EMBEDDING_TRAINER_STATE)
+
+    def train(self, resume_from_checkpoint=None, *args, **kwargs):
+        if isinstance(resume_from_checkpoint, (str, os.PathLike)):
+            saved = json.loads(
+                (Path(resume_from_checkpoint) / EMBEDDING_TRAINER_STATE).read_text(encoding="utf-8")
+            )
+            self.epoch_history = list(saved["epoch_history"])
+            self._resumed_epoch = saved["current_epoch"]
+        return super().train(resume_from_checkpoint, *args, **kwargs)
+
+    # --- several processes: replicas synchronised by their updates instead of DDP (sparse families) ------
+    def _prepare_for_training(self, *args, **kwargs):
+        if self.replica_sync is None or not self.replica_sync.active():
+            return super()._prepare_for_training(*args, **kwargs)
+        # the model must not be wrapped in DistributedDataParallel: its updates are applied locally (often
+        # in place, by a kernel) and summed across processes by `ReplicaSync`; accelerate still places it
+        # on the device and shards the DataLoader
+        self.accelerator.prepare_model = functools.partial(
+            self.accelerator.prepare_model, evaluation_mode=True
+        )
+        try:
+            return super()._prepare_for_training(*args, **kwargs)
+        finally:
+            del self.accelerator.prepare_model  # back to the class's method
 
     # --- optimiser / schedule -------------------------------------------------------------------------
     def _model_is_sparse(self) -> bool:
@@ -262,9 +326,17 @@ class EmbeddingTrainer(Trainer):
             return float(sched.base_lrs[0] * sched.lr_lambdas[0](sched.last_epoch + 1))
         return current
 
-    def _epoch_start(self) -> None:
+    def _epoch_start(self, resumed: bool = False) -> None:
         self._epoch_loss, self._epoch_items, self._epoch_words, self._epoch_batches = None, 0, None, 0
         self._epoch_t0 = time.perf_counter()
+        if resumed and self._resumed_epoch is not None:  # the accumulators of the epoch a checkpoint cut
+            saved, self._resumed_epoch = self._resumed_epoch, None
+            self._epoch_loss = (
+                torch.tensor(saved["loss"], dtype=torch.float64) if saved["loss"] is not None else None
+            )
+            self._epoch_items, self._epoch_batches = saved["items"], saved["batches"]
+            self._epoch_words = torch.tensor(saved["words"]) if saved["words"] is not None else None
+            self._epoch_t0 -= saved["seconds"]
 
     def _epoch_end(self, state) -> None:
         seconds = time.perf_counter() - self._epoch_t0

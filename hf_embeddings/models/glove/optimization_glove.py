@@ -46,6 +46,13 @@ class GloVeAdaGrad(torch.optim.Optimizer):
             )
         return state["sum"]
 
+    def init_state(self) -> None:
+        """Create every accumulator now (they are otherwise made at a parameter's first step), so that the
+        replicas of a multi-process run can be summed from the start (training.distributed.ReplicaSync)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._accumulator(p, group)
+
     @torch.no_grad()
     def step(self, closure=None):
         loss = closure() if closure is not None else None
