@@ -229,9 +229,6 @@ PREBUILT_BATCH_ARGS = {
     "warmup_steps": 0,
     "save_strategy": "no",
     "dataloader_pin_memory": False,
-    # an item is a whole batch that the dataset shuffles per epoch itself (a function of seed, epoch and
-    # index): a sampler in corpus order keeps resuming exact and lets accelerate shard it across processes
-    "train_sampling_strategy": "sequential",
 }
 
 # ... plus what language models with a held-out evaluation per epoch share (NNLM, ELMo)
