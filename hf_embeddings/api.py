@@ -15,6 +15,7 @@ from .hub.folder import EVAL_RESULTS, TRAINING_LOG, atomic_folder, check_output_
 from .hub.load import load
 from .models.family import ModelFamily, family_for_config, get_family
 from .text.corpus import load_corpus
+from .training.checkpoints import latest_checkpoint
 from .training.fit import VOCABULARY_OPTIONS, fit, resolve_device, route_options
 
 __all__ = ["TrainResult", "evaluate_dir", "load", "resolve_device", "run_evaluation", "train"]
@@ -73,7 +74,6 @@ def train(
 
         result = train("word2vec", "default", "outputs/w2v", config={"vector_size": 50})
     """
-    from .hub.save import finalize_folder
     from .training.distributed import is_main_process, main_process_first, process_state
 
     family = get_family(model)
@@ -103,6 +103,26 @@ def train(
             out, result.base_model, result.tokenizer, result.epoch_history, {}, result.train_seconds
         )
     existed = checkpoints.exists()
+    try:
+        result = _train_into_folder(family, tokenized, options, fit_args, out, overwrite, evaluate, card)
+    finally:
+        if not existed and checkpoints.is_dir() and latest_checkpoint(checkpoints) is None:
+            shutil.rmtree(
+                checkpoints, ignore_errors=True
+            )  # nothing to resume from: no clutter beside the output
+    if (
+        checkpoint_dir is None and checkpoints.is_dir()
+    ):  # the default place: the published folder supersedes it
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    if processes is not None:
+        processes.wait_for_everyone()
+    return result
+
+
+def _train_into_folder(family, tokenized, options, fit_args, out, overwrite, evaluate, card) -> TrainResult:
+    """`fit` + everything a folder holds, written aside and renamed into place (`atomic_folder`)."""
+    from .hub.save import finalize_folder
+
     with atomic_folder(out, overwrite=overwrite) as folder:
         result = fit(family, tokenized, options, **fit_args)
         base = result.base_model
@@ -121,14 +141,6 @@ def train(
             folder, family, model=base, tokenizer=result.tokenizer, model_name=out.name, strict=False,
             **(card or {}),
         )  # fmt: skip
-    if (
-        checkpoint_dir is None and checkpoints.is_dir()
-    ):  # the default place: the published folder supersedes it
-        shutil.rmtree(checkpoints, ignore_errors=True)
-    elif not existed and checkpoints.is_dir() and not any(checkpoints.iterdir()):
-        checkpoints.rmdir()
-    if processes is not None:
-        processes.wait_for_everyone()
     return TrainResult(out, base, result.tokenizer, result.epoch_history, results, result.train_seconds)
 
 

@@ -21,6 +21,7 @@ same way, so every replica divides by the squares of every rank's updates.
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -101,7 +102,22 @@ def process_state(device: str):
         return None
     from accelerate import PartialState
 
-    return PartialState(cpu=device == "cpu")
+    state = PartialState(cpu=device == "cpu")
+    global _EXIT_HOOK
+    if not _EXIT_HOOK:
+        # a process group still alive when the interpreter exits can abort a rank in gloo's destructor
+        # ("terminate called without an active exception", exit -6) after its work is done
+        atexit.register(_destroy_process_group)
+        _EXIT_HOOK = True
+    return state
+
+
+_EXIT_HOOK = False
+
+
+def _destroy_process_group() -> None:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 @contextmanager

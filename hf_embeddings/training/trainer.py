@@ -343,11 +343,16 @@ class EmbeddingTrainer(Trainer):
         loss = float(self._epoch_loss) if self._epoch_loss is not None else float("nan")
         items = int(self._epoch_items) if self._epoch_items is not None else 0
         words = int(self._epoch_words) if self._epoch_words is not None else 0
+        batches = self._epoch_batches
+        if ReplicaSync.active():  # the epoch of the whole run: every process's share, summed
+            totals = torch.tensor([loss, items, words, batches], dtype=torch.float64, device=self.args.device)
+            torch.distributed.all_reduce(totals)
+            loss, items, words, batches = totals[0].item(), *(int(v) for v in totals[1:].tolist())
         record = {"epoch": round(state.epoch or 0), "epoch_loss": loss}
         if items:  # models whose loss is a sum over examples (Word2Vec, GloVe) report how many
             record["epoch_loss_per_item"] = loss / items
-        elif self._epoch_batches:  # models whose loss is already a per-batch mean (NNLM, ELMo)
-            record["epoch_mean_batch_loss"] = loss / self._epoch_batches
+        elif batches:  # models whose loss is already a per-batch mean (NNLM, ELMo)
+            record["epoch_mean_batch_loss"] = loss / batches
         record["epoch_seconds"] = seconds
         if words:
             record["words_per_second"] = words / seconds if seconds > 0 else float("nan")
