@@ -2,6 +2,11 @@
 
 Bad input (missing corpus, unknown model, bad option values, non-empty output folder ...) is reported
 as one line on stderr with exit code 2, never a traceback.
+
+The console script starts here through `hf_embeddings_cli`, which defers the package's `__init__` (it
+imports transformers and torch to register the Auto classes, 4-5 s): `--help`, and `query` / `convert
+export` on a Word2Vec or GloVe folder, read the folder with numpy (`hub.light_folder`); every other
+command finishes the package import first (`finish_package_import`).
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ import argparse
 import ast
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .errors import HFEmbeddingsError
 
@@ -73,6 +79,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+#: `--normalization` values: `text.tokenization.UNICODE_NORMALIZATIONS` with None as "none" (written out
+#: here because that module imports transformers; tests/test_cli.py checks that they agree)
+NORMALIZATIONS = ("NFKC", "NFC", "NFKD", "NFD", "none")
+
+
+def _normalization(text: str) -> str:
+    value = "none" if text.lower() == "none" else text.upper()
+    if value not in NORMALIZATIONS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(NORMALIZATIONS)}, got {text!r}")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line and exit 2, as for every other bad input
         raise CLIError(f"{message} (see `{self.prog} --help`)")
@@ -100,6 +118,22 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--min-count", type=_positive_int, help="drop words seen fewer times")
     t.add_argument("--max-vocab-size", type=_positive_int, help="keep only the N most frequent words")
     t.add_argument("--text-column", help="dataset column holding the text")
+    t.add_argument(
+        "--lowercase",
+        action=argparse.BooleanOptionalAction,
+        help="lowercase the text before counting words (default: on)",
+    )
+    t.add_argument(
+        "--split-punctuation",
+        action=argparse.BooleanOptionalAction,
+        help="split punctuation off words, 'end.' -> 'end' '.' (default: on)",
+    )
+    t.add_argument(
+        "--normalization",
+        type=_normalization,
+        metavar="{" + ",".join(NORMALIZATIONS) + "}",
+        help="Unicode normalisation of the text (default: NFKC)",
+    )
     t.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     t.add_argument("--seed", type=int, default=42)
     t.add_argument("--evaluate", action="store_true", help="run the family's evaluation suite after training")
@@ -260,7 +294,7 @@ def cmd_train(args, extra) -> int:
         overwrite=args.overwrite,
         show_progress=not args.quiet,
         checkpoint_dir=args.checkpoint_dir,
-        corpus_options={"text_column": args.text_column} if args.text_column else None,
+        corpus_options=_corpus_options(args) or None,
     )
     print(f"saved {args.model} to {result.output_dir} ({result.train_seconds:.1f} s)")
     if result.eval_results:
@@ -272,6 +306,19 @@ def cmd_train(args, extra) -> int:
     return 0
 
 
+def _corpus_options(args) -> dict:
+    """The `load_corpus` options of `train` given on the command line (the others keep its defaults)."""
+    options = {
+        "text_column": args.text_column or None,
+        "lowercase": args.lowercase,
+        "split_punctuation": args.split_punctuation,
+    }
+    options = {k: v for k, v in options.items() if v is not None}
+    if args.normalization is not None:
+        options["unicode_normalization"] = None if args.normalization == "none" else args.normalization
+    return options
+
+
 def cmd_evaluate(args) -> int:
     from .api import evaluate_dir
 
@@ -279,40 +326,71 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def cmd_query(args) -> int:
+def _query_table(path: str) -> tuple[Any, Callable[[str], str]]:
+    """The word table of folder `path` (read with numpy when `hub.light_folder` can, else loaded with its
+    model) and how a typed word becomes one of its keys (`vectors.light.query_key`)."""
+    from .hub.light_folder import read_light_folder
+    from .vectors.light import query_key
+
+    folder = read_light_folder(path)
+    if folder is not None:
+        kv = folder.keyed_vectors()
+        return kv, lambda word: query_key(word, kv, folder.pre_tokenize, folder.normalize)
+    finish_package_import()
     from .api import load
 
-    model, _ = load(args.path)
+    model, tokenizer = load(path)
     if not hasattr(model, "wv"):
-        raise CLIError(f"{args.path}: this model has no static word table to query")
+        raise CLIError(f"{path}: this model has no static word table to query")
+    kv = model.wv
+    normalizer = getattr(getattr(tokenizer, "backend_tokenizer", None), "normalizer", None)
+
+    def normalize(text: str) -> str:
+        return normalizer.normalize_str(text) if normalizer is not None else text
+
+    pre_tokenize = getattr(tokenizer, "pre_tokenize", None) or (lambda text: normalize(text).split())
+    return kv, lambda word: query_key(word, kv, pre_tokenize, normalize)
+
+
+def cmd_query(args) -> int:
+    if not (args.words or args.analogy or args.similarity):
+        raise CLIError("nothing to query: give words, --analogy A B C or --similarity W1 W2")
+    kv, key = _query_table(args.path)
     out: dict = {}
     try:
         if args.analogy:
-            a, b, c = args.analogy
-            fn = model.wv.most_similar_cosmul if args.cosmul else model.wv.most_similar
+            a, b, c = (key(w) for w in args.analogy)
+            fn = kv.most_similar_cosmul if args.cosmul else kv.most_similar
             out["analogy"] = fn(positive=[b, c], negative=[a], topn=args.topn)
         if args.similarity:
-            out["similarity"] = model.wv.similarity(*args.similarity)
+            out["similarity"] = kv.similarity(*(key(w) for w in args.similarity))
         for w in args.words:
-            out[w] = model.wv.most_similar(w, topn=args.topn)
+            out[w] = kv.most_similar(positive=[key(w)], topn=args.topn)
     except KeyError as e:
         raise CLIError(str(e.args[0]) if e.args else str(e)) from None
-    if not out:
-        raise CLIError("nothing to query: give words, --analogy A B C or --similarity W1 W2")
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
-    for key, value in out.items():
+    for name, value in out.items():
         if isinstance(value, float):
-            print(f"{key}: {value:.4f}")
+            print(f"{name}: {value:.4f}")
             continue
-        print(f"{key}:")
+        print(f"{name}:")
         for word, score in value:
             print(f"  {word:20s} {score:.4f}")
     return 0
 
 
 def cmd_convert(args) -> int:
+    if args.convert_command == "export" and args.format != "static":
+        from .hub.light_folder import read_light_folder, write_vector_file
+
+        folder = read_light_folder(args.path)
+        if folder is not None:
+            write_vector_file(args.file, folder.words, folder.vectors, args.format)
+            print(f"wrote {args.file}")
+            return 0
+    finish_package_import()
     from .hub.convert import export_vectors, import_vectors
 
     if args.convert_command in ("elmo", "elmo-export"):
@@ -410,12 +488,29 @@ def cmd_quickstart(args) -> int:
     return 0
 
 
+#: set on the package module by `hf_embeddings_cli` when it starts the command line before the package's
+#: `__init__` has run
+DEFERRED_INIT = "__hf_embeddings_deferred_init__"
+#: commands that finish the package import themselves, only when a folder needs the full loader
+LIGHT_COMMANDS = ("query", "convert")
+
+
+def finish_package_import() -> None:
+    """Run the package's `__init__` if the console script deferred it (`hf_embeddings_cli`): training,
+    loading a folder through the Auto classes and the demo need the families registered."""
+    package = sys.modules.get(__package__)
+    if package is not None and vars(package).pop(DEFERRED_INIT, False):
+        package.__spec__.loader.exec_module(package)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
         if extra and args.command != "train":
             raise CLIError(f"unrecognized arguments: {' '.join(extra)}")
+        if args.command not in LIGHT_COMMANDS:
+            finish_package_import()
         handler = {
             "train": lambda: cmd_train(args, extra),
             "evaluate": lambda: cmd_evaluate(args),

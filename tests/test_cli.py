@@ -370,3 +370,298 @@ def test_published_files_name_the_corpus_not_a_local_path(trained):
     assert log["corpus"] == "tiny.txt" and counts["stats"]["source"] == "tiny.txt"
     assert str(trained) not in (trained / "D" / "training_log.json").read_text()
     assert str(trained) not in (trained / "D" / "README.md").read_text()
+
+
+# ------------------------------------------------------------ the light path: no transformers, no torch
+LIGHT_QUERIES = [
+    ["tiger", "car", "--topn", "5"],
+    ["TIGER", "--topn", "3"],  # normalised by the tokenizer (it lowercases), as the full path does
+    ["--analogy", "tiger", "cat", "car"],
+    ["--analogy", "tiger", "cat", "car", "--cosmul", "--topn", "4"],
+    ["--similarity", "tiger", "cat"],
+]
+
+
+def _full_load_only(monkeypatch) -> None:
+    """Make `query` / `convert export` load every folder the full way (transformers + torch)."""
+    monkeypatch.setattr("hf_embeddings.hub.light_folder.read_light_folder", lambda path: None)
+
+
+def _outputs(argvs, capsys) -> list[str]:
+    outputs = []
+    for argv in argvs:
+        assert main(argv) == 0, argv
+        outputs.append(capsys.readouterr().out)
+    return outputs
+
+
+def _same_answers(light: str, full: str) -> None:
+    """Same words in the same order, scores equal to float32 rounding (numpy vs torch summation)."""
+    a, b = json.loads(light), json.loads(full)
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], float):
+            assert a[key] == pytest.approx(b[key], abs=1e-6)
+            continue
+        assert [w for w, _ in a[key]] == [w for w, _ in b[key]]
+        np.testing.assert_allclose([s for _, s in a[key]], [s for _, s in b[key]], atol=1e-6)
+
+
+@pytest.mark.parametrize("model", ["word2vec", "glove"])
+def test_light_query_answers_as_the_full_load(trained, tmp_path, capsys, monkeypatch, model):
+    from hf_embeddings.hub.light_folder import read_light_folder
+
+    folder = trained / "D"
+    if model == "glove":  # a GloVe folder whose W~ is not zero: the light table is W + W~, as `wv`'s
+        from safetensors.numpy import load_file, save_file
+
+        exported = tmp_path / "vectors.txt"
+        assert main(["convert", "export", str(folder), str(exported)]) == 0
+        folder = tmp_path / "G"
+        assert (
+            main(["convert", "import", str(exported), "--output-dir", str(folder), "--model", "glove"]) == 0
+        )
+        tensors = load_file(folder / "model.safetensors")
+        rng = np.random.default_rng(0)
+        tensors["context_embeddings.weight"] = rng.standard_normal(
+            tensors["embeddings.weight"].shape, dtype=np.float32
+        )
+        save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+        capsys.readouterr()
+    light_folder = read_light_folder(folder)
+    assert light_folder is not None and light_folder.model_type == f"hfe_{model}"
+    full_model, _ = load(folder)
+    assert light_folder.words == full_model.wv.index_to_key
+    np.testing.assert_array_equal(light_folder.vectors, full_model.wv.vectors)
+
+    argvs = [["query", str(folder), *q] for q in LIGHT_QUERIES]
+    light_text = _outputs(argvs, capsys)
+    light_json = _outputs([[*a, "--json"] for a in argvs], capsys)
+    _full_load_only(monkeypatch)
+    assert _outputs(argvs, capsys) == light_text  # the printed answers, 4 decimals
+    for light, full in zip(light_json, _outputs([[*a, "--json"] for a in argvs], capsys)):
+        _same_answers(light, full)
+    assert light_text[1].startswith("TIGER:\n") and "tiger " not in light_text[1]
+
+
+@pytest.mark.parametrize("fmt", ["word2vec", "word2vec-binary", "glove"])
+def test_light_export_writes_the_same_file(trained, tmp_path, monkeypatch, fmt):
+    light, full = tmp_path / "light.txt", tmp_path / "full.txt"
+    assert main(["convert", "export", str(trained / "D"), str(light), "--format", fmt]) == 0
+    _full_load_only(monkeypatch)
+    assert main(["convert", "export", str(trained / "D"), str(full), "--format", fmt]) == 0
+    assert light.read_bytes() == full.read_bytes()
+
+
+def _damaged(trained, tmp_path, damage: str):
+    """A copy of the trained folder with one kind of damage."""
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    folder = tmp_path / damage
+    shutil.copytree(trained / "D", folder)
+    weights = folder / "model.safetensors"
+    tensors = load_file(weights)
+    config = json.loads((folder / "config.json").read_text())
+    tok_config = json.loads((folder / "tokenizer_config.json").read_text())
+    if damage == "nan-in-table":
+        tensors["embeddings.weight"][7, 3] = np.nan
+    elif damage == "inf-in-other-tensor":
+        tensors["output_embeddings.weight"][5, 0] = np.inf
+    elif damage == "missing-tensor":
+        del tensors["output_embeddings.weight"]
+    elif damage == "unexpected-tensor":
+        tensors["extra.weight"] = np.zeros((2, 2), dtype=np.float32)
+    elif damage == "wrong-shape":
+        config["vocab_size"] += 1
+    elif damage == "newer-format":
+        config["hf_embeddings_format_version"] = 99
+    elif damage == "renamed-special-token":
+        tok_config["unk_token"] = "[UNK]"
+    save_file(tensors, weights, metadata={"format": "pt"})
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "tokenizer_config.json").write_text(json.dumps(tok_config))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("nan-in-table", "NaN or infinite"),
+        ("inf-in-other-tensor", "NaN or infinite"),
+        ("missing-tensor", "missing tensor(s) output_embeddings.weight"),
+        ("unexpected-tensor", "unexpected tensor(s) extra.weight"),
+        ("wrong-shape", "cannot read the weights"),
+        ("newer-format", "format version 99"),
+        ("renamed-special-token", "they are not a pair"),
+    ],
+)
+def test_light_path_refuses_what_the_full_load_refuses(trained, tmp_path, capsys, damage, message):
+    """A damaged folder is never answered from: the light reader hands it to the full loader, whose error
+    (one line, exit 2) the user sees, for queries and exports alike."""
+    from hf_embeddings.hub.light_folder import read_light_folder
+
+    folder = _damaged(trained, tmp_path, damage)
+    assert read_light_folder(folder) is None
+    assert main(["query", str(folder), "tiger"]) == 2
+    assert message in _error_line(capsys)
+    assert main(["convert", "export", str(folder), str(tmp_path / "out.txt")]) == 2
+    assert message in _error_line(capsys)
+    assert not (tmp_path / "out.txt").exists()
+
+
+def test_light_reader_mirrors_the_models():
+    """What `hub.light_folder` writes out rather than import (the modules import transformers) agrees with
+    the source: special tokens, folder format version, and each family's tensors and word table."""
+    import torch
+
+    from hf_embeddings.cli import NORMALIZATIONS
+    from hf_embeddings.hub import light_folder
+    from hf_embeddings.models.configuration_base import FORMAT_VERSION, FORMAT_VERSION_KEY
+    from hf_embeddings.models.family import get_family
+    from hf_embeddings.text.tokenization import SPECIAL_TOKENS, UNICODE_NORMALIZATIONS
+
+    assert light_folder.SPECIAL_TOKENS == SPECIAL_TOKENS
+    assert (light_folder.FORMAT_VERSION, light_folder.FORMAT_VERSION_KEY) == (
+        FORMAT_VERSION,
+        FORMAT_VERSION_KEY,
+    )
+    assert NORMALIZATIONS == tuple(n or "none" for n in UNICODE_NORMALIZATIONS)
+    variants = [
+        ("word2vec", {}),
+        ("word2vec", {"hierarchical_softmax": True}),
+        ("glove", {"combine": "sum"}),
+        ("glove", {"combine": "word"}),
+    ]
+    for name, options in variants:
+        family = get_family(name)
+        config = family.config_class(vocab_size=9, vector_size=3, **options)
+        model = family.model_class(config)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.normal_()
+        saved = json.loads(config.to_json_string())  # what config.json holds
+        tensors, table = light_folder.LAYOUTS[saved["model_type"]](saved, 9, 3)
+        state = model.state_dict()
+        assert tensors == {k: tuple(v.shape) for k, v in state.items()}, (name, options)
+        np.testing.assert_array_equal(
+            sum(state[t].numpy() for t in table), model.word_table().detach().numpy()
+        )
+
+
+LIGHT_CHILD = """
+import contextlib, io, json, sys
+import hf_embeddings_cli
+
+codes = []
+for argv in json.loads(sys.argv[1]):
+    sys.argv = ["hf-embeddings", *argv]
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            codes.append(hf_embeddings_cli.main())
+        except SystemExit as e:
+            codes.append(e.code)
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "transformers"})
+registered = None
+if heavy:  # the package's __init__ ran: the families are registered with the Auto classes
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    registered = "hfe_word2vec" in CONFIG_MAPPING
+print(json.dumps({"codes": codes, "heavy": heavy, "registered": registered}))
+"""
+
+
+def _child(argvs) -> dict:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    run = subprocess.run(
+        [sys.executable, "-c", LIGHT_CHILD, json.dumps(argvs)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout.splitlines()[-1]) | {"stderr": run.stderr}
+
+
+def test_console_entry_answers_without_transformers_or_torch(trained, tmp_path):
+    """The console script (`hf_embeddings_cli`) runs --help, queries and exports on a saved folder without
+    importing transformers or torch; a command that needs them finishes the package import, so the Auto
+    classes are registered as `import hf_embeddings` promises."""
+    folder = str(trained / "D")
+    light = _child(
+        [
+            ["--help"],
+            ["query", "--help"],
+            ["--version"],
+            ["query", folder, "tiger", "--analogy", "tiger", "cat", "car"],
+            ["convert", "export", folder, str(tmp_path / "v.txt")],
+        ]
+    )
+    assert light["codes"] == [0, 0, 0, 0, 0] and light["heavy"] == [], light
+    assert (tmp_path / "v.txt").read_text().startswith(f"{len(BENCHMARK_WORDS)} 16\n")
+    full = _child([["query", str(_damaged(trained, tmp_path, "nan-in-table")), "tiger"], ["train", "--list"]])
+    assert full["codes"] == [2, 0] and full["heavy"] == ["torch", "transformers"] and full["registered"], full
+    assert "NaN or infinite" in full["stderr"] and "Traceback" not in full["stderr"]
+
+
+def test_console_entry_in_a_process_that_imported_the_package(trained, capsys, monkeypatch):
+    import hf_embeddings_cli
+
+    monkeypatch.setattr("sys.argv", ["hf-embeddings", "query", str(trained / "D"), "tiger", "--topn", "2"])
+    assert hf_embeddings_cli.main() == 0
+    assert capsys.readouterr().out.startswith("tiger:\n")
+
+
+# ------------------------------------------------------------------ train: tokenization options
+def test_train_tokenization_options_reach_load_corpus(tmp_path, corpus_file, capsys, monkeypatch):
+    import hf_embeddings.api
+    from hf_embeddings.cli import CLIError
+
+    calls = []
+
+    def fake_train(*args, **kwargs):
+        calls.append(kwargs["corpus_options"])
+        raise CLIError("stop here")
+
+    monkeypatch.setattr(hf_embeddings.api, "train", fake_train)
+    base = ["train", "word2vec", "--corpus", str(corpus_file), "--output-dir", str(tmp_path / "o")]
+    for extra in (
+        [],
+        ["--no-lowercase", "--no-split-punctuation", "--normalization", "none"],
+        ["--lowercase", "--split-punctuation", "--normalization", "nfc", "--text-column", "body"],
+    ):
+        assert main([*base, *extra]) == 2
+        assert "stop here" in _error_line(capsys)
+    assert calls == [
+        None,
+        {"lowercase": False, "split_punctuation": False, "unicode_normalization": None},
+        {"lowercase": True, "split_punctuation": True, "unicode_normalization": "NFC", "text_column": "body"},
+    ]
+    assert main([*base, "--normalization", "NFX"]) == 2
+    line = _error_line(capsys)
+    assert "--normalization" in line and "NFKC, NFC, NFKD, NFD, none" in line and "'NFX'" in line
+
+
+def test_train_without_lowercasing_or_punctuation_splitting(tmp_path, monkeypatch):
+    corpus = write_lines(tmp_path / "cased.txt", ["The Cat sat. the cat, sat"] * 50)
+    monkeypatch.setenv("HF_EMBEDDINGS_CACHE", str(tmp_path / "cache"))
+    argv = [
+        "train",
+        "word2vec",
+        "--corpus",
+        str(corpus),
+        "--output-dir",
+        str(tmp_path / "D"),
+        "--min-count",
+        "1",
+    ]
+    options = ["--no-lowercase", "--no-split-punctuation", "--normalization", "none"]
+    assert main([*argv, *options, "--epochs", "1", "--vector-size", "4", "--quiet", "--device", "cpu"]) == 0
+    _, tok = load(tmp_path / "D")
+    assert sorted(tok.words) == sorted(["The", "Cat", "sat.", "the", "cat,", "sat"])
+    assert tok.backend_tokenizer.normalizer is None
+    assert tok.pre_tokenize("The Cat, sat.") == ["The", "Cat,", "sat."]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -355,6 +356,110 @@ def test_intersect_word2vec_format(tmp_path):
     bad.save_word2vec_format(tmp_path / "bad.txt")
     with pytest.raises(ValueError, match="vector size"):
         ours.intersect_word2vec_format(tmp_path / "bad.txt")
+
+
+# --------------------------------------------------------------------------- save / load (no pickle)
+def _mapped(path) -> bool:
+    """Whether file `path` is memory-mapped into this process."""
+    return str(Path(path).resolve()) in Path("/proc/self/maps").read_text()
+
+
+@pytest.mark.parametrize("mmap", [None, "r"])
+def test_save_load_round_trip_side_by_side(tmp_path, mmap):
+    counts = np.random.default_rng(3).integers(1, 1000, N_WORDS)
+    ours, theirs = make_pair(counts)
+    ours.save(tmp_path / "ours.kv")
+    theirs.save(str(tmp_path / "theirs.kv"), separately=["vectors"])  # gensim maps only what it stored apart
+    mine = KeyedVectors.load(tmp_path / "ours.kv", mmap=mmap)
+    ref = gensim_models.KeyedVectors.load(str(tmp_path / "theirs.kv"), mmap=mmap)
+    assert mine.index_to_key == ref.index_to_key == ours.index_to_key
+    assert mine.vectors.dtype == ref.vectors.dtype == np.float32
+    np.testing.assert_array_equal(mine.vectors, ref.vectors)
+    np.testing.assert_array_equal(mine.counts, ref.expandos["count"])
+    for word in ("w10", "w1", "w30"):
+        same_ranking(mine.most_similar(word), quiet(ref.most_similar, word))
+    same_ranking(
+        mine.most_similar_cosmul(["w1", "w2"], ["w3"]), quiet(ref.most_similar_cosmul, ["w1", "w2"], ["w3"])
+    )
+    assert isinstance(ref.vectors, np.memmap) == (mmap == "r")
+    if sys.platform.startswith("linux"):
+        assert _mapped(tmp_path / "ours.kv") == (mmap == "r")
+
+
+def test_load_mmap_never_writes_the_file(tmp_path):
+    """gensim's mmap="r" table is read-only; ours maps the file copy-on-write, so edits (which take a private
+    copy of the table anyway) leave the file as it was, for every mode gensim accepts."""
+    ours, _ = make_pair(np.arange(N_WORDS))
+    path = tmp_path / "vectors.kv"
+    ours.save(path)
+    before = path.read_bytes()
+    for mode in ("r", "c", "r+"):
+        kv = KeyedVectors.load(path, mmap=mode)
+        assert not kv.vectors.flags.writeable
+        kv["w1"] = np.ones(DIM, dtype=np.float32)
+        kv.add_vector("new", np.full(DIM, 2.0, dtype=np.float32))
+        kv.set_vecattr("w2", "count", 10**6)
+        kv.sort_by_descending_frequency()
+        assert kv.index_to_key[0] == "w2" and kv["w1"].tolist() == [1.0] * DIM
+        assert path.read_bytes() == before
+    np.testing.assert_array_equal(KeyedVectors.load(path).vectors, ours.vectors)
+
+
+def test_save_load_any_key_float64_and_attributes(tmp_path):
+    words = ["a b", "new\nline", "tab\tkey", "ünïcødé", "", "\ud800", "日本"]
+    vecs = np.random.default_rng(5).standard_normal((len(words), 3))  # float64
+    ours = KeyedVectors.from_arrays(words, vecs, counts=np.arange(len(words)) * 7)
+    ours.allocate_vecattrs(["weight"], [np.float32])
+    ours.set_vecattr("日本", "weight", 0.5)
+    with open(tmp_path / "handle.kv", "wb") as f:  # gensim's save also takes an open file
+        ours.save(f, separately=None, sep_limit=1, ignore=frozenset(), pickle_protocol=4)
+    for mmap in (None, "r"):
+        again = KeyedVectors.load(tmp_path / "handle.kv", mmap=mmap)
+        assert again.index_to_key == words and again.vectors.dtype == np.float64
+        np.testing.assert_array_equal(again.vectors, vecs)
+        np.testing.assert_array_equal(again.counts, ours.counts)
+        assert again.get_vecattr("日本", "weight") == np.float32(0.5)
+        assert again.expandos["weight"].dtype == np.float32
+    empty = KeyedVectors.from_arrays([], np.zeros((0, 4), dtype=np.float32))
+    empty.save(tmp_path / "empty.kv")
+    assert len(KeyedVectors.load(tmp_path / "empty.kv", mmap="r")) == 0
+
+
+def test_save_load_signatures_match_gensim():
+    import inspect
+
+    def names(fn):
+        return [p for p in inspect.signature(fn).parameters if p not in ("self", "cls")]
+
+    assert names(KeyedVectors.load) == names(gensim_models.KeyedVectors.load) == ["fname", "mmap"]
+    gensim_save = inspect.signature(sys.modules["gensim.utils"].SaveLoad.save).parameters
+    assert names(KeyedVectors.save) == [p for p in gensim_save if p != "self"]
+
+
+def test_load_refuses_pickles_and_damaged_files(tmp_path):
+    _, theirs = make_pair()
+    theirs.save(str(tmp_path / "gensim.kv"))  # a pickle: never unpickled
+    with pytest.raises(HFEmbeddingsError, match="not a KeyedVectors file saved by hf_embeddings.*pickles"):
+        KeyedVectors.load(tmp_path / "gensim.kv")
+    ours, _ = make_pair()
+    ours.save(tmp_path / "ok.kv")
+    data = (tmp_path / "ok.kv").read_bytes()
+    (tmp_path / "cut.kv").write_bytes(data[: len(data) // 2])
+    with pytest.raises(HFEmbeddingsError, match="cut.kv: not a KeyedVectors file"):
+        KeyedVectors.load(tmp_path / "cut.kv", mmap="r")
+    from safetensors.numpy import save_file
+
+    save_file({"vectors": np.zeros((2, 2), dtype=np.float32)}, tmp_path / "other.safetensors")
+    with pytest.raises(HFEmbeddingsError, match="metadata format None"):
+        KeyedVectors.load(tmp_path / "other.safetensors")
+    with pytest.raises(HFEmbeddingsError, match="not found"):
+        KeyedVectors.load(tmp_path / "missing.kv")
+    with pytest.raises(HFEmbeddingsError, match="mmap must be None or one of"):
+        KeyedVectors.load(tmp_path / "ok.kv", mmap="w+")
+    ours.allocate_vecattrs(["label"], [object])
+    with pytest.raises(HFEmbeddingsError, match="only numeric attributes"):
+        ours.save(tmp_path / "object.kv")
+    assert not (tmp_path / "object.kv").exists()
 
 
 # --------------------------------------------------------------------------- evaluation methods

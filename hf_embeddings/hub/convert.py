@@ -17,10 +17,9 @@ from ..vectors.formats import (
     detect_vector_format,
     read_glove_format,
     read_word2vec_format,
-    write_glove_format,
-    write_word2vec_format,
 )
 from .folder import CONFIG, README, TRAINING_LOG, atomic_folder, check_output_dir, read_json, write_json
+from .light_folder import write_vector_file
 
 FORMATS = ("auto", "word2vec", "word2vec-binary", "glove")
 EXPORT_FORMATS = ("word2vec", "word2vec-binary", "glove", "static")
@@ -205,11 +204,7 @@ def export_vectors(
     if not hasattr(type(model), "wv"):
         raise HFEmbeddingsError(f"{model_path}: this model has no static word table to export")
     kv = model.wv
-    words, vectors = list(kv.index_to_key), np.asarray(kv.vectors, dtype=np.float32)
-    if fmt == "glove":
-        write_glove_format(file, words, vectors)
-    else:
-        write_word2vec_format(file, words, vectors, binary=(fmt == "word2vec-binary"))
+    write_vector_file(file, list(kv.index_to_key), np.asarray(kv.vectors, dtype=np.float32), fmt)
 
 
 def export_static_folder(

@@ -30,6 +30,8 @@ Deliberate differences from gensim (see the method docstrings):
 * ``evaluate_word_pairs`` returns plain ``(statistic, pvalue)`` tuples where gensim returns scipy results.
 * ``evaluate_word_analogies(similarity_function="most_similar_cosmul")`` really uses 3CosMul (gensim
   4.4 accepts the argument and always uses 3CosAdd);
+* ``save`` / ``load`` write and read one safetensors file, never a pickle (neither reads the other's
+  files); ``save``'s pickle options have no effect, ``load(mmap=...)`` maps the table only;
 * mutations refresh ``norms`` and the normalised cache (gensim keeps stale norms until
   ``fill_norms(force=True)``).
 """
@@ -37,10 +39,11 @@ Deliberate differences from gensim (see the method docstrings):
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from numbers import Integral
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -1266,6 +1269,54 @@ class KeyedVectors:
             rows = torch.from_numpy(idx[hit]).to(table.device)
             table[rows] = torch.from_numpy(vectors[hit]).to(device=table.device, dtype=table.dtype)
             self._set_owned(table)
+
+    # ------------------------------------------------------------------ gensim 4 API: save / load
+    def save(
+        self,
+        fname_or_handle: str | os.PathLike | IO[bytes],
+        separately: Any = None,
+        sep_limit: int = 10 * 1024**2,
+        ignore: Any = frozenset(),
+        pickle_protocol: int = 4,
+    ) -> None:
+        """Save words, vectors and per-word attributes (``counts`` ...) to one safetensors file, no pickle.
+
+        Loaded back with :meth:`load` (``mmap="r"`` maps the table instead of reading it). gensim's
+        other arguments are accepted for compatibility and have no effect: nothing is pickled, and the
+        table is always stored so that it can be memory-mapped. The ``tokenize`` function is not saved
+        (a loaded object splits text on whitespace). Format: :mod:`hf_embeddings.vectors.safe_storage`.
+
+        Example::
+
+            >>> import tempfile, os
+            >>> kv = KeyedVectors.from_arrays(["a", "b"], np.eye(2, dtype=np.float32), counts=[5, 3])
+            >>> path = os.path.join(tempfile.mkdtemp(), "vectors.kv")
+            >>> kv.save(path)
+            >>> again = KeyedVectors.load(path, mmap="r")
+            >>> again.index_to_key, again["b"], again.counts
+            (['a', 'b'], array([0., 1.], dtype=float32), array([5, 3]))
+        """
+        from .safe_storage import write_keyed_vectors
+
+        write_keyed_vectors(fname_or_handle, self.index_to_key, self.vectors, self.expandos)
+
+    @classmethod
+    def load(cls, fname: str | os.PathLike, mmap: str | None = None) -> KeyedVectors:
+        """Load a file written by :meth:`save` (gensim's pickles are never read).
+
+        ``mmap=None`` reads the table into memory; ``"r"`` maps it: opening costs nothing whatever the
+        size, pages are read (and shared with other processes) as queries touch them, and the file is
+        never written (an edit of the table gets private pages; mutations copy the table first anyway).
+        gensim's ``"c"`` and ``"r+"`` are accepted and do the same (gensim's ``"r+"`` writes edits back to
+        the file: here there is no in-place edit to write). Per-word attributes are read into memory. A
+        missing, damaged or foreign file raises :class:`~hf_embeddings.errors.HFEmbeddingsError`.
+        """
+        from .safe_storage import read_keyed_vectors
+
+        words, vectors, attributes = read_keyed_vectors(fname, mmap)
+        kv = cls(vectors, words)
+        kv.expandos.update(attributes)
+        return kv
 
     # ------------------------------------------------------------------ sentence pooling
     def sentence_vector(
