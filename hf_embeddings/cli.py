@@ -135,7 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Unicode normalisation of the text (default: NFKC)",
     )
     t.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    t.add_argument("--seed", type=int, default=42)
+    t.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        help="random seed; with --deterministic (one thread) two runs give bitwise the same weights, without it "
+        "Word2Vec's Hogwild threads make runs agree only statistically",
+    )
     t.add_argument("--evaluate", action="store_true", help="run the family's evaluation suite after training")
     t.add_argument("--push-to-hub", metavar="REPO_ID", help="push the finished folder to the Hub")
     t.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -149,3 +149,30 @@ def test_checkpoint_of_another_run_is_refused(corpus, tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "belongs to another run" in err and "seed 42 vs 7 now" in err
+
+
+def test_deterministic_runs_agree_bitwise_with_several_threads(corpus):
+    """--deterministic trains on one thread whatever torch's setting: two runs give the same weights."""
+    import torch
+
+    from hf_embeddings.text.corpus import load_corpus
+    from hf_embeddings.training.fit import fit
+
+    tokenized = load_corpus(str(corpus), min_count=1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        runs = [
+            fit(
+                "word2vec",
+                tokenized,
+                {**CONFIGS["word2vec"], "min_count": 1},
+                training={"deterministic": True},
+            )
+            for _ in range(2)
+        ]
+        assert torch.get_num_threads() == 2  # restored after each run
+    finally:
+        torch.set_num_threads(before)
+    a, b = (r.base_model.embeddings.weight.detach() for r in runs)
+    assert torch.equal(a, b)

@@ -1,0 +1,185 @@
+"""Two processes x one thread (torchrun, gloo) against one process x two threads, per family, same run.
+
+Static families (Word2Vec skip-gram with bench/word2vec_vs_gensim.py's settings, 5 epochs; GloVe with
+bench/glove_quality.py's, `--glove-epochs`, 15 by default like glove.c's benchmark) train on the whole of
+gcide: WS-353 / SimLex Spearman and Google analogy accuracy (restrict_vocab 30000) from
+`hf_embeddings.evaluation`. Language models (NNLM, ELMo tiny) train one epoch on the first `--lm-fraction`
+of gcide's lines (a tenth by default) and report the held-out perplexity on the same held-out lines
+(`validation_fraction` 0.05, the same seed in both modes); the 2-process run uses half the per-process
+batch so that both see the same number of tokens per step and the same number of steps.
+
+Throughput: corpus words per second of training (`training_log.json` epochs, summed over ranks; GloVe:
+co-occurrence entries per second of its epochs) and the ratio 2x1 / 1x2. Targets (issue 18): quality
+within 0.01 (static) or 2% perplexity (LMs) of one process; throughput ratio >= 0.9. Every run is a fresh
+subprocess or torchrun launch; the driver evaluates the saved folders. Timings on shared machines drift:
+the load average is printed with the results.
+
+    python bench/distributed.py [FILE] [--families word2vec,glove,nnlm,elmo] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from glove_quality import MIN_COUNT as GLOVE_MIN_COUNT  # noqa: E402
+from glove_quality import SETTINGS as GLOVE_SETTINGS  # noqa: E402
+from word2vec_vs_gensim import OURS_SETTINGS as W2V_OURS  # noqa: E402
+from word2vec_vs_gensim import SETTINGS as W2V_SETTINGS  # noqa: E402
+
+DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "gcide.txt.xz"
+METRICS = (
+    ("wordsim353_spearman", "WS-353"),
+    ("simlex999_spearman", "SimLex"),
+    ("google_analogy_accuracy", "analogy"),
+)
+
+
+def family_config(family: str, a) -> dict:
+    if family == "word2vec":
+        return {**W2V_SETTINGS, **W2V_OURS, "architecture": "skipgram", "epochs": 5}
+    if family == "glove":
+        return {**GLOVE_SETTINGS, "min_count": GLOVE_MIN_COUNT, "epochs": a.glove_epochs}
+    if family == "nnlm":
+        return {"min_count": 5, "epochs": 1, "validation_fraction": 0.05}
+    return {"min_count": 5, "epochs": 1, "validation_fraction": 0.05}  # the family's training size (tiny)
+
+
+def child(spec_path: str) -> None:
+    """One training run (a rank of it under torchrun): the folder is written by rank 0."""
+    from hf_embeddings.api import train
+
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    train(
+        spec["family"], spec["corpus"], spec["output_dir"], config=spec["config"], device="cpu",
+        show_progress=False, overwrite=True, seed=spec["seed"],
+    )  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(mode: str, spec: dict, work: Path) -> None:
+    path = work / f"{spec['family']}-{mode}.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    me = str(Path(__file__).resolve())
+    if mode == "1x2":
+        env = {**os.environ, "OMP_NUM_THREADS": "2"}
+        cmd = [sys.executable, me, "--child", str(path)]
+    else:
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        cmd = [
+            sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
+            "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{free_port()}", me, "--child", str(path),
+        ]  # fmt: skip
+    done = subprocess.run(cmd, env={**env, "TOKENIZERS_PARALLELISM": "false"}, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{spec['family']} {mode} failed:\n{done.stderr[-4000:]}")
+
+
+def measure(folder: Path, family: str) -> dict:
+    log = json.loads((folder / "training_log.json").read_text(encoding="utf-8"))
+    epochs = log["epochs"]
+    seconds = sum(e["epoch_seconds"] for e in epochs)
+    out = {"train_seconds": log["train_seconds"], "epoch_seconds": seconds}
+    words = sum(e.get("epoch_words", 0) for e in epochs)
+    out["words_per_second"] = words / seconds if words else None
+    if family in ("word2vec", "glove"):
+        from hf_embeddings.api import load
+        from hf_embeddings.evaluation import evaluate_static_embeddings
+
+        model, tokenizer = load(folder)
+        model.attach_tokenizer(tokenizer)
+        out.update(evaluate_static_embeddings(model.wv))
+    else:
+        evals = [e for e in log["log_history"] if "eval_perplexity" in e]
+        out["heldout_perplexity"] = evals[-1]["eval_perplexity"]
+    return out
+
+
+def lm_corpus(source: Path, fraction: float, work: Path) -> Path:
+    from hf_embeddings.text.sources import open_compressed
+
+    with open_compressed(source) as f:
+        lines = f.read().decode("utf-8").splitlines()
+    part = work / "lm-part.txt"
+    part.write_text("\n".join(lines[: int(len(lines) * fraction)]) + "\n", encoding="utf-8")
+    return part
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("corpus", nargs="?", default=str(DEFAULT))
+    p.add_argument("--families", default="word2vec,glove,nnlm,elmo")
+    p.add_argument("--glove-epochs", type=int, default=15)
+    p.add_argument("--lm-fraction", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--json", help="write the results here")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.child:
+        return child(a.child)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="hfe-dist-bench-") as tmp:
+        work = Path(tmp)
+        small = None
+        for family in a.families.split(","):
+            corpus = a.corpus
+            if family in ("nnlm", "elmo"):
+                small = small or lm_corpus(Path(a.corpus), a.lm_fraction, work)
+                corpus = str(small)
+            row = {}
+            for mode in ("1x2", "2x1"):
+                config = family_config(family, a)
+                if mode == "2x1" and family in ("nnlm", "elmo"):
+                    from hf_embeddings.models.family import get_family
+
+                    batch = config.get("batch_size") or get_family(family).config_class().batch_size
+                    config["batch_size"] = batch // 2
+                out = work / f"{family}-{mode}"
+                spec = dict(family=family, corpus=corpus, output_dir=str(out), config=config, seed=a.seed)
+                launch(mode, spec, work)
+                row[mode] = measure(out, family)
+                print(family, mode, json.dumps(row[mode]), flush=True)
+            results[family] = row
+    print(
+        f"\nload average {os.getloadavg()[0]:.1f}; 1x2 = one process, two threads; 2x1 = two processes (gloo)"
+    )
+    print(f"{'family':9s} {'metric':22s} {'1x2':>10s} {'2x1':>10s} {'diff/ratio':>10s}")
+    for family, row in results.items():
+        one, two = row["1x2"], row["2x1"]
+        if family in ("word2vec", "glove"):
+            for key, name in METRICS:
+                print(
+                    f"{family:9s} {name:22s} {one[key]:10.3f} {two[key]:10.3f} {two[key] - one[key]:+10.3f}"
+                )
+        else:
+            ppl1, ppl2 = one["heldout_perplexity"], two["heldout_perplexity"]
+            print(f"{family:9s} {'held-out perplexity':22s} {ppl1:10.1f} {ppl2:10.1f} {ppl2 / ppl1:10.3f}")
+        if one["words_per_second"]:
+            r = two["words_per_second"] / one["words_per_second"]
+            print(
+                f"{family:9s} {'words/s':22s} {one['words_per_second']:10.0f} {two['words_per_second']:10.0f} {r:10.2f}"
+            )
+        else:
+            r = one["epoch_seconds"] / two["epoch_seconds"]
+            print(
+                f"{family:9s} {'epoch seconds':22s} {one['epoch_seconds']:10.1f} {two['epoch_seconds']:10.1f} {r:10.2f}"
+            )
+        row["throughput_ratio"] = r
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
