@@ -355,3 +355,15 @@ def test_import_is_light_and_pipelines_register_on_demand():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("ok")
+
+
+@pytest.mark.parametrize("name", sorted(registry.BUILTIN_FAMILIES))
+def test_config_special_ids_agree_with_the_word_tokenizer(name):
+    """A config whose special ids differ from its tokenizer's makes Trainer rewrite it with a warning
+    ("The tokenizer has new PAD/BOS/EOS tokens...") on every training run."""
+    from hf_embeddings.text.tokenization import SPECIAL_TOKENS
+
+    tokenizer = WordTokenizer.from_vocabulary(["a", "b"])
+    config = registry.get_family(name).config_class()
+    for token, key in zip(SPECIAL_TOKENS[1:], ("pad_token_id", "bos_token_id", "eos_token_id")):
+        assert getattr(config, key) == tokenizer.convert_tokens_to_ids(token), (name, key)

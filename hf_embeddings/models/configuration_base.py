@@ -27,6 +27,8 @@ from ..errors import HFEmbeddingsError
 #: version of the saved-folder layout this code writes; bump it when old code could misread new folders
 FORMAT_VERSION = 1
 FORMAT_VERSION_KEY = "hf_embeddings_format_version"
+#: the ids `text.tokenization.SPECIAL_TOKENS` gives the special words (repeated: this module is bundled alone)
+SPECIAL_TOKEN_IDS = {"pad_token_id": 1, "bos_token_id": 2, "eos_token_id": 3}
 
 
 class FormatVersionError(HFEmbeddingsError):
@@ -103,4 +105,9 @@ class EmbeddingConfig(PretrainedConfig):
         check_format_version(kwargs.pop(FORMAT_VERSION_KEY, None), name or None)
         # what this code writes: a folder re-saved by it has its layout, whatever version it was read from
         self.hf_embeddings_format_version = FORMAT_VERSION
+        # the word tokenizers' special ids (<unk> 0, <pad> 1, <s> 2, </s> 3): a config that leaves them unset
+        # disagrees with its tokenizer, and Trainer "aligns" it with a warning on every run
+        for key, value in SPECIAL_TOKEN_IDS.items():
+            if kwargs.get(key) is None:
+                kwargs[key] = value
         super().__init__(**kwargs)
