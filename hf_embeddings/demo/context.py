@@ -64,7 +64,7 @@ def layer_names(n_layers: int) -> list[str]:
 
 def context_similarity(
     models: Sequence[DemoModel], name: str, word: str, sentence_a: str, sentence_b: str
-) -> tuple[pd.DataFrame, str]:
+) -> tuple[pd.DataFrame, list[str]]:
     """Cosine of a word's vectors in two sentences at each layer (and in each scalar mix).
 
     Layer 0 does not see the context, so it is 1 for the same word; the higher layers show how much the
@@ -82,7 +82,7 @@ def context_similarity(
             (f"scalar mix {m}", _cosine(_mix(ea[:, i], weights, gamma), _mix(eb[:, j], weights, gamma)))
         )
     frame = pd.DataFrame({"layer": [r[0] for r in rows], "cosine": [round(r[1], 4) for r in rows]})
-    return frame, ""
+    return frame, []
 
 
 def context_neighbours(
@@ -93,7 +93,7 @@ def context_neighbours(
     candidates: str,
     layer: int | str = -1,
     topn: int = 10,
-) -> tuple[pd.DataFrame, str]:
+) -> tuple[pd.DataFrame, list[str]]:
     """Tokens of the candidate sentences closest to `word` as used in `sentence`, at one layer."""
     (dm,) = pick(models, [name] if name else [], "is_contextual")
     (word,) = parse_words(word, max_words=1, what="one word")
@@ -120,7 +120,7 @@ def context_neighbours(
             "in context": [r[2] for r in top],
         }
     )
-    return frame, ""
+    return frame, []
 
 
 def scalar_mix_table(models: Sequence[DemoModel], name: str) -> pd.DataFrame:

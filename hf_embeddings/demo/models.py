@@ -103,21 +103,92 @@ class DemoModel:
         """Close vocabulary words for a typo or an unknown word."""
         return difflib.get_close_matches(word, self.vocabulary, n=n, cutoff=0.7)
 
-    def unknown_message(self, words: Sequence[str]) -> str:
-        """One line naming the unknown `words`, each with its close vocabulary words."""
-        hints = [f" (close words: {', '.join(close)})" if (close := self.suggest(w)) else "" for w in words]
-        if len(words) == 1:
-            return f"{self.name}: '{words[0]}' is not in the vocabulary{hints[0]}"
-        named = [f"'{w}'{h}" for w, h in zip(words, hints)]
-        return f"{self.name}: {', '.join(named[:-1])} and {named[-1]} are not in the vocabulary"
+    @cached_property
+    def _counts(self) -> np.ndarray | None:
+        counts = getattr(self.tokenizer, "word_counts", None)
+        return None if counts is None else np.asarray(counts)
+
+    @property
+    def has_counts(self) -> bool:
+        """The tokenizer stored its corpus word counts (`word_counts.json`)."""
+        return self._counts is not None
+
+    def count(self, word: str) -> int | None:
+        """How often `word` occurred in the training corpus (None: no stored counts, or not a word of the
+        model): the main hint of how far its vector can be trusted."""
+        if self._counts is None or word not in self.vocab_set:
+            return None
+        i = self.tokenizer.convert_tokens_to_ids(word)
+        return int(self._counts[i]) if 0 <= i < len(self._counts) else None
 
     def resolve(self, words: Sequence[str]) -> tuple[list[str], list[str]]:
-        """(vocabulary forms of `words`, [a message about the unknown ones] or [])."""
+        """(vocabulary forms of the known `words`, the typed words the model does not know)."""
         known = [self.normalise(w) for w in words]
         unknown = [w for w, v in zip(words, known) if v not in self.vocab_set]
-        if unknown:
-            return [v for v in known if v in self.vocab_set], [self.unknown_message(unknown)]
-        return known, []
+        return [v for v in known if v in self.vocab_set], unknown
+
+
+def and_list(items: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    items = list(items)
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def unknown_words_message(missing: Mapping[str, Sequence[DemoModel]], n_asked: int) -> list[str]:
+    """One sentence per set of models lacking the same typed words (not one per model), with close words.
+
+    `missing` maps a typed word to the models without it; `n_asked` is how many models were asked, so a word
+    no model knows reads "'x' is not in the vocabulary" without listing every model.
+    """
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for word, lacking in missing.items():
+        groups.setdefault(tuple(m.name for m in lacking), []).append(word)
+    by_name = {m.name: m for lacking in missing.values() for m in lacking}
+    sentences = []
+    for names, words in groups.items():
+        first = by_name[names[0]]
+        hints = [f" (close words: {', '.join(close)})" if (close := first.suggest(w)) else "" for w in words]
+        where = "" if len(names) >= n_asked else f" of {and_list(names)}"
+        if len(words) == 1:
+            sentences.append(f"'{words[0]}' is not in the vocabulary{where}{hints[0]}.")
+        else:
+            quoted = and_list([f"'{w}'{h}" for w, h in zip(words, hints)])
+            sentences.append(f"{quoted} are not in the vocabulary{where}.")
+    return sentences
+
+
+#: corpus counts below which a word's vector is mostly noise, and below which it is only a rough guide
+RARE, UNCOMMON = 50, 500
+
+
+def trust(count: int) -> str:
+    """How far to trust a word's vector, from how often the word occurred in training."""
+    if count < RARE:
+        return "rare: mostly noise"
+    if count < UNCOMMON:
+        return "uncommon: a rough guide"
+    return "frequent"
+
+
+def count_note(models: Sequence[DemoModel], words: Sequence[str]) -> str:
+    """One line with how often each typed word occurred in training, the main hint of how far to trust
+    the answer ('' when no model stored its counts)."""
+    parts = []
+    for typed in dict.fromkeys(words):
+        seen: dict[int, list[str]] = {}
+        word = typed
+        for dm in models:
+            count = dm.count(dm.normalise(typed))
+            if count is not None:
+                seen.setdefault(count, []).append(dm.name)
+                word = dm.normalise(typed)  # the vocabulary form: 'Cat' was looked up as 'cat'
+        if len(seen) == 1:
+            (count,) = seen
+            parts.append(f"'{word}' {count:,} ({trust(count)})")
+        elif seen:
+            each = ", ".join(f"{count:,} in {and_list(names)}" for count, names in seen.items())
+            parts.append(f"'{word}' {each} ({trust(min(seen))})")
+    return f"Times seen in training (the fewer, the less to trust): {'; '.join(parts)}" if parts else ""
 
 
 def _eval_results(folder: Path) -> dict:

@@ -1,4 +1,9 @@
-"""The "Next word" tab: the `next-word` pipeline's distribution and `model.generate` continuations."""
+"""The "Next word" tab: the `next-word` pipeline's distribution and `model.generate` continuations.
+
+Only words are listed and generated: the unknown-word, padding and start tokens are never produced, and the
+probability left to an unknown word or the end of the sentence is a note. Notes are plain text lines (the
+UI escapes them, so `<unk>` and `</s>` show as typed).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .inputs import MAX_NEW_TOKENS, MAX_TEXT_CHARS, MAX_TOPN, bounded, check_length
-from .models import DemoInputError, DemoModel, pick
+from .models import DemoInputError, DemoModel, and_list, count_note, pick
 
 _GENERATION_LOCK = threading.Lock()  # sampling seeds torch's global RNG
 
@@ -30,7 +35,22 @@ def _prompt_ids(dm: DemoModel, prompt: str) -> tuple[list[int], list[str]]:
 def _unknown_note(dm: DemoModel, unknown: Sequence[str]) -> str:
     if not unknown:
         return ""
-    return f"- {dm.name} reads {', '.join(repr(w) for w in unknown)} as {dm.tokenizer.unk_token} (not in its vocabulary)"
+    words = and_list([f"'{w}'" for w in dict.fromkeys(unknown)])
+    return f"{dm.name} reads {words} as {dm.tokenizer.unk_token} (not in its vocabulary)."
+
+
+def _context_note(dm: DemoModel, prompt: str) -> str:
+    """Corpus counts of the words the model sees (its context window): how far to trust its guesses."""
+    words = dm.words_of(prompt)
+    size = getattr(dm.model.config, "context_size", None)
+    return count_note([dm], words[-size:] if isinstance(size, int) and size > 0 else words)
+
+
+def _special_ids(dm: DemoModel) -> list[int]:
+    """Ids generation must never produce: unknown word, padding, start of sentence."""
+    tok = dm.tokenizer
+    ids = {tok.unk_token_id, tok.pad_token_id, tok.bos_token_id} - {None, tok.eos_token_id}
+    return sorted(i for i in ids if isinstance(i, int) and i >= 0)
 
 
 @dataclass
@@ -52,7 +72,7 @@ _PIPELINES = _Pipelines()
 
 def next_words(
     models: Sequence[DemoModel], name: str, prompt: str, top_k: int = 10
-) -> tuple[pd.DataFrame, str]:
+) -> tuple[pd.DataFrame, list[str]]:
     """The `next-word` pipeline's top-k words and probabilities for a prompt."""
     (dm,) = pick(models, [name] if name else [], "can_generate")
     top_k = bounded(top_k, 1, MAX_TOPN, "The number of words")
@@ -60,11 +80,13 @@ def next_words(
     with warnings.catch_warnings():  # unknown words are reported in the notes instead
         warnings.simplefilter("ignore")
         ranked = _PIPELINES.get(dm)(prompt.strip(), top_k=top_k)
+    specials = set(dm.tokenizer.all_special_tokens)  # the pipeline lists words only: kept that way here
+    words = [r for r in ranked if r["word"] not in specials][:top_k]
     frame = pd.DataFrame(
-        {"word": [r["word"] for r in ranked], "probability": [round(r["probability"], 5) for r in ranked]}
+        {"word": [r["word"] for r in words], "probability": [round(r["probability"], 5) for r in words]}
     )
-    notes = [_unknown_note(dm, unknown), _left_out_note(dm, ranked)]
-    return frame, "\n".join(n for n in notes if n)
+    notes = [_unknown_note(dm, unknown), _left_out_note(dm, ranked), _context_note(dm, prompt)]
+    return frame, [n for n in notes if n]
 
 
 def _left_out_note(dm: DemoModel, ranked: Any) -> str:
@@ -77,7 +99,7 @@ def _left_out_note(dm: DemoModel, ranked: Any) -> str:
         p = getattr(ranked, attr, None)
         if p is not None:
             parts.append(f"{what} {p:.5f}")
-    return f"- not listed: {', '.join(parts)}" if parts else ""
+    return f"Not listed: {', '.join(parts)}." if parts else ""
 
 
 def generate(
@@ -88,8 +110,11 @@ def generate(
     sample: bool = False,
     temperature: float = 1.0,
     seed: int = 0,
-) -> tuple[str, str]:
-    """Continue a prompt with `model.generate` (greedy, or sampled with a seed); returns (text, notes)."""
+) -> tuple[str, list[str]]:
+    """Continue a prompt with `model.generate` (greedy, or sampled with a seed); returns (text, notes).
+
+    A continuation shorter than asked ended at the end of a sentence: the notes say so.
+    """
     import torch
 
     (dm,) = pick(models, [name] if name else [], "can_generate")
@@ -113,11 +138,23 @@ def generate(
             max_new_tokens=max_new_tokens,
             pad_token_id=dm.tokenizer.pad_token_id,
             eos_token_id=dm.tokenizer.eos_token_id,
+            suppress_tokens=_special_ids(dm) or None,
             **options,
         )
-    words = []
+    words, ended = [], False
     for token in dm.tokenizer.convert_ids_to_tokens(out[0, len(ids) :].tolist()):
         if token == dm.tokenizer.eos_token:
+            ended = True
             break
         words.append(token)
-    return " ".join([prompt.strip(), *words]), _unknown_note(dm, unknown)
+    notes = [_unknown_note(dm, unknown)]
+    if ended:
+        n = len(words)
+        notes.append(
+            f"Stopped after {n} of {max_new_tokens} word{'s' * (max_new_tokens != 1)}: the model ended the "
+            f"sentence ({dm.tokenizer.eos_token})."
+            if n
+            else f"The model ended the sentence ({dm.tokenizer.eos_token}) right away: no word to add."
+        )
+    notes.append(_context_note(dm, prompt))
+    return " ".join([prompt.strip(), *words]), [n for n in notes if n]

@@ -1,7 +1,7 @@
 """Tiny models with planted weights for the demo tests: answers are known exactly, nothing is trained.
 
 - word2vec: groups (royalty, animals, colours, places) on separate axes, so king - man + woman = queen,
-  cat's nearest word is dog, and red is the odd one out of cat dog horse red;
+  cat's nearest word is dog, and red is the odd one out of cat dog horse red; its card shows a loss curve;
 - glove: the same geometry without 'cow' (a word only one model knows) and with 'feline' near 'cat';
 - nnlm: a bigram model (one-hot context, direct connections only) whose next-word distribution after
   'the' is cat 0.7 / dog 0.3, and after 'cat' is sat 0.9;
@@ -45,6 +45,8 @@ EVAL_RESULTS = {
     "simlex999_spearman": 0.22,
     "google_analogy_accuracy": 0.5,
 }
+# a loss per epoch: the card of the word2vec folder shows its loss curve (an image file beside the card)
+TRAINING_LOG = {"log_history": [{"epoch": e, "epoch_loss": 10.0 / e} for e in (1, 2, 3)]}
 LM_WORDS = ["the", "sat", "on", "ran", "mat"]
 BIGRAMS = {"the": {"cat": 0.7, "dog": 0.3}, "cat": {"sat": 0.9, "ran": 0.1}, "sat": {"on": 1.0},
            "on": {"the": 0.6, "mat": 0.4}, "dog": {"ran": 1.0}, "ran": {"</s>": 1.0}}  # fmt: skip
@@ -72,7 +74,22 @@ def save_word2vec(folder: Path) -> Path:
     model = Word2VecModel(Word2VecConfig(vocab_size=len(tok), vector_size=len(AXES), min_count=1))
     with torch.no_grad():
         model.embeddings.weight.copy_(_with_specials(tok, planted_table(words, VECTORS)))
-    return save_model_folder(model, tok, folder, eval_results=EVAL_RESULTS, remote_code=False)
+    return save_model_folder(
+        model, tok, folder, eval_results=EVAL_RESULTS, training_log=TRAINING_LOG, remote_code=False
+    )
+
+
+def save_random_word2vec(folder: Path, words: list[str], counts: list[int], dim: int = 8) -> Path:
+    """A word2vec folder over exactly `words` (most frequent first) with random vectors: a vocabulary
+    shaped like a real corpus's (stop words, numbers, punctuation on top) for the example pickers."""
+    from hf_embeddings.models.word2vec import Word2VecConfig, Word2VecModel
+
+    tok = WordTokenizer.from_vocabulary(words, counts=counts)
+    model = Word2VecModel(Word2VecConfig(vocab_size=len(tok), vector_size=dim, min_count=1))
+    table = np.random.default_rng(0).normal(0, 1, (len(words), dim))
+    with torch.no_grad():
+        model.embeddings.weight.copy_(_with_specials(tok, table))
+    return save_model_folder(model, tok, folder, remote_code=False)
 
 
 def save_glove(folder: Path) -> Path:
