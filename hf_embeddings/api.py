@@ -16,7 +16,7 @@ from .hub.load import load
 from .models.family import ModelFamily, family_for_config, get_family
 from .text.corpus import load_corpus
 from .training.checkpoints import latest_checkpoint
-from .training.fit import VOCABULARY_OPTIONS, fit, resolve_device, route_options
+from .training.fit import VOCABULARY_OPTIONS, OptionError, fit, resolve_device, route_options
 
 __all__ = ["TrainResult", "evaluate_dir", "load", "resolve_device", "run_evaluation", "train"]
 
@@ -50,6 +50,8 @@ def train(
     checkpoint_dir: str | os.PathLike | None = None,
     resume_from_checkpoint: str | os.PathLike | bool | None = None,
     callbacks: list | None = None,
+    init_from: str | os.PathLike | None = None,
+    update_vocab: bool = False,
 ) -> TrainResult:
     """Train model family `model` on `corpus` and write a complete Hub folder at `output_dir`.
 
@@ -65,6 +67,12 @@ def train(
     `resume_from_checkpoint` ("latest" or a checkpoint folder; also accepted in `training`) continues
     a killed run exactly; a checkpoint that is missing or cut short is an error, never a fresh start.
     `callbacks` are `transformers.TrainerCallback`s, as for `Trainer`.
+
+    `init_from` (a saved folder of the same family) continues training it on `corpus`, as gensim's
+    `train` on a loaded model: its config, with the options given here applied on top, and its weights.
+    With `update_vocab` the vocabulary first grows by the corpus's words seen >= `min_count` times
+    (gensim's `build_vocab(update=True)`: known words keep their ids and add their new counts, new words
+    get fresh vectors); without, the corpus is read with the saved vocabulary.
 
     Launched as several processes (`torchrun`, `accelerate launch`), every process trains its shard of
     the batches; the vocabulary and caches are built once by the main process, which alone writes the
@@ -88,13 +96,23 @@ def train(
     vocabulary = {k: options[k] for k in VOCABULARY_OPTIONS if k in options}
     processes = process_state(resolve_device(device))
     main = is_main_process()
+    init_weights = None
     with main_process_first(processes):  # one vocabulary, built once, read from its cache by the others
-        tokenized = load_corpus(
-            corpus, show_progress=show_progress and main, **vocabulary, **(corpus_options or {})
-        )
+        if init_from is not None:
+            tokenized, options, init_weights = _continued(
+                family, init_from, corpus, options, update_vocab, corpus_options or {}, show_progress and main
+            )
+        elif update_vocab:
+            raise OptionError(
+                "--update-vocab grows the vocabulary of a saved model: give it with --init-from"
+            )
+        else:
+            tokenized = load_corpus(
+                corpus, show_progress=show_progress and main, **vocabulary, **(corpus_options or {})
+            )
     fit_args = dict(
         training=training, device=device, seed=seed, output_dir=checkpoints, show_progress=show_progress and main,
-        resume_from_checkpoint=resume, callbacks=callbacks,
+        resume_from_checkpoint=resume, callbacks=callbacks, init_weights=init_weights,
     )  # fmt: skip
     if not main:  # the other processes train their shards; only the main process writes anything
         result = fit(family, tokenized, options, **fit_args)
@@ -117,6 +135,64 @@ def train(
     if processes is not None:
         processes.wait_for_everyone()
     return result
+
+
+def _continued(
+    family: ModelFamily, folder, corpus, options: dict, update_vocab: bool, corpus_options: dict, progress
+):
+    """(corpus, config, weights) to continue training the model saved in `folder` on `corpus`."""
+    from .text.tokenization import splitting_options
+
+    if not family.vocabulary_tables:
+        raise OptionError(f"{family.name} does not continue training (init_from): train a new model instead")
+    model, tokenizer = load(folder)
+    found = family_for_config(model.config)
+    if found is not family:
+        raise OptionError(f"--init-from {folder} holds a {found.name} model, not {family.name}")
+    options = dict(options)
+    min_count = options.pop("min_count", None) or tokenizer.vocab_stats.get("min_count") or 5
+    if "max_vocab_size" in options:
+        raise OptionError("--max-vocab-size sizes a new vocabulary; with --init-from the saved one is grown")
+    loose = {
+        k: v
+        for k, v in corpus_options.items()
+        if k not in ("lowercase", "unicode_normalization", "split_punctuation")
+    }
+    if update_vocab:
+        if getattr(model.config, "hierarchical_softmax", False):
+            raise OptionError(
+                "--update-vocab with hierarchical softmax: the Huffman tree of the old vocabulary would be lost"
+            )
+        split = splitting_options(tokenizer.backend_tokenizer)
+        if split is None:
+            raise OptionError(
+                f"--update-vocab: the tokenizer of {folder} splits words in a way load_corpus cannot repeat"
+            )
+        counted = load_corpus(corpus, min_count=1, show_progress=progress, **split, **loose)
+        words = counted.tokenizer.convert_ids_to_tokens(
+            list(range(counted.tokenizer.num_special_tokens, len(counted.tokenizer)))
+        )
+        counts = dict(
+            zip(words, counted.tokenizer.word_counts[counted.tokenizer.num_special_tokens :].tolist())
+        )
+        tokenizer = tokenizer.extended(counts, min_count=min_count)
+    tokenized = load_corpus(corpus, tokenizer=tokenizer, show_progress=progress, **loose)
+    config = {**model.config.to_dict(), **options, "vocab_size": len(tokenizer)}
+    for key in (
+        "architectures",
+        "auto_map",
+        "_name_or_path",
+        "transformers_version",
+        "model_type",
+        "dtype",
+        "torch_dtype",
+    ):
+        config.pop(key, None)
+    try:
+        config = type(model.config)(**config)
+    except (TypeError, ValueError) as e:
+        raise OptionError(f"bad {family.name} option: {e}") from None
+    return tokenized, config, model.state_dict()
 
 
 def _train_into_folder(family, tokenized, options, fit_args, out, overwrite, evaluate, card) -> TrainResult:

@@ -145,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--evaluate", action="store_true", help="run the family's evaluation suite after training")
     t.add_argument("--push-to-hub", metavar="REPO_ID", help="push the finished folder to the Hub")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.add_argument("--init-from", metavar="DIR", help="continue training the model saved in DIR on --corpus")
+    t.add_argument(
+        "--update-vocab",
+        action="store_true",
+        help="with --init-from: add the corpus's new words (seen >= --min-count times) to the vocabulary",
+    )
     t.add_argument(
         "--checkpoint-dir",
         help="where --save-strategy steps|epoch writes checkpoints (default: OUTPUT_DIR.checkpoints, removed "
@@ -300,6 +306,8 @@ def cmd_train(args, extra) -> int:
         overwrite=args.overwrite,
         show_progress=not args.quiet,
         checkpoint_dir=args.checkpoint_dir,
+        init_from=args.init_from,
+        update_vocab=args.update_vocab,
         corpus_options=_corpus_options(args) or None,
     )
     print(f"saved {args.model} to {result.output_dir} ({result.train_seconds:.1f} s)")

@@ -81,6 +81,10 @@ class ModelFamily:
             (GloVe's co-occurrence matrix): left out of Hub pushes unless asked for.
         description: one line for `train --list` and the card.
         pipeline_tag: the Hub task the model card declares.
+        vocabulary_tables: names (in the base model's state dict) of the tensors with one row per word id,
+            in id order. Continued training (`train(..., init_from=FOLDER)`) copies a saved model's rows
+            into them, words new to the vocabulary keeping their fresh initialisation, and every other
+            tensor whole; empty: the family does not continue training.
     """
 
     name: str
@@ -103,6 +107,7 @@ class ModelFamily:
     cache_files: tuple[str, ...] = ()
     description: str = ""
     pipeline_tag: str = "feature-extraction"
+    vocabulary_tables: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         model_type = getattr(self.config_class, "model_type", "")

@@ -129,6 +129,23 @@ def build_backend(
     return backend
 
 
+def splitting_options(backend: Tokenizer) -> dict | None:
+    """The `build_backend` options (lowercase, unicode_normalization, split_punctuation) that make a
+    pipeline like `backend`'s, or None when it was built otherwise (so `load_corpus` can count a new
+    corpus's words exactly as this tokenizer splits them)."""
+    norm, pre = pipeline_steps(backend)
+    names = [step["type"] for step in norm]
+    unicode = names[0] if names and names[0] in UNICODE_NORMALIZATIONS else None
+    rest = names[1:] if unicode else names
+    if rest not in ([], ["Lowercase"]) or [step["type"] for step in pre][:1] != ["WhitespaceSplit"]:
+        return None
+    extra = pre[1:]
+    punct = len(extra) == 1 and extra[0]["type"] == "Punctuation" and extra[0].get("behavior") == "Isolated"
+    if extra and not punct:
+        return None
+    return {"lowercase": rest == ["Lowercase"], "unicode_normalization": unicode, "split_punctuation": punct}
+
+
 def pipeline_steps(backend: Tokenizer) -> tuple[list[dict], list[dict]]:
     """Return the normaliser steps and the pre-tokeniser steps of `backend`, in order, as the JSON specs of
     `backend.to_str()` (each `Sequence` flattened; an absent normaliser or pre-tokeniser gives [])."""
@@ -443,6 +460,35 @@ class WordTokenizer(TokenizersBackend):
         without one (see `ensure_word_decoder`)."""
         tok = super().from_pretrained(*args, **kwargs)
         ensure_word_decoder(tok.backend_tokenizer)
+        return tok
+
+    def extended(
+        self, counts: dict[str, int], *, min_count: int = 1, stats: dict | None = None
+    ) -> WordTokenizer:
+        """This vocabulary grown by a new corpus's `counts` (word -> count, words as this tokenizer splits
+        them), as gensim's `build_vocab(update=True)`: every id keeps its word, the counts of known words
+        grow by their new counts, and new words seen >= `min_count` times get the next ids (most frequent
+        first). Normalisation and splitting are this tokenizer's."""
+        old = self.word_counts if self.word_counts is not None else np.zeros(len(self), dtype=np.int64)
+        vocab = self.get_vocab()
+        grown = old.copy()
+        new = []
+        for word, count in counts.items():
+            if word in vocab:
+                grown[vocab[word]] += count
+            elif count >= min_count:
+                new.append((-int(count), word))
+        new.sort()
+        data = json.loads(self.backend_tokenizer.to_str())
+        table = data["model"]["vocab"]
+        for _, word in new:
+            table[word] = len(table)
+        tok = type(self)(
+            tokenizer_object=Tokenizer.from_str(json.dumps(data)),
+            unk_token=UNK, pad_token=PAD, bos_token=BOS, eos_token=EOS, model_max_length=self.model_max_length,
+        )  # fmt: skip
+        tok.__dict__["word_counts"] = np.concatenate([grown, [-c for c, _ in new]]).astype(np.int64)
+        tok.__dict__["vocab_stats"] = {**self.vocab_stats, **(stats or {})}
         return tok
 
     # --- counts ---------------------------------------------------------------------------------------

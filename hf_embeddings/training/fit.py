@@ -174,6 +174,34 @@ def check_model_size(family: ModelFamily, config, device: str) -> None:
         )
 
 
+def warm_start(family: ModelFamily, net, weights: dict) -> None:
+    """Start `net` from a saved base model's `weights`: the family's `vocabulary_tables` take the saved
+    rows (ids keep their words; rows of words new to the vocabulary keep their fresh initialisation),
+    every other tensor is copied whole. Strict: a tensor missing on either side, or a shape that does not
+    fit, is an `OptionError` naming it."""
+    base = getattr(net, getattr(net, "base_model_prefix", ""), None) or net
+    state = base.state_dict()
+    missing, extra = sorted(set(state) - set(weights)), sorted(set(weights) - set(state))
+    if missing or extra:
+        raise OptionError(
+            f"{family.name}: the saved model does not match this configuration (missing {missing or 'nothing'}, "
+            f"unexpected {extra or 'nothing'})"
+        )
+    with torch.no_grad():
+        for name, target in state.items():
+            saved = torch.as_tensor(weights[name])
+            rows = name in family.vocabulary_tables
+            fits = saved.shape[1:] == target.shape[1:] and (
+                saved.shape[0] <= target.shape[0] if rows else saved.shape[0] == target.shape[0]
+            )
+            if not fits:
+                raise OptionError(
+                    f"{family.name}: saved tensor {name} has shape {tuple(saved.shape)}, this configuration "
+                    f"{tuple(target.shape)} (continued training keeps the model's sizes)"
+                )
+            target[: saved.shape[0]].copy_(saved)
+
+
 def resolve_device(device: str | None) -> str:
     """'auto' (or None) -> 'cuda' when a GPU is visible, else 'cpu'; validates explicit names."""
     if device in (None, "auto"):
@@ -266,6 +294,7 @@ def fit(
     show_progress: bool = False,
     resume_from_checkpoint: str | bool | None = None,
     callbacks: list | None = None,
+    init_weights: dict | None = None,
 ) -> FitResult:
     """Train `family` on `corpus` (a `TokenizedCorpus`) and return the trained model.
 
@@ -311,6 +340,8 @@ def fit(
     check_model_size(family, cfg, dev)
     set_seed(seed)
     net = family.training_class(cfg)
+    if init_weights is not None:
+        warm_start(family, net, init_weights)
     with main_process_first(processes):  # caches (GloVe's co-occurrence counts) are built once
         data = family.build_training_data(corpus, cfg, seed=seed, device=dev, **(data_options or {}))
     args_kwargs = {**family.training_defaults, **data.training_overrides, **training}

@@ -120,8 +120,10 @@ FAMILY = ModelFamily(
         "logging_steps": 50,
         "train_sampling_strategy": "sequential",
     },
-    quickstart={"config": {"vector_size": 100, "epochs": 5}, "min_count": 5},
+    # 15 epochs on the 447k-word bundled corpus: WS-353 0.44 / SimLex 0.25 instead of 0.20 / 0.09 at 5, ~10 s more
+    quickstart={"config": {"vector_size": 100, "epochs": 15}, "min_count": 5},
     description="Word2Vec (Mikolov et al. 2013): skip-gram and CBOW with negative sampling",
+    vocabulary_tables=("embeddings.weight", "output_embeddings.weight"),
 )
 
 __all__ = [
