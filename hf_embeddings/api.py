@@ -52,6 +52,7 @@ def train(
     callbacks: list | None = None,
     init_from: str | os.PathLike | None = None,
     update_vocab: bool = False,
+    eval_every_epoch: bool = False,
 ) -> TrainResult:
     """Train model family `model` on `corpus` and write a complete Hub folder at `output_dir`.
 
@@ -66,7 +67,8 @@ def train(
     and is removed once the folder is published (a `checkpoint_dir` given is kept).
     `resume_from_checkpoint` ("latest" or a checkpoint folder; also accepted in `training`) continues
     a killed run exactly; a checkpoint that is missing or cut short is an error, never a fresh start.
-    `callbacks` are `transformers.TrainerCallback`s, as for `Trainer`.
+    `callbacks` are `transformers.TrainerCallback`s, as for `Trainer`. `eval_every_epoch` logs the
+    family's benchmark scores after every epoch (training_log.json `epochs`).
 
     `init_from` (a saved folder of the same family) continues training it on `corpus`, as gensim's
     `train` on a loaded model: its config, with the options given here applied on top, and its weights.
@@ -113,6 +115,7 @@ def train(
     fit_args = dict(
         training=training, device=device, seed=seed, output_dir=checkpoints, show_progress=show_progress and main,
         resume_from_checkpoint=resume, callbacks=callbacks, init_weights=init_weights,
+        eval_every_epoch=eval_every_epoch,
     )  # fmt: skip
     if not main:  # the other processes train their shards; only the main process writes anything
         result = fit(family, tokenized, options, **fit_args)

@@ -145,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--evaluate", action="store_true", help="run the family's evaluation suite after training")
     t.add_argument("--push-to-hub", metavar="REPO_ID", help="push the finished folder to the Hub")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.add_argument(
+        "--eval-every-epoch",
+        action="store_true",
+        help="log the benchmark scores (WS-353, SimLex, analogies) after every epoch",
+    )
     t.add_argument("--init-from", metavar="DIR", help="continue training the model saved in DIR on --corpus")
     t.add_argument(
         "--update-vocab",
@@ -308,6 +313,7 @@ def cmd_train(args, extra) -> int:
         checkpoint_dir=args.checkpoint_dir,
         init_from=args.init_from,
         update_vocab=args.update_vocab,
+        eval_every_epoch=args.eval_every_epoch,
         corpus_options=_corpus_options(args) or None,
     )
     print(f"saved {args.model} to {result.output_dir} ({result.train_seconds:.1f} s)")

@@ -122,3 +122,18 @@ def test_continued_training_errors(halves, tmp_path, capsys):
     )
     assert "keeps the model's sizes" in capsys.readouterr().err
     assert not any((tmp_path / n).exists() for n in "abcd")
+
+
+def test_eval_every_epoch_logs_scores_per_epoch(halves, tmp_path):
+    _, first, _, _ = halves
+    out = tmp_path / "scored"
+    train(
+        "word2vec", str(first), out, config={**CONFIG, "epochs": 2}, eval_every_epoch=True,
+        show_progress=False, device="cpu",
+    )  # fmt: skip
+    epochs = json.loads((out / "training_log.json").read_text(encoding="utf-8"))["epochs"]
+    assert len(epochs) == 2
+    for record in epochs:
+        assert {"eval_wordsim353_spearman", "eval_simlex999_spearman", "eval_google_analogy_accuracy"} <= set(
+            record
+        )

@@ -174,6 +174,27 @@ def check_model_size(family: ModelFamily, config, device: str) -> None:
         )
 
 
+def epoch_evaluation(family: ModelFamily, tokenizer):
+    """`(training model) -> scores` for `--eval-every-epoch`: the family's `evaluate`, or the static suite
+    (WS-353, SimLex-999, Google analogies) of a model with word vectors; None when there is neither."""
+
+    def base_of(net):
+        return getattr(net, getattr(net, "base_model_prefix", ""), None) or net
+
+    def static(net) -> dict:
+        from ..evaluation import evaluate_static_embeddings
+
+        base = base_of(net)
+        if hasattr(base, "attach_tokenizer"):
+            base.attach_tokenizer(tokenizer)
+        scores = evaluate_static_embeddings(base.wv)
+        return {k: v for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+    if family.evaluate is not None:
+        return lambda net: family.evaluate(base_of(net), tokenizer)
+    return static if "static" in family.capabilities else None
+
+
 def warm_start(family: ModelFamily, net, weights: dict) -> None:
     """Start `net` from a saved base model's `weights`: the family's `vocabulary_tables` take the saved
     rows (ids keep their words; rows of words new to the vocabulary keep their fresh initialisation),
@@ -295,14 +316,24 @@ def fit(
     resume_from_checkpoint: str | bool | None = None,
     callbacks: list | None = None,
     init_weights: dict | None = None,
+    eval_every_epoch: bool = False,
 ) -> FitResult:
     """Train `family` on `corpus` (a `TokenizedCorpus`) and return the trained model.
 
     `config` is a config object (used as it is) or a dict of the family's options (routed by
     `route_options`, then `family.make_config(corpus, **options)`). `training` are TrainingArguments
     overrides, `data_options` keyword arguments of `family.build_training_data` (e.g. a GloVe
-    co-occurrence matrix). `output_dir` holds Trainer checkpoints when the arguments ask for them (a
-    temporary folder, removed afterwards, when not given).
+    co-occurrence matrix). `output_dir` holds Trainer checkpoints when the arguments ask for them
+    (`save_strategy` "steps" or "epoch"; a temporary folder, removed afterwards, when not given).
+
+    `resume_from_checkpoint` (a checkpoint folder, or "latest"/True for the newest complete one in
+    `output_dir`) continues a run exactly where the checkpoint left it: weights, optimiser state (AdaGrad
+    sums, the learning-rate position), RNG states and data position; with `deterministic=True` among the
+    training options (one thread: no Hogwild) the result is bitwise that of the uninterrupted run.
+    `callbacks` are `transformers.TrainerCallback`s added to the Trainer. `init_weights` (a saved base
+    model's state dict) starts training from those weights (`warm_start`: continued training).
+    `eval_every_epoch` adds the family's benchmark scores (WS-353, SimLex, analogies for word vectors)
+    to every epoch's record (`eval_*` keys of `epoch_history` and the log).
     """
     from transformers import PretrainedConfig, TrainingArguments, set_seed
 
@@ -376,6 +407,8 @@ def fit(
             processing_class=tokenizer,
             **data.trainer_kwargs,
         )
+        if eval_every_epoch:
+            trainer.epoch_evaluation = epoch_evaluation(family, tokenizer)
         for callback in callbacks or ():  # the user's, after the family's (`TrainerCallback`s or classes)
             trainer.add_callback(callback)
         trainer.run_identity = run_identity(

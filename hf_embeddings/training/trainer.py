@@ -171,9 +171,10 @@ class EmbeddingTrainer(Trainer):
         self.max_row_step = max_row_step
         self.epoch_history: list[dict] = []
         self._resumed_epoch: dict | None = None
-        self.run_identity: dict | None = (
-            None  # what a checkpoint must match to continue this run (fit sets it)
-        )
+        #: what a checkpoint must match to continue this run (fit sets it)
+        self.run_identity: dict | None = None
+        #: `(model) -> {metric: number}` run at every epoch's end (fit's `eval_every_epoch`), or None
+        self.epoch_evaluation = None
         self._takes_lr: bool | None = None
         self._takes_lr_end = False
         self._epoch_start()  # the per-epoch accumulators (reset again at every epoch's start)
@@ -357,6 +358,9 @@ class EmbeddingTrainer(Trainer):
         if words:
             record["words_per_second"] = words / seconds if seconds > 0 else float("nan")
             record["epoch_words"] = words
+        if self.epoch_evaluation is not None and self.is_world_process_zero():
+            # per-epoch benchmark scores (--eval-every-epoch), on the weights as they are after this epoch
+            record.update({f"eval_{k}": v for k, v in self.epoch_evaluation(self.model).items()})
         self.epoch_history.append(record)
         self.log(record)
 
