@@ -16,7 +16,7 @@ from .hub.load import load
 from .models.family import ModelFamily, family_for_config, get_family
 from .text.corpus import load_corpus
 from .training.checkpoints import latest_checkpoint
-from .training.fit import VOCABULARY_OPTIONS, OptionError, fit, resolve_device, route_options
+from .training.fit import VOCABULARY_OPTIONS, OptionError, fit, progress_bars, resolve_device, route_options
 
 __all__ = ["TrainResult", "evaluate_dir", "load", "resolve_device", "run_evaluation", "train"]
 
@@ -118,14 +118,16 @@ def train(
         eval_every_epoch=eval_every_epoch,
     )  # fmt: skip
     if not main:  # the other processes train their shards; only the main process writes anything
-        result = fit(family, tokenized, options, **fit_args)
+        with progress_bars(False):
+            result = fit(family, tokenized, options, **fit_args)
         processes.wait_for_everyone()
         return TrainResult(
             out, result.base_model, result.tokenizer, result.epoch_history, {}, result.train_seconds
         )
     existed = checkpoints.exists()
     try:
-        result = _train_into_folder(family, tokenized, options, fit_args, out, overwrite, evaluate, card)
+        with progress_bars(show_progress):
+            result = _train_into_folder(family, tokenized, options, fit_args, out, overwrite, evaluate, card)
     finally:
         if not existed and checkpoints.is_dir() and latest_checkpoint(checkpoints) is None:
             shutil.rmtree(

@@ -13,6 +13,8 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,6 +223,22 @@ def warm_start(family: ModelFamily, net, weights: dict) -> None:
                     f"{tuple(target.shape)} (continued training keeps the model's sizes)"
                 )
             target[: saved.shape[0]].copy_(saved)
+
+
+@contextmanager
+def progress_bars(show: bool) -> Iterator[None]:
+    """transformers' own progress bars ("Writing model shards", "Loading weights") only when progress is
+    shown: a quiet run (--quiet, tests, benchmarks) prints none, checkpoints and the final save included."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    if not show and was:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if not show and was:
+            hf_logging.enable_progress_bar()
 
 
 def resolve_device(device: str | None) -> str:
