@@ -239,23 +239,29 @@ def heldout_results(log_history: list[dict]) -> dict:
     return {}
 
 
-def run_evaluation(family: ModelFamily, model, tokenizer) -> dict:
-    """Run the family's evaluation suite (static word-vector benchmarks by default)."""
+def run_evaluation(family: ModelFamily, model, tokenizer, progress=None) -> dict:
+    """Run the family's evaluation suite (static word-vector benchmarks by default); `progress(name)` is
+    told each benchmark as it starts."""
     if family.evaluate is not None:
+        if progress is not None:
+            progress(f"{family.name} evaluation")
         return family.evaluate(model, tokenizer)
     if hasattr(model, "wv"):
         from .evaluation import evaluate_static_embeddings
 
         if hasattr(model, "attach_tokenizer"):
             model.attach_tokenizer(tokenizer)
-        return evaluate_static_embeddings(model.wv)
+        return evaluate_static_embeddings(model.wv, progress=progress)
     return {}
 
 
-def evaluate_dir(path: str | os.PathLike, *, write: bool = True) -> dict:
-    """Evaluate a saved model folder with its family's suite; writes eval_results.json next to it."""
+def evaluate_dir(path: str | os.PathLike, *, write: bool = True, progress=None) -> dict:
+    """Evaluate a saved model folder with its family's suite; writes eval_results.json next to it.
+    `progress(step)` is told what runs (loading, each benchmark)."""
+    if progress is not None:
+        progress(f"loading {path}")
     model, tokenizer = load(path)
-    results = run_evaluation(family_for_config(model.config), model, tokenizer)
+    results = run_evaluation(family_for_config(model.config), model, tokenizer, progress)
     if write:
         target = Path(path) / EVAL_RESULTS
         # held-out perplexities need the training split: keep those measured at training time

@@ -342,7 +342,10 @@ def _corpus_options(args) -> dict:
 def cmd_evaluate(args) -> int:
     from .api import evaluate_dir
 
-    print(json.dumps(evaluate_dir(args.path), indent=2))
+    def progress(step: str) -> None:  # on stderr: stdout stays the JSON result alone
+        print(f"hf-embeddings: {step} ...", file=sys.stderr, flush=True)
+
+    print(json.dumps(evaluate_dir(args.path, progress=progress), indent=2))
     return 0
 
 

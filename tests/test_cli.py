@@ -300,7 +300,10 @@ def test_evaluate_writes_eval_results(trained, capsys):
     pytest.importorskip("gensim")  # the benchmark files ship with gensim
     folder = trained / "D"
     assert main(["evaluate", str(folder)]) == 0
-    printed = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)  # stdout: the JSON alone; what runs is told on stderr as it starts
+    steps = [line for line in captured.err.splitlines() if line.startswith("hf-embeddings: ")]
+    assert [s.split()[1] for s in steps] == ["loading", "wordsim353", "simlex999", "google_analogy"]
     saved = json.loads((folder / "eval_results.json").read_text())
     assert saved == printed
     assert saved["wordsim353_n_pairs"] == 353 and saved["simlex999_n_pairs"] == 999

@@ -27,7 +27,7 @@ import logging
 import math
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -557,20 +557,29 @@ def evaluate_word_analogies(
 
 # -------------------------------------------------------------------------------------------- suite
 def evaluate_static_embeddings(
-    kv: WordVectors, *, restrict_vocab: int | None = 30000, pairs_restrict_vocab: int | None = 300000
+    kv: WordVectors,
+    *,
+    restrict_vocab: int | None = 30000,
+    pairs_restrict_vocab: int | None = 300000,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """WordSim-353 and SimLex-999 (Pearson, Spearman, OOV) and Google analogies (3CosAdd), as one flat dict.
 
     ``restrict_vocab`` (default 30000, the usual setting for the analogy benchmark) applies to the
     analogies; the pair benchmarks use ``pairs_restrict_vocab`` (gensim's default, 300000), which is how
     the reference figures we compare against were measured.
-    Needs gensim installed for the benchmark files (see :func:`builtin_benchmark_path`).
+    Needs gensim installed for the benchmark files (see :func:`builtin_benchmark_path`). ``progress`` is
+    called with each benchmark's name before it runs (the command line says what it is doing).
     """
     out: dict[str, Any] = {}
     for name in ("wordsim353", "simlex999"):
+        if progress is not None:
+            progress(name)
         res = evaluate_word_pairs(kv, builtin_benchmark_path(name), restrict_vocab=pairs_restrict_vocab)
         for key in ("spearman", "pearson", "oov_ratio", "n_oov", "n_pairs"):
             out[f"{name}_{key}"] = res[key]
+    if progress is not None:
+        progress("google_analogy")
     res = evaluate_word_analogies(kv, builtin_benchmark_path("google_analogy"), restrict_vocab=restrict_vocab)
     for key in (
         "accuracy",
