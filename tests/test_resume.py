@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _support.corpora import topic_sentences, write_lines
 from safetensors.numpy import load_file
 
 from hf_embeddings.cli import main as cli_main
@@ -21,8 +22,6 @@ from hf_embeddings.training.checkpoints import (
     latest_checkpoint,
     resolve_checkpoint,
 )
-
-from _support.corpora import topic_sentences, write_lines
 
 CHILD = Path(__file__).parent / "_support" / "_train_child.py"
 TOPICS = [
