@@ -15,9 +15,11 @@ CPU ours trains with the compiled kernel over plain corpus spans (no DataLoader 
 the batched tensor path. Figures are medians over --seeds; the two systems alternate seed by seed,
 and the median ratio of back-to-back runs is printed too. `--device cuda` trains ours on the GPU
 (gensim stays on the CPU); `--option key=value` overrides a Word2VecConfig field of ours (e.g.
-sub_batch_words=8192). Ours starts from gensim 4's initialisation (init_scale=1.0, input vectors uniform in
-+-1/d; `--option init_scale=0.5` for our default, word2vec.c's; `--gensim-init-scale 0.5` starts gensim
-there too).
+sub_batch_words=8192; on a GPU `gpu_kernel=triton` or `gpu_kernel=torch` picks the fused Triton kernel or
+the tensor ops, "auto" by default: Triton when installed; the kernel used is printed and stored as `kernel`,
+and the Triton kernels are compiled before the clock starts, as numba's are cached). Ours starts from gensim
+4's initialisation (init_scale=1.0, input vectors uniform in +-1/d; `--option init_scale=0.5` for our
+default, word2vec.c's; `--gensim-init-scale 0.5` starts gensim there too).
 
 Measured 2026-11-26 (2 cores, gcide, 5 epochs, median of 3 seeds, systems alternating; raw runs in
 bench/results/2026-11-26-cpu-word2vec-spans.json):
@@ -86,7 +88,8 @@ def run_ours(path: str, arch: str, epochs: int, seed: int, a) -> dict:
     from transformers import TrainingArguments  # noqa: F401  (the Trainer stack: counted in the baseline RSS)
 
     from hf_embeddings import load_corpus
-    from hf_embeddings.models.word2vec import FAMILY, config_from_corpus
+    from hf_embeddings.models.word2vec import FAMILY, config_from_corpus, uses_cpu_kernel
+    from hf_embeddings.models.word2vec.modeling_word2vec import resolve_gpu_kernel
     from hf_embeddings.training.fit import fit, resolve_device
     from hf_embeddings.training.trainer import EmbeddingTrainer  # noqa: F401  (as above)
 
@@ -100,6 +103,9 @@ def run_ours(path: str, arch: str, epochs: int, seed: int, a) -> dict:
     settings = {k: v for k, v in SETTINGS.items() if k != "min_count"}
     options = {**OURS_SETTINGS, **_options(a.option)}
     cfg = config_from_corpus(corpus, architecture=arch, epochs=epochs, **settings, **options)
+    kernel = "numba" if uses_cpu_kernel(cfg, device) else resolve_gpu_kernel(cfg, device)
+    if kernel == "triton":
+        _warm_up_triton(cfg, device)
     result = fit(
         FAMILY,
         corpus,
@@ -120,10 +126,34 @@ def run_ours(path: str, arch: str, epochs: int, seed: int, a) -> dict:
         device=device if device == "cpu" else torch.cuda.get_device_name(0),
         baseline_rss_mb=baseline,
         options=options,
+        kernel=kernel,
         words_per_batch=result.trainer.train_dataset.words_per_batch,
         epoch_loss_per_item=[h["epoch_loss_per_item"] for h in result.epoch_history],
     )
     return out
+
+
+def _warm_up_triton(cfg, device: str) -> None:
+    """Compile the Triton kernels for this run's shapes (one tiny batch on scratch tables), so that training
+    time is training: triton keeps compiled kernels on disk, but the first run on a machine would pay it."""
+    import torch
+
+    from hf_embeddings.models.word2vec.kernels_triton import train_blocks
+
+    B, U, K, D = cfg.block_size, cfg.block_size + 2 * cfg.window, cfg.block_negatives, cfg.vector_size
+    g = torch.Generator(device=device).manual_seed(0)
+
+    def ids(*shape: int) -> torch.Tensor:
+        return torch.randint(0, 16, shape, device=device, generator=g)
+
+    pairs = torch.ones(4, U, B, dtype=torch.bool, device=device)
+    tables = [torch.zeros(16, D, device=device) for _ in range(2)]
+    train_blocks(
+        *tables, ids(4, U), pairs, ids(4, B), ids(4, K), skipgram=cfg.architecture == "skipgram",
+        cbow_mean=cfg.cbow_mean, learning_rate=0.01, learning_rate_end=0.005, max_row_step=cfg.max_row_step,
+    )  # fmt: skip
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
 
 
 def run_gensim(path: str, arch: str, epochs: int, seed: int, a) -> dict:
@@ -294,14 +324,14 @@ def main() -> None:
                         f"  {arch:8s} {system:6s} seed {seed}: "
                         + "  ".join(f"{label} {r[k]:.4f}" for k, label in METRICS)
                         + f"  {r['words_per_second']:,.0f} words/s  peak RSS {r['peak_rss_mb']:,.0f} MB"
-                        + f" (libraries {r['baseline_rss_mb']:,.0f} MB)",
+                        + f" (libraries {r['baseline_rss_mb']:,.0f} MB)"
+                        + (f"  kernel {r['kernel']}" if "kernel" in r else ""),
                         flush=True,
                     )
     print(f"\ncorpus {a.file}, {a.epochs} epoch(s), median of {a.seeds} seed(s), {os.cpu_count()} CPU cores")
     if "ours" in systems:
-        print(
-            f"ours on {everything[(archs[0], 'ours')][0]['device']}, options {everything[(archs[0], 'ours')][0]['options']}"
-        )
+        first = everything[(archs[0], "ours")][0]
+        print(f"ours on {first['device']}, options {first['options']}, kernel {first.get('kernel')}")
     header = f"{'':10s}{'':8s}" + "".join(f"{label:>13s}" for _, label in METRICS)
     header += f"{'OOV ws/sl/an':>16s}{'words/s':>12s}{'peak RSS MB':>13s}{'above libs':>12s}"
     for arch in archs:

@@ -534,6 +534,7 @@ def test_light_reader_mirrors_the_models():
     variants = [
         ("word2vec", {}),
         ("word2vec", {"hierarchical_softmax": True}),
+        ("word2vec", {"imported_vectors": True}),
         ("glove", {"combine": "sum"}),
         ("glove", {"combine": "word"}),
     ]
@@ -547,7 +548,8 @@ def test_light_reader_mirrors_the_models():
         saved = json.loads(config.to_json_string())  # what config.json holds
         tensors, table = light_folder.LAYOUTS[saved["model_type"]](saved, 9, 3)
         state = model.state_dict()
-        assert tensors == {k: tuple(v.shape) for k, v in state.items()}, (name, options)
+        kept = {k: tuple(v.shape) for k, v in state.items() if k not in model._keys_to_ignore_on_save}
+        assert tensors == kept, (name, options)  # what save_pretrained writes
         np.testing.assert_array_equal(
             sum(state[t].numpy() for t in table), model.word_table().detach().numpy()
         )
@@ -668,3 +670,115 @@ def test_train_without_lowercasing_or_punctuation_splitting(tmp_path, monkeypatc
     assert sorted(tok.words) == sorted(["The", "Cat", "sat.", "the", "cat,", "sat"])
     assert tok.backend_tokenizer.normalizer is None
     assert tok.pre_tokenize("The Cat, sat.") == ["The", "Cat,", "sat."]
+
+
+# ------------------------------------------------------------------------------- imported vectors
+def _googlenews_like(path, n: int = 40, dim: int = 8):
+    """A binary word2vec file in GoogleNews' layout: `</s>` first, cased words, a phrase, and `<unk>`."""
+    from hf_embeddings.vectors.formats import write_word2vec_format
+
+    words = ["</s>", "King", "queen", "New_York", "<unk>"] + [f"w{i}" for i in range(n - 5)]
+    vectors = np.random.default_rng(3).standard_normal((n, dim)).astype(np.float32)
+    write_word2vec_format(path, words, vectors, binary=True)
+    return words, vectors
+
+
+def test_imported_folder_stores_only_its_table(tmp_path, capsys, monkeypatch):
+    """`convert import` saves the file's table alone (no zero output table beside it: half the size), its
+    special entries in the special rows; the folder loads (output table zero) and answers as the light
+    reader does."""
+    from safetensors.numpy import load_file
+
+    from hf_embeddings.hub.light_folder import read_light_folder
+
+    words, vectors = _googlenews_like(tmp_path / "vectors.bin")
+    folder = tmp_path / "imported"
+    assert main(["convert", "import", str(tmp_path / "vectors.bin"), "--output-dir", str(folder)]) == 0
+    capsys.readouterr()
+    tensors = load_file(folder / "model.safetensors")
+    assert list(tensors) == ["embeddings.weight"]
+    assert (folder / "model.safetensors").stat().st_size < vectors.nbytes + 1000
+    table = tensors["embeddings.weight"]
+    rest = [i for i, w in enumerate(words) if w not in ("</s>", "<unk>")]
+    assert table.shape == (4 + len(rest), vectors.shape[1])
+    np.testing.assert_array_equal(table[0], vectors[words.index("<unk>")])
+    np.testing.assert_array_equal(table[3], vectors[words.index("</s>")])
+    assert not table[1:3].any()  # <pad>, <s>: not in the file
+    np.testing.assert_array_equal(table[4:], vectors[rest])
+    assert json.loads((folder / "config.json").read_text())["imported_vectors"] is True
+
+    model, _ = load(folder)
+    assert not model.output_embeddings.weight.detach().any()
+    light = read_light_folder(folder)
+    assert light is not None and light.words == model.wv.index_to_key == [words[i] for i in rest]
+    np.testing.assert_array_equal(light.vectors, model.wv.vectors)
+    argvs = [
+        ["query", str(folder), "King", "--topn", "3"],
+        ["query", str(folder), "--similarity", "queen", "w7"],
+    ]
+    light_text = _outputs(argvs, capsys)
+    _full_load_only(monkeypatch)
+    assert _outputs(argvs, capsys) == light_text
+
+
+def test_only_an_imported_folder_may_lack_the_output_table(tmp_path, capsys):
+    """Strict loading stays: the same folder without the `imported_vectors` mark is a damaged trained
+    folder, refused by both readers in one line."""
+    from hf_embeddings.hub.light_folder import read_light_folder
+
+    _googlenews_like(tmp_path / "vectors.bin")
+    folder = tmp_path / "imported"
+    assert main(["convert", "import", str(tmp_path / "vectors.bin"), "--output-dir", str(folder)]) == 0
+    config = json.loads((folder / "config.json").read_text())
+    del config["imported_vectors"]
+    (folder / "config.json").write_text(json.dumps(config))
+    assert read_light_folder(folder) is None
+    assert main(["query", str(folder), "queen"]) == 2
+    assert "missing tensor(s) output_embeddings.weight" in _error_line(capsys)
+
+
+def test_training_continues_from_imported_vectors(tmp_path):
+    """A training head clears the mark: the continued model saves both tables again."""
+    from safetensors.numpy import load_file
+
+    from hf_embeddings.api import train
+
+    words, _ = _googlenews_like(tmp_path / "vectors.bin")
+    imported = tmp_path / "imported"
+    assert main(["convert", "import", str(tmp_path / "vectors.bin"), "--output-dir", str(imported)]) == 0
+    corpus = random_sentences(words[5:25] + ["queen"], n=60, length=8, seed=1)
+    result = train("word2vec", corpus, tmp_path / "continued", init_from=imported, update_vocab=True,
+                   config={"epochs": 1}, device="cpu", show_progress=False)  # fmt: skip
+    tensors = load_file(result.output_dir / "model.safetensors")
+    assert set(tensors) == {"embeddings.weight", "output_embeddings.weight"}
+    assert tensors["output_embeddings.weight"].any()  # trained, so kept
+    assert json.loads((result.output_dir / "config.json").read_text())["imported_vectors"] is False
+    load(result.output_dir)
+
+
+IMPORT_MEMORY_CHILD = """
+import resource, sys
+from hf_embeddings.cli import main
+assert main(["convert", "import", sys.argv[1], "--output-dir", sys.argv[3]]) == 0  # the libraries, warm
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+assert main(["convert", "import", sys.argv[2], "--output-dir", sys.argv[4]]) == 0
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+"""
+
+
+def test_import_peaks_near_the_table_size(tmp_path):
+    """Peak RSS of importing a 30,000 x 400 binary file (48 MB) above what the libraries take is at most
+    1.5x the table: read in place, written from the array, no torch copies (bench/vector_io.py at scale)."""
+    import subprocess
+    import sys
+
+    from hf_embeddings.vectors.formats import write_word2vec_format
+
+    vectors = np.random.default_rng(0).standard_normal((30_000, 400), dtype=np.float32)
+    words = ["</s>"] + [f"w{i}" for i in range(len(vectors) - 1)]
+    write_word2vec_format(tmp_path / "big.bin", words, vectors, binary=True)
+    write_word2vec_format(tmp_path / "tiny.bin", words[:10], vectors[:10], binary=True)
+    argv = [str(tmp_path / n) for n in ("tiny.bin", "big.bin", "tiny", "big")]
+    run = subprocess.run([sys.executable, "-c", IMPORT_MEMORY_CHILD, *argv], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert int(run.stdout.split()[-1]) <= 1.5 * vectors.nbytes

@@ -483,3 +483,34 @@ def test_writer_validation(tmp_path: Path) -> None:
     with pytest.raises(HFEmbeddingsError, match="not a str"):
         write_word2vec_format(path, ["a", 3], np.zeros((2, 3)))
     assert not path.exists()
+
+
+# --------------------------------------------------------------------------- leading rows
+
+
+@pytest.mark.parametrize("kind", ["binary", "text", "glove", "gzip-binary"])
+def test_leading_rows_read_in_place(tmp_path: Path, kind: str) -> None:
+    """`leading_rows` zero rows come first and the file's rows follow, bit for bit (one array: a caller's
+    special rows cost no copy of the table); a bad value after them is still named by its entry/line."""
+    vectors = _vectors(n=50)
+    words = [f"w{i}" for i in range(50)]
+    path = tmp_path / ("v.bin.gz" if kind == "gzip-binary" else "v.txt")  # .gz: an array that grows
+    if kind == "glove":
+        write_glove_format(path, words, vectors)
+        read = read_glove_format
+    else:
+        write_word2vec_format(path, words, vectors, binary=kind != "text")
+        read = read_word2vec_format
+    got_words, table = read(path, leading_rows=4)
+    assert got_words == words and table.shape == (54, vectors.shape[1])
+    assert not table[:4].any() and _same_bits(table[4:], vectors)
+    assert _same_bits(read(path)[1], vectors)  # leading_rows=0: as before
+    with pytest.raises(ValueError, match="leading_rows"):
+        read(path, leading_rows=-1)
+    if kind != "binary":
+        return
+    bad = vectors.copy()
+    bad[37, 2] = np.nan
+    write_word2vec_format(path, words, bad, binary=True)
+    with pytest.raises(FormatError, match=r"entry 38 .*'w37'"):
+        read_word2vec_format(path, leading_rows=4)

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import HFEmbeddingsError
 from ..files import write_text_atomic
+from ..text.sources import is_repo_id
 from .folder import CONFIG, CONVERSION_LOG, EVAL_RESULTS, README, TRAINING_LOG, read_json
 
 CARD_DIR = Path(__file__).parent / "templates"
@@ -48,55 +49,61 @@ ANALOGY_EXAMPLES = (
     ("good", "better", "bad"),
 )
 
+#: the Hub datasets that hold the benchmarks `hf-embeddings evaluate` runs (it reads gensim's copies of the
+#: same files): a model-index `dataset.type` is a Hub dataset id, which the Hub links to
+WORDSIM353_DATASET = "almogtavor/WordSim353"
+SIMLEX999_DATASET = "tasksource/simlex"
+GOOGLE_ANALOGY_DATASET = "tomasmcz/word2vec_analogy"
+
 # eval_results.json keys -> model-index entries. Keys not listed here appear in the card's table only.
 _WORD_SIM = {"task_type": "feature-extraction", "task_name": "Word similarity"}
 _ANALOGY = {"task_type": "feature-extraction", "task_name": "Word analogy"}
 KNOWN_RESULTS: dict[str, dict[str, str]] = {
     "wordsim353_spearman": {
         **_WORD_SIM,
-        "dataset_type": "wordsim353",
+        "dataset_type": WORDSIM353_DATASET,
         "dataset_name": "WordSim-353",
         "metric_type": "spearmanr",
         "metric_name": "Spearman correlation",
     },
     "wordsim353_pearson": {
         **_WORD_SIM,
-        "dataset_type": "wordsim353",
+        "dataset_type": WORDSIM353_DATASET,
         "dataset_name": "WordSim-353",
         "metric_type": "pearsonr",
         "metric_name": "Pearson correlation",
     },
     "simlex999_spearman": {
         **_WORD_SIM,
-        "dataset_type": "simlex999",
+        "dataset_type": SIMLEX999_DATASET,
         "dataset_name": "SimLex-999",
         "metric_type": "spearmanr",
         "metric_name": "Spearman correlation",
     },
     "simlex999_pearson": {
         **_WORD_SIM,
-        "dataset_type": "simlex999",
+        "dataset_type": SIMLEX999_DATASET,
         "dataset_name": "SimLex-999",
         "metric_type": "pearsonr",
         "metric_name": "Pearson correlation",
     },
     "google_analogy_accuracy": {
         **_ANALOGY,
-        "dataset_type": "google_analogy",
+        "dataset_type": GOOGLE_ANALOGY_DATASET,
         "dataset_name": "Google analogy",
         "metric_type": "accuracy",
         "metric_name": "Accuracy (3CosAdd)",
     },
     "google_analogy_semantic_accuracy": {
         **_ANALOGY,
-        "dataset_type": "google_analogy",
+        "dataset_type": GOOGLE_ANALOGY_DATASET,
         "dataset_name": "Google analogy",
         "metric_type": "semantic_accuracy",  # one type per metric: three "accuracy" entries would collide
         "metric_name": "Semantic accuracy (3CosAdd)",
     },
     "google_analogy_syntactic_accuracy": {
         **_ANALOGY,
-        "dataset_type": "google_analogy",
+        "dataset_type": GOOGLE_ANALOGY_DATASET,
         "dataset_name": "Google analogy",
         "metric_type": "syntactic_accuracy",
         "metric_name": "Syntactic accuracy (3CosAdd)",
@@ -116,20 +123,28 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _result_entry(key: str) -> dict[str, str] | None:
+def _result_entry(key: str, corpus_dataset: str | None) -> dict[str, str | None] | None:
     if key in KNOWN_RESULTS:
         return KNOWN_RESULTS[key]
     if key.endswith("perplexity"):
         split = key[: -len("perplexity")].rstrip("_") or "held-out"
-        return {**_PERPLEXITY, "dataset_type": split, "dataset_name": f"{split} split of the training corpus"}
+        # a split of the training corpus: a Hub dataset only when the corpus was one
+        return {
+            **_PERPLEXITY,
+            "dataset_type": corpus_dataset,
+            "dataset_name": f"{split} split of the training corpus",
+        }
     return None
 
 
-def evaluation_rows(results: dict | None) -> list[dict]:
-    """The card's results table: one row per measured headline number (NaN = not measurable -> shown so)."""
+def evaluation_rows(results: dict | None, corpus_dataset: str | None = None) -> list[dict]:
+    """The card's results table: one row per measured headline number (NaN = not measurable -> shown so).
+
+    `dataset_type` is the Hub dataset id of the benchmark, or for a perplexity the training corpus's id
+    (`corpus_dataset`) when it has one, else None (such a row is not put in the model-index)."""
     rows = []
     for key, value in (results or {}).items():
-        entry = _result_entry(key)
+        entry = _result_entry(key, corpus_dataset)
         if entry is None:
             continue
         prefix = key.rsplit("_", 1)[0] if key.endswith(("_spearman", "_pearson")) else None
@@ -149,7 +164,9 @@ def evaluation_rows(results: dict | None) -> list[dict]:
 
 
 def model_index(rows: list[dict]) -> list:
-    """`EvalResult`s for the measured (finite) numbers only."""
+    """`EvalResult`s for the measured (finite) numbers on a Hub dataset: the Hub's model-index requires a
+    dataset id (`dataset.type`), and a name standing in for one would point at nothing; the card's table
+    shows the rest."""
     from huggingface_hub import EvalResult
 
     return [
@@ -163,7 +180,7 @@ def model_index(rows: list[dict]) -> list:
             metric_value=round(r["value"], 6),
         )
         for r in rows
-        if r["value"] is not None
+        if r["value"] is not None and r["dataset_type"]
     ]
 
 
@@ -176,46 +193,70 @@ def query_words(words: list[str], n: int = 3) -> list[str]:
     return picked
 
 
+_EXAMPLE_KEYS = ("neighbours", "similarity", "analogy", "vector_size", "features")
+
+
+def static_examples(kv, *, topn: int = 5) -> dict:
+    """Neighbours of frequent words, an analogy and a similarity from word vectors `kv` (a `KeyedVectors`,
+    or the command line's `LightKeyedVectors` over a memory-mapped table: the same answers without a
+    normalised copy of a large table)."""
+    import numpy as np
+
+    with np.errstate(all="ignore"):  # vectors imported with allow_non_finite: NaN answers, shown as such
+        return _static_examples(kv, topn)
+
+
+def _static_examples(kv, topn: int) -> dict:
+    out: dict[str, Any] = dict.fromkeys(_EXAMPLE_KEYS)
+    words = kv.index_to_key
+    query = query_words(words)
+    if len(words) > 1:
+        k = min(topn, len(words) - 1)
+        out["neighbours"] = [
+            {"word": w, "results": [(n, float(s)) for n, s in kv.most_similar(positive=[w], topn=k)]}
+            for w in query
+        ]
+    if len(query) >= 2:
+        out["similarity"] = {"words": query[:2], "value": float(kv.similarity(query[0], query[1]))}
+    for a, b, c in ANALOGY_EXAMPLES:
+        if a in kv and b in kv and c in kv and len(words) > 4:
+            res = kv.most_similar(positive=[b, c], negative=[a], topn=3)
+            out["analogy"] = {"a": a, "b": b, "c": c, "results": [(n, float(s)) for n, s in res]}
+            break
+    out["vector_size"] = int(kv.vectors.shape[1])
+    return out
+
+
 def query_examples(model, tokenizer, *, topn: int = 5) -> dict:
     """Real outputs of the model, computed now: neighbours of frequent words, an analogy, a similarity,
     or (for models without a static word table) the shape of the features of a sentence."""
     import torch
 
-    out: dict[str, Any] = dict.fromkeys(("neighbours", "similarity", "analogy", "vector_size", "features"))
     if hasattr(type(model), "wv"):
         if hasattr(model, "attach_tokenizer"):
             model.attach_tokenizer(tokenizer)
-        kv = model.wv
-        words = list(kv.index_to_key)
-        query = query_words(words)
-        if len(words) > 1:
-            k = min(topn, len(words) - 1)
-            out["neighbours"] = [
-                {"word": w, "results": [(n, float(s)) for n, s in kv.most_similar(w, topn=k)]} for w in query
-            ]
-        if len(query) >= 2:
-            out["similarity"] = {"words": query[:2], "value": float(kv.similarity(query[0], query[1]))}
-        vocab = set(words)
-        for a, b, c in ANALOGY_EXAMPLES:
-            if {a, b, c} <= vocab and len(words) > 4:
-                res = kv.most_similar(positive=[b, c], negative=[a], topn=3)
-                out["analogy"] = {"a": a, "b": b, "c": c, "results": [(n, float(s)) for n, s in res]}
-                break
-        out["vector_size"] = int(kv.vectors.shape[1])
-    else:
-        words = [w for w in getattr(tokenizer, "words", [])[:50] if w.isalpha()][:6]
-        sentence = " ".join(words) or "hello world"
-        try:
-            enc = tokenizer(sentence, return_tensors="pt")
-            with torch.no_grad():
-                hidden = model(**enc).last_hidden_state
-        except Exception:  # forward needs more than input ids: better no example than a wrong one
-            return out
-        out["features"] = {"sentence": sentence, "shape": list(hidden.shape)}
+        return static_examples(model.wv, topn=topn)
+    out: dict[str, Any] = dict.fromkeys(_EXAMPLE_KEYS)
+    words = [w for w in getattr(tokenizer, "words", [])[:50] if w.isalpha()][:6]
+    sentence = " ".join(words) or "hello world"
+    try:
+        enc = tokenizer(sentence, return_tensors="pt")
+        with torch.no_grad():
+            hidden = model(**enc).last_hidden_state
+    except Exception:  # forward needs more than input ids: better no example than a wrong one
+        return out
+    out["features"] = {"sentence": sentence, "shape": list(hidden.shape)}
     return out
 
 
 # ------------------------------------------------------------------------------------------ corpus info
+#: what `text.corpus` names a `datasets` object passed in memory (`dataset Dataset[text]`): no Hub id
+_IN_MEMORY_DATASETS = frozenset({"Dataset", "IterableDataset", "DatasetDict", "IterableDatasetDict"})
+#: `datasets.load_dataset` builders that read local files: no Hub dataset either
+_PACKAGED_BUILDERS = frozenset({"text", "csv", "json", "parquet", "arrow", "pandas", "sql", "xml", "webdataset",
+                                "generator"})  # fmt: skip
+
+
 def corpus_info(log: dict | None) -> dict:
     """A description of the training corpus without local paths, and the metadata it implies."""
     keys = ("words", "sentences", "description", "license", "language", "attribution", "dataset")
@@ -234,10 +275,12 @@ def corpus_info(log: dict | None) -> dict:
         )
     elif source.startswith("dataset "):
         name = source[len("dataset ") :].split("[", 1)[0]
-        info.update(
-            description=f"the Hub dataset `{name}`",
-            dataset=name if "/" in name or name.isidentifier() else None,
-        )
+        if name in _IN_MEMORY_DATASETS:
+            info.update(description=f"a `datasets.{name}` passed in memory")
+        elif is_repo_id(name, owner_required=False) and name not in _PACKAGED_BUILDERS:
+            info.update(description=f"the Hub dataset `{name}`", dataset=name)
+        else:
+            info.update(description=f"the dataset `{name}`")
     elif source.startswith("<"):
         info.update(description="texts passed in memory")
     elif source:
@@ -322,8 +365,13 @@ def build_model_card(
     datasets: str | list[str] | None = None,
     base_model: str | list[str] | None = None,
     model_name: str | None = None,
+    examples: dict | None = None,
 ):
-    """Return the `huggingface_hub.ModelCard` of a saved folder (loading the model if not given)."""
+    """Return the `huggingface_hub.ModelCard` of a saved folder.
+
+    Without `model`, a Word2Vec / GloVe folder's examples are computed on its memory-mapped table
+    (`hub.light_folder`, with `load`'s checks), other folders are loaded. `examples` (`static_examples` of
+    the folder's table, computed by a caller that still holds it, as `convert import` does) spares both."""
     from huggingface_hub import ModelCard, ModelCardData
 
     from ..models.configuration_base import FORMAT_VERSION_KEY
@@ -337,20 +385,28 @@ def build_model_card(
         raise HFEmbeddingsError(f"{folder} is not a saved model folder (no {CONFIG})")
     if family is None:
         family = family_for_config(type("Config", (), {"model_type": config.get("model_type")}))
-    if model is None or tokenizer is None:
-        from .load import load
+    light = _light_folder(folder) if model is None and examples is None else None
+    if model is None and (light is not None or examples is not None):  # no torch model needed
+        if light is not None:  # a Word2Vec / GloVe table, memory-mapped with `load`'s checks
+            examples = static_examples(light.keyed_vectors())
+        tokenizer = tokenizer if tokenizer is not None else family.tokenizer_class.from_pretrained(folder)
+        model_class = (config.get("architectures") or [family.model_class.__name__])[0]
+        static = hasattr(family.model_class, "wv")
+    else:
+        if model is None or tokenizer is None:
+            from .load import load
 
-        model, tokenizer = load(folder)
-    if hasattr(model, "attach_tokenizer"):
-        model.attach_tokenizer(tokenizer)
-    static = hasattr(type(model), "wv")
+            model, tokenizer = load(folder)
+        examples = query_examples(model, tokenizer)
+        model_class = type(model).__name__
+        static = hasattr(type(model), "wv")
     log = read_json(folder / TRAINING_LOG, missing=None)
     results = read_json(folder / EVAL_RESULTS, missing=None)
     conversion = read_json(folder / CONVERSION_LOG, missing=None)
     previous = _existing_metadata(folder)
     corpus = corpus_info(log)
 
-    rows = evaluation_rows(results)
+    rows = evaluation_rows(results, corpus.get("dataset"))
     name = repo_id or model_name or previous.get("model_name") or folder.name
     if repo_id is None and "/" in str(previous.get("model_name", "")):
         repo_id = previous["model_name"]
@@ -413,10 +469,10 @@ def build_model_card(
         "model_id": repo_id or f"path/to/{name}",
         "on_hub": repo_id is not None,
         "family": family,
-        "model_class": type(model).__name__,
+        "model_class": model_class,
         "config_class": family.config_class.__name__,
         "is_static": static,
-        "examples": query_examples(model, tokenizer),
+        "examples": examples,
         "hyperparameters": hyper,
         "config": config,
         "vocab": vocab,
@@ -434,6 +490,14 @@ def build_model_card(
     env, template = _template_environment(family)
     text = env.get_template(template).render(**context)
     return ModelCard(text)
+
+
+def _light_folder(folder: Path):
+    """`light_folder.read_light_folder(folder)`: the words and memory-mapped table of a Word2Vec / GloVe folder
+    that passes `load`'s checks, else None (the card then loads the model)."""
+    from .light_folder import read_light_folder
+
+    return read_light_folder(folder)
 
 
 def tokenizer_pipeline(tokenizer) -> list[str]:

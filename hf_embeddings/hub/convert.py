@@ -18,7 +18,16 @@ from ..vectors.formats import (
     read_glove_format,
     read_word2vec_format,
 )
-from .folder import CONFIG, README, TRAINING_LOG, atomic_folder, check_output_dir, read_json, write_json
+from .folder import (
+    CONFIG,
+    CONVERSION_LOG,
+    README,
+    TRAINING_LOG,
+    atomic_folder,
+    check_output_dir,
+    read_json,
+    write_json,
+)
 from .light_folder import write_vector_file
 
 FORMATS = ("auto", "word2vec", "word2vec-binary", "glove")
@@ -28,23 +37,28 @@ STATIC_TENSOR = "embeddings"  # model2vec's key; sentence-transformers' StaticEm
 
 
 def read_vectors(
-    path: str | os.PathLike, fmt: str = "auto", limit: int | None = None, *, allow_non_finite: bool = False
+    path: str | os.PathLike,
+    fmt: str = "auto",
+    limit: int | None = None,
+    *,
+    allow_non_finite: bool = False,
+    leading_rows: int = 0,
 ) -> tuple[list[str], np.ndarray]:
     """Return (words, vectors) from a word2vec text/binary or GloVe text file (format detected by default).
 
     A malformed file raises FormatError naming the file and line; NaN/inf values are refused unless
-    `allow_non_finite`."""
+    `allow_non_finite`. `leading_rows` zero rows come first (`vectors[leading_rows + i]` is `words[i]`),
+    so that a model's special rows cost no copy of the table."""
     if fmt not in FORMATS:
         raise HFEmbeddingsError(f"unknown vector format {fmt!r} (expected one of {', '.join(FORMATS)})")
     if not Path(path).is_file():
         raise HFEmbeddingsError(f"vector file not found: {path}")
     if fmt == "auto":
         fmt = _detected_format(path)
+    options = {"limit": limit, "allow_non_finite": allow_non_finite, "leading_rows": leading_rows}
     if fmt == "glove":
-        return read_glove_format(path, limit=limit, allow_non_finite=allow_non_finite)
-    return read_word2vec_format(
-        path, binary=(fmt == "word2vec-binary"), limit=limit, allow_non_finite=allow_non_finite
-    )
+        return read_glove_format(path, **options)
+    return read_word2vec_format(path, binary=(fmt == "word2vec-binary"), **options)
 
 
 def _detected_format(path: str | os.PathLike) -> str:
@@ -77,8 +91,9 @@ def import_vectors(
     """Write a model folder (loadable with AutoModel) holding the vectors of a word2vec/GloVe file.
 
     `model` is the family of the folder ("word2vec" or "glove"): the file's vectors become its input
-    embeddings and every other parameter is zero (Word2Vec's output table; GloVe's context vectors and
-    biases, so that W + W~ is the file's vectors too).
+    embeddings. A Word2Vec folder stores them alone (its config says `imported_vectors`: the output table
+    a file does not have starts at zero when loaded); a GloVe folder also stores its other parameters as
+    zeros (context vectors and biases, so that W + W~ is the file's vectors too).
 
     The vocabulary is kept verbatim (the file's words are the tokens; keys with spaces stay reachable
     through the query API). How text is split into those words follows the vocabulary unless given:
@@ -90,6 +105,10 @@ def import_vectors(
     (the Hub id the vectors come from, if any), `license` and `language` go to the card's metadata.
     A file with NaN or infinite values is refused (FormatError naming the line) unless
     `allow_non_finite`; nothing is written for a file that fails to read.
+
+    Memory: the table is read once into the array that is saved (special rows first, no copy), written
+    from it, and let go before the tokenizer is built (bench/vector_io.py: a 400k x 300 binary file,
+    480 MB of table, peaks 460 MB above what the libraries themselves take).
     """
     from ..models.family import get_family
 
@@ -97,39 +116,104 @@ def import_vectors(
     check_output_dir(output_dir, overwrite)  # refused before the file is read
     if fmt == "auto" and Path(path).is_file():
         fmt = _detected_format(path)
-    words, vectors = read_vectors(path, fmt, limit, allow_non_finite=allow_non_finite)
-    special_rows = {w: i for i, w in enumerate(words) if w in SPECIAL_TOKENS}
-    keep = [i for i, w in enumerate(words) if w not in special_rows]
-    vocabulary = [words[i] for i in keep]
+    first = len(SPECIAL_TOKENS)
+    words, table = read_vectors(path, fmt, limit, allow_non_finite=allow_non_finite, leading_rows=first)
+    n_read, dim = len(words), int(table.shape[1])
+    vocabulary = _special_rows_in_place(words, table)
+    del words
+    table = table[: first + len(vocabulary)]  # rows of the file's special entries, moved up, stay behind
     if lowercase is None:
         lowercase = all(w == w.lower() for w in vocabulary)
     if split_punctuation is None:
-        split_punctuation = bool({",", "."} & set(vocabulary))
-    tokenizer = WordTokenizer.from_vocabulary(
-        vocabulary, lowercase=lowercase, unicode_normalization=None, split_punctuation=split_punctuation
-    )
-    config = family.config_class(vocab_size=len(tokenizer), vector_size=int(vectors.shape[1]), min_count=1)
-    net = family.model_class(config)
-    table = np.zeros((len(tokenizer), vectors.shape[1]), dtype=np.float32)
-    table[len(SPECIAL_TOKENS) :] = vectors[keep]
-    for word, row in special_rows.items():
-        table[SPECIAL_TOKENS.index(word)] = vectors[row]
-    with torch.no_grad():
-        for p in net.parameters():
-            p.zero_()
-        net.get_input_embeddings().weight.copy_(torch.from_numpy(table))
+        split_punctuation = "," in vocabulary or "." in vocabulary
     conversion = {
         "source_file": Path(path).name,
         "format": fmt,
         "limit": limit,
-        "vectors": int(vectors.shape[0]),
-        "vector_size": int(vectors.shape[1]),
+        "vectors": n_read,
+        "vector_size": dim,
         "lowercase": lowercase,
         "split_punctuation": split_punctuation,
         "hf_embeddings_version": _package_version(),
     }
-    card = {"base_model": base_model, "license": license, "language": language}
-    return save_converted(net, tokenizer, output_dir, conversion, overwrite=overwrite, **card)
+    card = {k: v for k, v in (("base_model", base_model), ("license", license), ("language", language)) if v}
+    options = {"vocab_size": len(table), "vector_size": dim, "min_count": 1}
+    if hasattr(family.config_class(), "imported_vectors"):
+        options["imported_vectors"] = True
+    config = family.config_class(**options)
+
+    def tokenizer_of(words: list[str]) -> WordTokenizer:
+        return WordTokenizer.from_vocabulary(
+            words, lowercase=lowercase, unicode_normalization=None, split_punctuation=split_punctuation
+        )
+
+    key = _only_saved_tensor(family, config)
+    if key is None:  # the family saves more than the table: build the model (its other tensors zero)
+        net = family.model_class(config)
+        with torch.no_grad():
+            for p in net.parameters():
+                p.zero_()
+            net.get_input_embeddings().weight.copy_(torch.from_numpy(table))
+        del table
+        return save_converted(
+            net, tokenizer_of(vocabulary), output_dir, conversion, overwrite=overwrite, **card
+        )
+    from safetensors.numpy import save_file
+
+    from ..vectors.light import LightKeyedVectors
+    from .card import static_examples
+    from .save import finalize_folder
+
+    # the card's examples from the table in memory (numpy, no normalised copy), before it is let go
+    examples = static_examples(LightKeyedVectors(table[first:], vocabulary))
+    out = Path(output_dir)
+    with atomic_folder(out, overwrite=overwrite) as tmp:
+        # safetensors writes straight from the array (no torch tensor, no bytes copy); transformers' metadata
+        save_file({key: table}, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        del table  # one large thing at a time: the tokenizer of a 3M-word file takes hundreds of MB
+        tokenizer = tokenizer_of(vocabulary)
+        del vocabulary
+        tokenizer.save_pretrained(tmp)
+        config.architectures = [family.model_class.__name__]  # what save_pretrained records
+        config.dtype = torch.float32
+        config.save_pretrained(tmp)
+        write_json(tmp / CONVERSION_LOG, conversion, sort_keys=False)
+        finalize_folder(tmp, family, tokenizer=tokenizer, examples=examples, model_name=out.name, **card)
+    return out
+
+
+def _special_rows_in_place(words: list[str], table: np.ndarray) -> list[str]:
+    """The vocabulary of a table read with `len(SPECIAL_TOKENS)` leading rows (`read_vectors`): a file entry
+    equal to a special token (word2vec files often start with `</s>`) moves to that token's row and the
+    rows after it move up, a few thousand at a time, so the table is never copied whole."""
+    first = len(SPECIAL_TOKENS)
+    special = [(i, SPECIAL_TOKENS.index(w)) for i, w in enumerate(words) if w in SPECIAL_TOKENS]
+    if not special:
+        return words
+    for i, row in special:
+        table[row] = table[first + i]
+    dropped = [i for i, _ in special] + [len(words)]
+    target = first + dropped[0]
+    step = max(1, (4 << 20) // max(table[0].nbytes, 1))  # rows per move: about 4 MiB
+    for k, i in enumerate(dropped[:-1]):
+        for start in range(first + i + 1, first + dropped[k + 1], step):
+            stop = min(start + step, first + dropped[k + 1])
+            table[target : target + stop - start] = table[start:stop]  # numpy buffers an overlap
+            target += stop - start
+    skip = set(dropped)
+    return [w for i, w in enumerate(words) if i not in skip]
+
+
+def _only_saved_tensor(family, config) -> str | None:
+    """The state-dict key of the input table when it is all that `family`'s base model saves for `config`
+    (a Word2Vec folder of imported vectors), else None; decided on the meta device, nothing allocated."""
+    with torch.device("meta"):
+        net = family.model_class(config)
+    table = net.get_input_embeddings().weight
+    ignored = set(getattr(net, "_keys_to_ignore_on_save", None) or ())
+    saved = [k for k in net.state_dict() if k not in ignored]
+    keys = [k for k, p in net.named_parameters() if p is table]
+    return saved[0] if len(saved) == 1 and saved == keys else None
 
 
 def save_converted(

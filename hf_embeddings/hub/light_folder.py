@@ -47,11 +47,12 @@ _MORE_SPECIALS = ("additional_special_tokens", "extra_special_tokens", "added_to
 
 
 def _word2vec(config: dict, n: int, d: int) -> tuple[dict[str, tuple[int, ...]], list[str]] | None:
-    hs = config.get("hierarchical_softmax")
-    if not isinstance(hs, bool):
+    hs, imported = config.get("hierarchical_softmax"), config.get("imported_vectors", False)
+    if not isinstance(hs, bool) or not isinstance(imported, bool):
         return None
-    names = ["embeddings.weight", "output_embeddings.weight"] + (["hs_embeddings.weight"] if hs else [])
-    return {name: (n, d) for name in names}, ["embeddings.weight"]
+    # a folder of imported vectors has no output table (`Word2VecConfig.imported_vectors`)
+    names = ["embeddings.weight"] + ([] if imported else ["output_embeddings.weight"])
+    return {name: (n, d) for name in names + (["hs_embeddings.weight"] if hs else [])}, ["embeddings.weight"]
 
 
 def _glove(config: dict, n: int, d: int) -> tuple[dict[str, tuple[int, ...]], list[str]] | None:

@@ -3,6 +3,7 @@
 from ..configuration_base import EmbeddingConfig
 
 ARCHITECTURES = ("skipgram", "cbow")
+GPU_KERNELS = ("auto", "triton", "torch")
 
 
 class Word2VecConfig(EmbeddingConfig):
@@ -10,8 +11,8 @@ class Word2VecConfig(EmbeddingConfig):
     hierarchical softmax); the defaults are gensim 4's. The vocabulary (and the word counts) live with the
     tokenizer, not here. Batches train on one of two paths: the compiled CPU kernel (per-example updates
     over corpus spans, as gensim) or the tensor path (a GPU, or `cpu_kernel="torch"`; see `data_word2vec`
-    and `modeling_word2vec`), which alone reads `block_size`, `block_negatives`, `sub_batch_words` and
-    `max_row_step` (the CPU kernel ignores these four fields). Other keyword arguments go to
+    and `modeling_word2vec`), which alone reads `block_size`, `block_negatives`, `sub_batch_words`,
+    `max_row_step` and `gpu_kernel` (the CPU kernel ignores these five fields). Other keyword arguments go to
     `EmbeddingConfig` (the folder format version) and `PretrainedConfig`.
 
     Args:
@@ -78,9 +79,20 @@ class Word2VecConfig(EmbeddingConfig):
         max_row_step (`float`, *optional*, defaults to 2.0):
             Tensor path: bound on how far one sub-batch may move a row, a trust region that only binds on
             runaway rows (very frequent words in small vocabularies); `None` disables it.
+        gpu_kernel (`str`, *optional*, defaults to `"auto"`):
+            How the tensor path trains on a GPU: `"auto"` (the fused Triton kernel of `kernels_triton` on
+            CUDA float32 tables when triton is installed, else the tensor ops), `"triton"` (require it; on a
+            CPU only in Triton's interpreter, `TRITON_INTERPRET=1`, which is for tests) or `"torch"` (the
+            tensor ops, the reference). Both apply the same update, up to float32 rounding.
         init_scale (`float`, *optional*, defaults to 0.5):
             Input vectors start uniform in +-`init_scale` / `vector_size` (0.5: word2vec.c and gensim 3;
             gensim 4 uses 1); output vectors start at zero.
+        imported_vectors (`bool`, *optional*, defaults to `False`):
+            The word vectors were imported from a word2vec / GloVe file (`convert import`), which has no
+            output table: the folder stores the input table alone, and loading starts the output table at
+            zero, as a new model does (a 3M-word import is then not written and downloaded twice). A training
+            head clears it, so a trained folder stores both tables, and one missing its output table is
+            still refused.
         pad_token_id (`int`, *optional*, defaults to 1):
             Id of the `<pad>` token.
 
@@ -117,7 +129,9 @@ class Word2VecConfig(EmbeddingConfig):
         words_per_batch: int | None = None,
         cpu_kernel: str = "auto",
         max_row_step: float | None = 2.0,
+        gpu_kernel: str = "auto",
         init_scale: float = 0.5,
+        imported_vectors: bool = False,
         pad_token_id: int = 1,
         **kwargs,
     ):
@@ -171,8 +185,14 @@ class Word2VecConfig(EmbeddingConfig):
         self.sub_batch_words = sub_batch_words
         self.words_per_batch = words_per_batch
         self.cpu_kernel = cpu_kernel
+        if gpu_kernel not in GPU_KERNELS:
+            raise ValueError(f"gpu_kernel must be one of {GPU_KERNELS}, got {gpu_kernel!r}")
+        self.gpu_kernel = gpu_kernel
         self.max_row_step = max_row_step
         if not init_scale > 0:
             raise ValueError(f"init_scale must be > 0, got {init_scale!r}")
         self.init_scale = init_scale
+        if not isinstance(imported_vectors, bool):
+            raise ValueError(f"imported_vectors must be true or false, got {imported_vectors!r}")
+        self.imported_vectors = imported_vectors
         super().__init__(pad_token_id=pad_token_id, **kwargs)

@@ -221,13 +221,14 @@ class _NegativeSamplingLoss(torch.autograd.Function):
 
 
 class _KernelStep(torch.autograd.Function):
-    """Wraps an in-place SGD step (the CPU kernel) as an autograd op: forward runs it and returns the
-    batch loss; backward gives no gradient, since the tables have already been updated."""
+    """Wraps an in-place SGD step (the CPU kernel, the Triton kernel) as an autograd op: forward runs it
+    and returns the batch loss; backward gives no gradient, since the tables have already been updated."""
 
     @staticmethod
     def forward(ctx, weight_in, weight_out, run):
         with torch.no_grad():
-            return torch.tensor(run(), dtype=torch.float64)  # summed in float64 by the kernel
+            loss = run()  # summed in float64 by the kernel; a device tensor stays there (no sync)
+            return loss if isinstance(loss, torch.Tensor) else torch.tensor(loss, dtype=torch.float64)
 
     @staticmethod
     def backward(ctx, grad_loss):
@@ -295,6 +296,39 @@ def negative_sampling_loss(
     )
 
 
+def resolve_gpu_kernel(
+    config: Word2VecConfig, device: torch.device | str, dtype: torch.dtype = torch.float32
+) -> str:
+    """Which kernel the tensor path trains with on `device`: "triton" (the fused kernel of
+    `kernels_triton`, float32 tables) or "torch" (`negative_sampling_loss`), per `config.gpu_kernel`.
+    "auto" falls back to torch wherever triton cannot run (no triton, not CUDA, other dtypes, remote code,
+    which bundles no training kernels); "triton" there is an error, so a benchmark measures what it names."""
+    choice = getattr(config, "gpu_kernel", "auto")
+    kind = torch.device(device).type
+    if choice == "torch" or (choice == "auto" and (kind != "cuda" or dtype != torch.float32)):
+        return "torch"
+    try:  # training only: imported here, never with the model
+        from .kernels_triton import available, supports
+    except ImportError:
+        if choice == "auto":
+            return "torch"
+        raise
+    if supports(device) and dtype == torch.float32:
+        return "triton"
+    if choice == "auto":
+        return "torch"
+    if not available():
+        raise ImportError("Word2VecConfig(gpu_kernel='triton') needs triton: pip install triton")
+    raise ValueError(
+        "gpu_kernel='triton' trains float32 tables on CUDA (or, for tests, on a CPU with "
+        f"TRITON_INTERPRET=1); these are {dtype} on {kind}: use gpu_kernel 'auto' or 'torch' there"
+    )
+
+
+#: the output table's key (as a base model's or a head's), absent from folders of imported vectors
+_OUTPUT_TABLE = r"(^|\.)output_embeddings\.weight$"
+
+
 class Word2VecPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
     config_class = Word2VecConfig
     base_model_prefix = "word2vec"
@@ -331,6 +365,10 @@ class Word2VecModel(StaticEmbeddingMixin, Word2VecPreTrainedModel):
         self.hs_embeddings = None
         if getattr(config, "hierarchical_softmax", False):
             self.hs_embeddings = nn.Embedding(config.vocab_size, config.vector_size, sparse=True)
+        if getattr(config, "imported_vectors", False):
+            # vectors imported from a file that has no output table: not saved, zero on load (`_init_weights`)
+            self._keys_to_ignore_on_save = {"output_embeddings.weight"}
+            self._keys_to_ignore_on_load_missing = {_OUTPUT_TABLE}
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -353,6 +391,11 @@ class Word2VecForNegativeSampling(StaticEmbeddingHeadMixin, Word2VecPreTrainedMo
 
     def __init__(self, config: Word2VecConfig):
         super().__init__(config)
+        if getattr(config, "imported_vectors", False):
+            # training fills the output table: from here on the model has two tables to keep, and an imported
+            # folder it loads from has none yet (it starts at zero, as in a new model)
+            config.imported_vectors = False
+            self._keys_to_ignore_on_load_missing = {_OUTPUT_TABLE}
         self.word2vec = Word2VecModel(config)
         self.post_init()
 
@@ -384,7 +427,8 @@ class Word2VecForNegativeSampling(StaticEmbeddingHeadMixin, Word2VecPreTrainedMo
         negative / Kn. `learning_rate` (passed by `EmbeddingTrainer`: the rate of the SGD step that
         follows) makes the sub-batches of `config.sub_batch_words` centre words sequential, so a large
         batch trains like sequential sub-batches; without it the whole batch is evaluated at the current
-        weights.
+        weights. On CUDA (`config.gpu_kernel`), the fused Triton kernel of `kernels_triton` takes that same
+        step in place instead, and the returned loss carries no gradient.
 
         Spans (`Word2VecSpans`, a CPU with numba): `tokens` / `sentence_ids` of a stretch of corpus, with
         the per-vocabulary `keep_probs` and alias table. The compiled kernel of `kernels_word2vec`
@@ -474,7 +518,8 @@ class Word2VecForNegativeSampling(StaticEmbeddingHeadMixin, Word2VecPreTrainedMo
     def _tensor_path_loss(
         self, emb, context, pair_mask, centres, negatives, learning_rate, skipgram, hs, learning_rate_end=None
     ):
-        """The batched tensor kernel (GPU, or CPU with cpu_kernel='torch' or without numba)."""
+        """The batched tensor kernel (GPU, or CPU with cpu_kernel='torch' or without numba); in training on
+        CUDA the fused Triton kernel instead, per `config.gpu_kernel` (`resolve_gpu_kernel`)."""
         if hs:
             raise ValueError(
                 "hierarchical softmax is trained by the CPU kernel only (numba, cpu_kernel 'auto' or 'numba', "
@@ -485,6 +530,27 @@ class Word2VecForNegativeSampling(StaticEmbeddingHeadMixin, Word2VecPreTrainedMo
             self.config.CPU_SUB_BATCH_WORDS if emb.device.type == "cpu" else self.config.GPU_SUB_BATCH_WORDS
         )
         chunk = max(1, sub // centres.shape[1]) if centres.shape[1] else 1
+        out = self.word2vec.output_embeddings.weight
+        if (
+            self.training
+            and learning_rate
+            and emb.requires_grad
+            and out.requires_grad
+            and resolve_gpu_kernel(self.config, emb.device, emb.dtype) == "triton"
+        ):
+            # the fused kernel applies the sequential sub-batches' SGD in place (the optimiser gets no
+            # gradient): the update `negative_sampling_loss` makes one SGD step with `learning_rate` take
+            from .kernels_triton import train_blocks
+
+            def run() -> torch.Tensor:
+                return train_blocks(
+                    emb, out, context, pair_mask, centres, negatives, skipgram=skipgram,
+                    cbow_mean=self.config.cbow_mean, neg_scale=self.config.negative / negatives.shape[1],
+                    chunk_blocks=chunk, learning_rate=learning_rate, learning_rate_end=learning_rate_end,
+                    max_row_step=self.config.max_row_step,
+                )  # fmt: skip
+
+            return _KernelStep.apply(emb, out, run)
         return negative_sampling_loss(
             emb,
             self.word2vec.output_embeddings.weight,

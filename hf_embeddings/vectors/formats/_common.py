@@ -77,6 +77,13 @@ def check_read_args(limit: int | None, unicode_errors: str, dtype: DTypeLike) ->
     return out
 
 
+def check_leading_rows(leading_rows: int) -> int:
+    """Validate the readers' ``leading_rows`` (zero rows before the file's vectors)."""
+    if not isinstance(leading_rows, int) or isinstance(leading_rows, bool) or leading_rows < 0:
+        raise ValueError(f"leading_rows must be a non-negative int, got {leading_rows!r}")
+    return leading_rows
+
+
 @contextmanager
 def reading(path: PathLike) -> Iterator[IO[bytes]]:
     """Open ``path`` (compression detected by suffix or magic bytes) and turn decompression failures

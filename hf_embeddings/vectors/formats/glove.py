@@ -32,6 +32,7 @@ from ._common import (
     MAX_FIRST_ROW_BYTES,
     FiniteCheck,
     PathLike,
+    check_leading_rows,
     check_read_args,
     decode_word,
     is_float,
@@ -154,15 +155,18 @@ def read_glove_format(
     dtype: DTypeLike = np.float32,
     dim: int | None = None,
     allow_non_finite: bool = False,
+    leading_rows: int = 0,
 ) -> tuple[list[str], np.ndarray]:
     """Read a GloVe text file (optionally .gz/.bz2/.xz) into ``(words, vectors)``.
 
     D is inferred from the first row unless ``dim`` is given; ragged rows, non-numeric values,
     duplicate words, (under ``unicode_errors='strict'``) non-UTF-8 words and (unless
     ``allow_non_finite=True``) NaN, infinity or values out of ``dtype``'s range raise FormatError
-    with the line number. ``limit`` stops after that many vectors.
+    with the line number. ``limit`` stops after that many vectors. ``leading_rows`` zero rows come
+    before the file's vectors (see ``read_word2vec_format``).
     """
     out_dtype = check_read_args(limit, unicode_errors, dtype)
+    lead = check_leading_rows(leading_rows)
     _check_dim(dim)
     words: list[str] = []
     blocks: list[np.ndarray] = []
@@ -192,10 +196,12 @@ def read_glove_format(
                 finite.check(block, filled, words)  # type: ignore[union-attr]
     if block is None:
         if limit == 0:
-            return [], np.empty((0, dim or 0), dtype=out_dtype)
+            return [], np.zeros((lead, dim or 0), dtype=out_dtype)
         raise FormatError("file holds no vectors", path=path)
     finite.check(block, filled, words)  # type: ignore[union-attr]
     blocks.append(block[:filled])
+    if lead:
+        blocks.insert(0, np.zeros((lead, block.shape[1]), dtype=out_dtype))
     return words, np.concatenate(blocks)
 
 

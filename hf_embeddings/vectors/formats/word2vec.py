@@ -34,6 +34,7 @@ from ._common import (
     MAX_WORD_BYTES,
     FiniteCheck,
     PathLike,
+    check_leading_rows,
     check_read_args,
     check_table,
     decode_word,
@@ -308,15 +309,21 @@ def _binary_rows(
             buf, pos = rest + chunk, 0
             sp = buf.find(b" ", len(rest))
         word_bytes = buf[pos:sp].lstrip(b"\r\n")
-        where = f"entry {entry} (byte offset {base + pos})"
-        if not word_bytes or any(c in word_bytes for c in (b"\n", b"\t", b"\r")):
+        # where the record starts, for an error message only: formatted when one is raised (this loop is
+        # the reader's cost; a generator of checks and a string per record took more than half of it)
+        at = base + pos
+        if not word_bytes or b"\n" in word_bytes or b"\t" in word_bytes or b"\r" in word_bytes:
             raise FormatError(
-                f"{where}: expected a word before the vector; is the dimension in the header ({dim}) right?",
+                f"entry {entry} (byte offset {at}): expected a word before the vector; is the dimension in the "
+                f"header ({dim}) right?",
                 path=path,
                 expected="'word '",
                 found=preview(buf[pos : sp + 1]),
             )
-        word = decode_word(word_bytes, unicode_errors, path, where, None)
+        try:
+            word = word_bytes.decode("utf-8", unicode_errors)
+        except UnicodeDecodeError:
+            word = decode_word(word_bytes, unicode_errors, path, f"entry {entry} (byte offset {at})", None)
         record = base + sp - len(word_bytes)  # where the word starts
         end = sp + 1 + vec_bytes
         if end > len(buf):
@@ -327,8 +334,8 @@ def _binary_rows(
                 chunk = f.read(_CHUNK)
                 if not chunk:
                     raise FormatError(
-                        f"{where}: truncated vector for word {word!r}; header declares {declared} vectors, "
-                        f"file ends after {i}",
+                        f"entry {entry} (byte offset {at}): truncated vector for word {word!r}; header "
+                        f"declares {declared} vectors, file ends after {i}",
                         path=path,
                         expected=f"{vec_bytes} bytes",
                         found=f"{have - sp - 1} bytes",
@@ -432,6 +439,7 @@ def read_word2vec_format(
     dtype: DTypeLike = np.float32,
     no_header: bool = False,
     allow_non_finite: bool = False,
+    leading_rows: int = 0,
 ) -> tuple[list[str], np.ndarray]:
     """Read a word2vec text or binary file (optionally .gz/.bz2/.xz) into ``(words, vectors)``.
 
@@ -444,6 +452,9 @@ def read_word2vec_format(
     instead); without ``limit`` the whole file is validated, including that it holds exactly the
     declared number of vectors. NaN, infinity and values out of ``dtype``'s range raise FormatError
     naming the line (entry and byte offset for binary files) unless ``allow_non_finite=True``.
+    ``leading_rows`` zero rows come before the file's vectors (``vectors[leading_rows + i]`` is
+    ``words[i]``), for a caller that puts rows of its own first (a model's special tokens): the table
+    is then read in place, never copied into a larger one.
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "v.txt")
@@ -457,6 +468,7 @@ def read_word2vec_format(
     array([ 1.,  2., inf], dtype=float32)
     """
     out_dtype = check_read_args(limit, unicode_errors, dtype)
+    lead = check_leading_rows(leading_rows)
     if no_header:
         if binary:
             raise ValueError("no_header=True applies to text files only: binary word2vec always has a header")
@@ -466,25 +478,29 @@ def read_word2vec_format(
             unicode_errors=unicode_errors,
             dtype=out_dtype,
             allow_non_finite=allow_non_finite,
+            leading_rows=lead,
         )
     with _word2vec_records(path, binary, limit, unicode_errors) as (count, dim, is_binary, sized, rows):
-        vectors = _allocate(count if sized else 0, dim, out_dtype, path)
+        vectors = _allocate(lead + (count if sized else 0), dim, out_dtype, path)
+        vectors[:lead] = 0
         words: list[str] = []
 
         def locate(index: int) -> int:  # error path only: read the file again up to that row
             with _word2vec_records(path, is_binary, index + 1, unicode_errors) as (*_, again):
                 return [loc for _, _, loc in again][index]
 
-        finite = FiniteCheck(path, dim, not allow_non_finite, locate, binary=is_binary)
+        finite = FiniteCheck(path, dim, not allow_non_finite, locate, binary=is_binary, word_base=-lead)
+        if finite.enabled:  # the first check falls on a row of the file, whatever the dimension
+            finite.next = max(finite.next, lead + 1)
         with np.errstate(over="ignore", invalid="ignore"):  # out-of-range values become inf, then refused
-            for i, (word, values, _) in enumerate(rows):
-                if i == len(vectors):
-                    vectors = _grow(vectors, count, path)
+            for row, (word, values, _) in enumerate(rows, lead):
+                if row == len(vectors):
+                    vectors = _grow(vectors, lead + count, path)
                 words.append(word)
-                vectors[i] = values
-                if i + 1 == finite.next:
-                    finite.check(vectors, i + 1, words)
-        finite.check(vectors, len(words), words)
+                vectors[row] = values
+                if row + 1 == finite.next:
+                    finite.check(vectors, row + 1, words)
+        finite.check(vectors, lead + len(words), words)
     return words, vectors
 
 
