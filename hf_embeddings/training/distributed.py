@@ -22,7 +22,9 @@ same way, so every replica divides by the squares of every rank's updates.
 from __future__ import annotations
 
 import atexit
+import math
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -49,14 +51,28 @@ def is_main_process() -> bool:
 
 class ReplicaSync(TrainerCallback):
     """Sum the replicas' updates across processes every `every` optimiser steps, before every checkpoint
-    and at the end of training (see the module docstring). A no-op with one process."""
+    and at the end of training (see the module docstring). A no-op with one process.
 
-    def __init__(self, every: int = 1):
-        if every < 1:
+    `every=None` (the default) picks the interval from the first steps: the smallest one that keeps the
+    exchange (a dense all-reduce of every table: its cost grows with vocabulary x dimension, not with the
+    step) under `overhead` of the training time, at most `max_every` steps. Word2Vec's steps (262,144 words)
+    are long enough to sync after each; GloVe's (16,384 entries) are not. Under `full_determinism` the
+    interval is 1 (timings would make runs differ).
+    """
+
+    PROBE_STEPS = 3
+
+    def __init__(self, every: int | None = None, *, overhead: float = 0.05, max_every: int = 64):
+        if every is not None and every < 1:
             raise ValueError(f"replica sync interval must be >= 1 step, got {every}")
         self.every = every
+        self.overhead, self.max_every = overhead, max_every
         self._tensors: list[torch.Tensor] = []
         self._anchors: list[torch.Tensor] = []
+        self._interval = every
+        self._since = 0
+        self._step_t0 = 0.0
+        self._probe: list[tuple[float, float]] = []  # (step seconds, sync seconds) of the first steps
 
     @staticmethod
     def active() -> bool:
@@ -77,10 +93,39 @@ class ReplicaSync(TrainerCallback):
             torch.distributed.broadcast(t, src=0)
         self._tensors = tensors
         self._anchors = [t.detach().clone() for t in tensors]
+        if getattr(args, "full_determinism", False):
+            self._interval = self.every or 1
+        self._since, self._probe = 0, []
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._step_t0 = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self._tensors and (state.global_step % self.every == 0 or control.should_save):
+        if not self._tensors:
+            return
+        self._since += 1
+        if self._interval is None:  # probing: sync after each step, timing both
+            step = time.perf_counter() - self._step_t0
+            t0 = time.perf_counter()
             self.sync()
+            self._probe.append((step, time.perf_counter() - t0))
+            if len(self._probe) == self.PROBE_STEPS:
+                self._interval = self._choose_interval()
+            return
+        if self._since >= self._interval or control.should_save:
+            self.sync()
+
+    def _choose_interval(self) -> int:
+        """Rank 0's choice from the probe (the first step, with its warm-up, left out), sent to all."""
+        probe = self._probe[1:] or self._probe
+        step = min(s for s, _ in probe)
+        exchange = sorted(x for _, x in probe)[len(probe) // 2]
+        wanted = math.ceil(exchange / max(self.overhead * step, 1e-9))
+        choice = torch.tensor(
+            [min(max(wanted, 1), self.max_every)], dtype=torch.int64, device=self._tensors[0].device
+        )
+        torch.distributed.broadcast(choice, src=0)
+        return int(choice.item())
 
     def on_train_end(self, args, state, control, **kwargs):
         if self._tensors:
@@ -93,6 +138,7 @@ class ReplicaSync(TrainerCallback):
             torch.distributed.all_reduce(delta, op=torch.distributed.ReduceOp.SUM)
             anchor.add_(delta)
             t.copy_(anchor)
+        self._since = 0
 
 
 def process_state(device: str):

@@ -181,9 +181,9 @@ class EmbeddingTrainer(Trainer):
         self.add_callback(_EpochCallback(self))
         self.replica_sync: ReplicaSync | None = None
         if replica_sync == "auto":  # sparse row updates: replicas summed by their updates (see ReplicaSync)
-            replica_sync = 1 if self._model_is_sparse() else None
+            replica_sync = "adaptive" if self._model_is_sparse() else None
         if replica_sync is not None:
-            self.replica_sync = ReplicaSync(every=int(replica_sync))
+            self.replica_sync = ReplicaSync(every=None if replica_sync == "adaptive" else int(replica_sync))
             self.add_callback(self.replica_sync)
 
     # --- checkpoints: what Trainer does not keep (per-epoch records, the current epoch's accumulators) ---
