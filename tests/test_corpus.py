@@ -332,8 +332,8 @@ def test_interrupted_build_leaves_no_cache_entry(tmp_path, isolated_corpus_cache
             m.setattr(corpus_mod._IdSink, "add", add)
         elif where == "vocabulary":
             m.setattr(corpus_mod, "finalize_vocabulary", _raise(RuntimeError("boom")))
-        else:  # disk full while writing the offsets
-            m.setattr(corpus_mod.np, "save", _raise(OSError(28, "No space left on device")))
+        else:  # disk full while finishing the offsets
+            m.setattr(corpus_mod._IdSink, "finish", _raise(OSError(28, "No space left on device")))
         with pytest.raises((KeyboardInterrupt, RuntimeError, OSError)):
             load_corpus(path, min_count=1)
         assert _cache_entries(isolated_corpus_cache) == []  # neither a key folder nor a temporary one

@@ -599,7 +599,8 @@ def test_training_lowers_held_out_perplexity_both_directions(toy_corpus):
     before = bilm_perplexity(model, ev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()
-    for step in range(60):
+    # 100 steps: at 60 the gain ranges 3.1-5.3x over batch-order seeds (the old order too), too near /4
+    for step in range(100):
         ds.set_epoch(step // len(ds))
         loss = model(**{k: v for k, v in ds[step % len(ds)].items() if k != "num_words"}).loss
         loss.backward()

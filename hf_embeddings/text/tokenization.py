@@ -281,20 +281,47 @@ def check_vocabulary_args(min_count: int, max_vocab_size: int | None) -> None:
         raise CorpusError(f"max_vocab_size must be a positive integer or None, got {max_vocab_size!r}")
 
 
+def effective_min_count(counts: np.ndarray, min_count: int, max_final_vocab: int | None) -> int:
+    """gensim's `max_final_vocab`: min_count raised until at most `max_final_vocab` words remain (the count
+    of the word just past the limit, plus one), never lowered below `min_count`."""
+    if max_final_vocab is None or max_final_vocab >= len(counts):
+        return min_count
+    past = np.partition(np.asarray(counts), len(counts) - 1 - max_final_vocab)[
+        len(counts) - 1 - max_final_vocab
+    ]
+    return max(min_count, int(past) + 1)
+
+
 def finalize_vocabulary(
-    words: list[str], counts: np.ndarray, min_count: int, max_vocab_size: int | None, source: str
+    words: list[str],
+    counts: np.ndarray,
+    min_count: int,
+    max_vocab_size: int | None,
+    source: str,
+    *,
+    max_final_vocab: int | None = None,
+    keep_words: Iterable[str] = (),
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Return (kept words sorted as gensim sorts them, their counts, provisional-id -> final-id map).
 
     `words` are the distinct words in first-appearance order (provisional id = position) and `counts`
     theirs; the map sends dropped words to `<unk>` (0) and words spelled like a special token to it.
+    `max_final_vocab` raises min_count as gensim does (`effective_min_count`); `keep_words` are kept
+    whatever their count (gensim's trim_rule returning RULE_KEEP), `max_vocab_size` still applying.
     """
     prov = np.arange(len(words))
     # a corpus word spelled like a special token (PTB's "<unk>", "</s>") is that token, not a new word
     special = {prov_id: SPECIAL_TOKENS.index(w) for prov_id, w in _find_words(words, SPECIAL_TOKENS)}
     is_word = np.ones(len(words), dtype=bool)
     is_word[list(special)] = False
-    keep = prov[(counts >= min_count) & is_word]
+    min_count = effective_min_count(counts[is_word], min_count, max_final_vocab)
+    wanted = counts >= min_count
+    keep_words = set(keep_words)
+    if keep_words:
+        import pandas as pd
+
+        wanted |= pd.Index(words, dtype=object).isin(keep_words) & (counts > 0)
+    keep = prov[wanted & is_word]
     if len(keep) == 0:
         if len(words) == 0:
             raise CorpusError(f"corpus {source} is empty: no words found")

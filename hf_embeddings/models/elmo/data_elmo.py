@@ -5,17 +5,24 @@ lines); training lines longer than `max_length` words are cut into pieces. The c
 come from a table over the tokenizer's vocabulary (one row per word id, computed once), so a batch is a
 gather: no Python loop over tokens. Batches group sentences of similar length (sorted within shuffled
 pools of 50 batches) so that little time goes into padding; one item = one batch, as for NNLM.
+
+Training batches are cut from the token-id cache when asked for: piece k of the corpus is found through a
+`SentenceIndex` (sentence i holds ceil(length_i / max_length) pieces), the epoch's order is a
+`SeededPermutation` of the pieces (pools) and of the batches, and a batch's tokens are gathered from the
+cache, so memory does not grow with the corpus. Held-out batches (sorted by length over the whole set)
+keep 16 bytes per held-out piece.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ...text.corpus import TokenizedCorpus
+from ...text.corpus import ArrayReader, SeededPermutation, SentenceIndex, TokenizedCorpus
 from .modeling_elmo import IGNORE_INDEX
 from .tokenization_elmo import bos_char_ids, eos_char_ids, words_to_char_ids
 
@@ -36,17 +43,19 @@ def vocabulary_char_table(tokenizer, max_chars: int = 50) -> np.ndarray:
 
 
 def sentence_spans(corpus: TokenizedCorpus, max_length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(starts, lengths) int64 of the non-empty lines, each cut into pieces of at most `max_length` words."""
+    """(starts, lengths) int64 of the non-empty lines, each cut into pieces of at most `max_length` words
+    (whole arrays in memory: what `SentenceBatches` keeps for held-out batches only)."""
     offsets = np.asarray(corpus.offsets, dtype=np.int64)
     lengths = np.diff(offsets)
     keep = lengths > 0
-    starts, lengths = offsets[:-1][keep], lengths[keep]
-    if max_length is None or len(lengths) == 0 or lengths.max() <= max_length:
-        return starts, lengths
-    pieces = -(-lengths // max_length)
-    sent = np.repeat(np.arange(len(lengths)), pieces)
-    k = np.arange(len(sent)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-    return starts[sent] + k * max_length, np.minimum(max_length, lengths[sent] - k * max_length)
+    return _cut(offsets[:-1][keep], lengths[keep], max_length)
+
+
+def pieces_per_sentence(lengths: np.ndarray, max_length: int | None = None) -> np.ndarray:
+    """Pieces of at most `max_length` words that lines of these lengths are cut into (none for an empty line)."""
+    if max_length is None:
+        return (lengths > 0).astype(np.int64)
+    return -(-lengths // max_length)
 
 
 class SentenceBatches(Dataset):
@@ -57,7 +66,8 @@ class SentenceBatches(Dataset):
     `num_words`; unshuffled (evaluation) batches also carry `num_items_in_batch` = targets / batches, which
     makes Trainer's unweighted mean of the batch losses the exact per-target mean; they are sorted by length
     and hold at most `max_tokens` padded tokens (when given; a longer line is cut into pieces of `max_tokens`
-    words, each scored with its own boundaries). Use with batch size 1 and `unwrap_batch`.
+    words, each scored with its own boundaries). Shuffled batches are drawn from (seed, epoch, k) alone
+    (see the module docstring). Use with batch size 1 and `unwrap_batch`.
     """
 
     def __init__(
@@ -78,31 +88,42 @@ class SentenceBatches(Dataset):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if max_tokens and (max_length is None or max_length > max_tokens):
             max_length = max_tokens  # a longer line (text8 is one) is scored in pieces that fit a batch
-        self.starts, self.lengths = sentence_spans(corpus, max_length)
-        if len(self.lengths) == 0:
+        if targets is not None:  # they align with the corpus's own ids (a split part's gathered ones)
+            corpus = corpus.standalone()
+        self.max_length = max_length
+        self._index = SentenceIndex(corpus, functools.partial(pieces_per_sentence, max_length=max_length))
+        if self._index.total == 0:
             raise ValueError("the corpus has no sentence to train on (every line is empty)")
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
         self.epoch = 0
         self.device = torch.device(device)
-        self.num_words = int(self.lengths.sum())
-        self.num_targets = self.num_words + len(self.lengths)  # per direction: words + one boundary each
-        self._ids = np.asarray(corpus.ids)
+        self.num_pieces = self._index.total
+        self.num_words = self._index.num_tokens
+        self.num_targets = self.num_words + self.num_pieces  # per direction: words + one boundary each
+        self._ids = corpus.subset_of()[0].id_reader()
         self._targets = None
         if targets is not None:
-            self._targets = np.asarray(targets)
-            if self._targets.shape != self._ids.shape:
+            self._targets = ArrayReader(targets)
+            if len(self._targets) != len(self._ids):
                 raise ValueError(
-                    f"targets must align with the corpus ids: shape {self._targets.shape} vs {self._ids.shape}"
+                    f"targets must align with the corpus ids: {len(self._targets)} vs {len(self._ids)} tokens"
                 )
         table = char_table if char_table is not None else vocabulary_char_table(corpus.tokenizer, max_chars)
         self._pad_row = len(table) - 1
         self._table = torch.as_tensor(table)
         self._on_device = False
-        self._plan: tuple[int, np.ndarray] | None = None
+        self._plan: tuple[int, SeededPermutation, SeededPermutation] | None = None
         self._bounds = None  # unshuffled: batch boundaries in the length-sorted order
         if not self.shuffle:
+            starts, lengths = [], []
+            for _, s, n in self._index.sentences():
+                piece_starts, piece_lengths = _cut(s, n, max_length)
+                starts.append(piece_starts)
+                lengths.append(piece_lengths)
+            self.starts, self.lengths = np.concatenate(starts), np.concatenate(lengths)
+            self._sorted = np.argsort(self.lengths, kind="stable")
             self._bounds = self._eval_bounds(max_tokens)
 
     def set_epoch(self, epoch: int) -> None:
@@ -111,7 +132,7 @@ class SentenceBatches(Dataset):
     def _eval_bounds(self, max_tokens: int | None) -> np.ndarray:
         """Batch boundaries over the length-sorted sentences: at most batch_size sentences and (when
         given) at most max_tokens padded token slots per batch, so that long lines come in small batches."""
-        lengths = np.sort(self.lengths)
+        lengths = self.lengths[self._sorted]
         n, bs = len(lengths), self.batch_size
         if not max_tokens:
             return np.append(np.arange(0, n, bs), n)
@@ -126,26 +147,41 @@ class SentenceBatches(Dataset):
     def __len__(self) -> int:
         if self._bounds is not None:
             return len(self._bounds) - 1
-        return -(-len(self.lengths) // self.batch_size)
+        return -(-self.num_pieces // self.batch_size)
+
+    def pieces(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(starts in the ids, lengths) of pieces `k` (numbers in corpus order)."""
+        _, rank, start, length = self._index.locate(k)
+        if self.max_length is None:
+            return start, length
+        return start + rank * self.max_length, np.minimum(self.max_length, length - rank * self.max_length)
+
+    def batch_pieces(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(piece numbers in corpus order, starts in the ids, lengths) of batch `index` of the epoch."""
+        if self._bounds is not None:
+            rows = self._sorted[self._bounds[index] : self._bounds[index + 1]]
+            return rows, self.starts[rows], self.lengths[rows]
+        if self._plan is None or self._plan[0] != self.epoch:
+            self._plan = (
+                self.epoch,
+                SeededPermutation(self.num_pieces, [self.seed, self.epoch, 0]),
+                SeededPermutation(len(self), [self.seed, self.epoch, 1]),
+            )
+        _, pieces, batches = self._plan
+        # batch slot `slot` is the r-th run of batch_size pieces of its pool (POOL_BATCHES slots of randomly
+        # drawn pieces), once the pool is sorted by length
+        slot = int(batches(index))
+        pool, r = divmod(slot, POOL_BATCHES)
+        size = self.batch_size * POOL_BATCHES
+        members = pieces(np.arange(pool * size, min((pool + 1) * size, self.num_pieces)))
+        starts, lengths = self.pieces(members)
+        chosen = np.argsort(lengths, kind="stable")[r * self.batch_size : (r + 1) * self.batch_size]
+        return members[chosen], starts[chosen], lengths[chosen]
 
     def order(self) -> np.ndarray:
-        """Sentence order of the epoch: batches of similar lengths (shuffled when training)."""
-        if self._plan is not None and self._plan[0] == self.epoch:
-            return self._plan[1]
-        n, bs = len(self.lengths), self.batch_size
-        if not self.shuffle:
-            order = np.argsort(self.lengths, kind="stable")
-        else:
-            rng = np.random.default_rng([self.seed, self.epoch])
-            perm = rng.permutation(n)
-            pool = np.arange(n) // (bs * POOL_BATCHES)
-            order = perm[np.lexsort((self.lengths[perm], pool))]  # sorted by length within each pool
-            batches = rng.permutation(len(self))
-            starts = batches * bs
-            idx = (starts[:, None] + np.arange(bs)).ravel()
-            order = order[idx[idx < n]]
-        self._plan = (self.epoch, order)
-        return order
+        """Piece numbers (corpus order) of every batch of the epoch, batch after batch: for inspection;
+        O(pieces) memory, which training never needs."""
+        return np.concatenate([self.batch_pieces(k)[0] for k in range(len(self))])
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         if not 0 <= index < len(self):
@@ -153,22 +189,18 @@ class SentenceBatches(Dataset):
         if not self._on_device:
             self._table = self._table.to(self.device)
             self._on_device = True
-        if self._bounds is not None:
-            rows = self.order()[self._bounds[index] : self._bounds[index + 1]]
-        else:
-            rows = self.order()[index * self.batch_size : (index + 1) * self.batch_size]
-        lens = self.lengths[rows]
+        _, starts, lens = self.batch_pieces(index)
         T = int(lens.max())
-        pos = self.starts[rows][:, None] + np.arange(T)
+        pos = starts[:, None] + np.arange(T)
         mask = np.arange(T)[None, :] < lens[:, None]
-        pos = np.minimum(pos, len(self._ids) - 1)
-        tok = np.where(mask, self._ids[pos], self._pad_row).astype(np.int64)
+        pos = np.where(mask, pos, 0)
+        tok = np.where(mask, self._ids.take(pos), self._pad_row).astype(np.int64)
         tok_t = torch.as_tensor(tok, device=self.device)
         mask_t = torch.as_tensor(mask, device=self.device)
         labels = (
             tok_t
             if self._targets is None
-            else torch.as_tensor(self._targets[pos].astype(np.int64), device=self.device)
+            else torch.as_tensor(self._targets.take(pos).astype(np.int64), device=self.device)
         )
         batch = {
             "char_ids": self._table[tok_t].long(),
@@ -181,6 +213,16 @@ class SentenceBatches(Dataset):
                 self.num_targets / len(self), dtype=torch.float64, device=self.device
             )
         return batch
+
+
+def _cut(starts: np.ndarray, lengths: np.ndarray, max_length: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, lengths) of the pieces of at most `max_length` words of the given non-empty lines."""
+    if max_length is None or len(lengths) == 0 or lengths.max() <= max_length:
+        return starts, lengths
+    pieces = -(-lengths // max_length)
+    sent = np.repeat(np.arange(len(lengths)), pieces)
+    k = np.arange(len(sent)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    return starts[sent] + k * max_length, np.minimum(max_length, lengths[sent] - k * max_length)
 
 
 @torch.no_grad()

@@ -36,6 +36,7 @@ import scipy.sparse as sp
 
 from ...errors import FormatError
 from ...files import atomic_file
+from ...text.corpus import ArrayReader, SentenceIndex
 from .configuration_glove import COOCCURRENCE_FILE
 
 __all__ = ["Cooccurrence", "count_cooccurrences", "load_cooccurrence"]
@@ -157,24 +158,26 @@ def _weights(window: int, distance_weighting: bool, max_tokens: int) -> tuple[np
 
 
 def _chunks(
-    ids, offsets: np.ndarray, num_special: int, chunk: int, window: int
+    corpus, num_special: int, chunk: int, window: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
     """Yield (ids, clipped position-in-sentence, number of leading context-only tokens) per chunk of the
     token stream with OOV words removed; each chunk is preceded by the last `window` kept tokens of the
-    previous one, so every left context is available."""
-    n = int(offsets[-1])
+    previous one, so every left context is available. The ids and the offsets of the chunk's sentences
+    are read from the cache by copies (`ArrayReader`, `SentenceIndex`), never mapped whole."""
+    reader = corpus.id_reader()
+    offsets = ArrayReader(corpus.offsets)
+    sentences = SentenceIndex(corpus)  # unit = token position: locate() gives its sentence
     pos_dtype = np.uint8 if window < 255 else np.int32
     prev_ids = np.zeros(0, np.int32)
     prev_pos = np.zeros(0, pos_dtype)
     prev_sid = -1
-    for lo in range(0, n, chunk):
-        hi = min(lo + chunk, n)
-        raw = np.asarray(ids[lo:hi])
+    for lo, raw in reader.chunks(chunk):
         kept = np.flatnonzero(raw >= num_special)
         if len(kept) == 0:
             continue
         # sentence index of each kept token (offsets are sentence starts)
-        sid = np.searchsorted(offsets, kept + lo, side="right") - 1
+        first, last = sentences.locate(kept[[0, -1]] + lo)[0]
+        sid = first + np.searchsorted(offsets.read(first, last + 1), kept + lo, side="right") - 1
         new = np.empty(len(kept), dtype=bool)
         new[0] = True
         np.not_equal(sid[1:], sid[:-1], out=new[1:])
@@ -234,11 +237,16 @@ def _nbytes(m: sp.csr_matrix) -> int:
 
 
 def _tree_sum(blocks: list) -> sp.csr_matrix:
-    """Sum CSR blocks pairwise (balanced, so each entry is merged O(log k) times)."""
+    """Sum CSR blocks pairwise (balanced, so each entry is merged O(log k) times), dropping each pair
+    from `blocks` once summed so that the sums never sit beside all of their operands."""
     while len(blocks) > 1:
-        blocks = [
-            blocks[i] + blocks[i + 1] if i + 1 < len(blocks) else blocks[i] for i in range(0, len(blocks), 2)
-        ]
+        nxt = []
+        for i in range(0, len(blocks) - 1, 2):
+            nxt.append(blocks[i] + blocks[i + 1])
+            blocks[i] = blocks[i + 1] = None
+        if len(blocks) % 2:
+            nxt.append(blocks[-1])
+        blocks = nxt
     return blocks[0]
 
 
@@ -274,7 +282,7 @@ class _Partials:
         return path
 
     def result(self, vocab: int, dtype) -> sp.csr_matrix:
-        """Merge everything: files pairwise (two loaded at a time), then the blocks held in memory."""
+        """Merge everything pairwise: two operands loaded at a time, their sum spilled until the last level."""
         queue: list = list(self.files)
         if self.blocks:
             queue.append(self._merged())
@@ -283,15 +291,20 @@ class _Partials:
         while len(queue) > 1:
             nxt = []
             for i in range(0, len(queue) - 1, 2):
-                a, b = (sp.load_npz(x) if isinstance(x, Path) else x for x in queue[i : i + 2])
-                for x in queue[i : i + 2]:
+                pair = queue[i : i + 2]
+                queue[i] = queue[i + 1] = None  # (an in-memory operand is freed with its merge)
+                a, b = (sp.load_npz(x) if isinstance(x, Path) else x for x in pair)
+                for x in pair:
                     if isinstance(x, Path):
                         x.unlink()
+                del pair
                 m = a + b
                 self.merges += 1
                 del a, b
-                # keep merged levels on disk while more than one level is left to merge
-                nxt.append(self._spill(m) if len(queue) > 3 and _nbytes(m) > self.budget else m)
+                # while more than one level is left to merge, merged matrices wait on disk: at most two
+                # operands and their sum are in memory at a time, however many spills there were
+                nxt.append(self._spill(m) if len(queue) > 3 else m)
+                del m
             if len(queue) % 2:
                 nxt.append(queue[-1])
             queue = nxt
@@ -329,8 +342,8 @@ def count_cooccurrences(
     tok = corpus.tokenizer
     vocab = len(tok)
     ns = getattr(tok, "num_special_tokens", 4)
-    offsets = np.asarray(corpus.offsets, dtype=np.int64)
-    n = int(offsets[-1])
+    corpus = corpus.standalone()  # a split part: its own (gathered) arrays
+    n = corpus.num_tokens
     if (vocab * vocab) << max(1, window_size.bit_length()) >= 2**63:
         raise ValueError(f"a vocabulary of {vocab} ids is too large to count (at most ~2^29 ids)")
     weights, scale = _weights(window_size, distance_weighting, n)
@@ -340,7 +353,7 @@ def count_cooccurrences(
     parts = _Partials(budget // 2, folder)
     chunks = kept = 0
     try:
-        for ids, pos, start in _chunks(corpus.ids, offsets, ns, chunk, window_size):
+        for ids, pos, start in _chunks(corpus, ns, chunk, window_size):
             parts.add(_count_block(ids, pos, start, window_size, vocab, weights))
             chunks += 1
             kept += len(ids) - start

@@ -5,9 +5,12 @@ the `</s>` is a prediction target whose context is the `context_size` tokens bef
 cross a sentence boundary and the first words see `<s>` padding. Empty lines have no target.
 
 `sentence_stream` lays the whole corpus out that way in one flat array (numpy, no Python loop over
-sentences or windows); a window is then `stream[p - n : p + 1]` for a target position p. `NGramBatches`
-serves whole batches of such windows (one item = one batch, shuffled per epoch by a seeded permutation),
-generated on the training device.
+sentences or windows); a window is then `stream[p - n : p + 1]` for a target position p: the reference
+layout (Kneser-Ney, `ngram_windows`). `NGramBatches` serves whole batches of the same windows (one item =
+one batch, shuffled per epoch) without laying anything out: target t of the corpus is found through a
+`SentenceIndex` (sentence i holds length_i + 1 targets), its context read from the token-id cache and
+the `<s>` padding set by index arithmetic; the epoch's order is a `SeededPermutation` of the targets. So
+memory does not grow with the corpus (the old layout took 8 bytes per token plus a permutation).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ...text.corpus import TokenizedCorpus
+from ...text.corpus import SeededPermutation, SentenceIndex, TokenizedCorpus
 from .modeling_nnlm import IGNORE_INDEX
 
 
@@ -80,14 +83,21 @@ def ngram_windows(
     return stream[targets[:, None] + np.arange(-context_size, 1)]
 
 
+def targets_per_sentence(lengths: np.ndarray) -> np.ndarray:
+    """Prediction targets of sentences of these lengths: each word and one `</s>`; none for an empty line."""
+    return np.where(lengths > 0, lengths + 1, 0)
+
+
 class NGramBatches(Dataset):
     """Map-style dataset whose item k is the k-th batch of (context + target) windows of the epoch.
 
     Item: `input_ids` (batch, context_size + 1) = the context then the target, `labels` the same with
     every column but the last set to -100 (so the loss is the target's alone), `logits_to_keep` the one
     position scored (the last context word's), `num_words` the number of targets; unshuffled (evaluation)
-    batches also carry `num_items_in_batch` (see `__getitem__`). With `shuffle`, the windows are visited in a seeded random order that changes with
-    `set_epoch`; without, in corpus order (evaluation). Use with batch size 1 and `unwrap_batch`.
+    batches also carry `num_items_in_batch` (see `__getitem__`). With `shuffle`, the windows are visited
+    in a seeded random order (`SeededPermutation` of (seed, epoch)) that changes with `set_epoch`;
+    without, in corpus order (evaluation). Windows are built per batch from the token-id cache (see the
+    module docstring). Use with batch size 1 and `unwrap_batch`.
     """
 
     def __init__(
@@ -104,33 +114,22 @@ class NGramBatches(Dataset):
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        stream, targets, _ = sentence_stream(
-            corpus.ids, corpus.offsets, context_size, bos_id=bos_id, eos_id=eos_id
-        )
-        if len(targets) == 0:
+        self._index = SentenceIndex(corpus, targets_per_sentence)
+        if self._index.total == 0:
             raise ValueError("the corpus has no word to predict (every line is empty)")
+        self._ids = corpus.subset_of()[0].id_reader()
         self.context_size = int(context_size)
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
         self.epoch = 0
-        self.num_targets = len(targets)
+        self.bos_id, self.eos_id = int(bos_id), int(eos_id)
+        self.num_targets = self._index.total
         self.num_words = self.num_targets
         self.device = torch.device(device)
-        self._stream = torch.as_tensor(stream)
-        self._targets = torch.as_tensor(targets)
-        self._offsets = torch.arange(-self.context_size, 1)
-        self._scored = torch.tensor([self.context_size - 1])
-        self._order = None  # (epoch, permutation) of the current epoch
-        self._on_device = False
-
-    def _materialize(self) -> None:
-        if not self._on_device:
-            self._stream = self._stream.to(self.device)
-            self._targets = self._targets.to(self.device)
-            self._offsets = self._offsets.to(self.device)
-            self._scored = self._scored.to(self.device)
-            self._on_device = True
+        self._scored = torch.tensor([self.context_size - 1], device=self.device)
+        self._order: SeededPermutation | None = None
+        self._order_epoch = -1
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -138,20 +137,28 @@ class NGramBatches(Dataset):
     def __len__(self) -> int:
         return -(-self.num_targets // self.batch_size)
 
-    def _permutation(self) -> torch.Tensor:
-        if self._order is None or self._order[0] != self.epoch:
-            g = torch.Generator(device=self.device)
-            g.manual_seed(self.seed * 1_000_003 + self.epoch)
-            self._order = (self.epoch, torch.randperm(self.num_targets, generator=g, device=self.device))
-        return self._order[1]
+    def _permutation(self) -> SeededPermutation:
+        if self._order is None or self._order_epoch != self.epoch:
+            self._order = SeededPermutation(self.num_targets, [self.seed, self.epoch])
+            self._order_epoch = self.epoch
+        return self._order
+
+    def windows(self, targets: np.ndarray) -> np.ndarray:
+        """(len(targets), context_size + 1) int64 windows of targets (numbers in corpus order)."""
+        _, rank, start, length = self._index.locate(targets)
+        rel = rank[:, None] + np.arange(-self.context_size, 1)  # positions relative to the sentence start
+        pos = np.clip(start[:, None] + rel, 0, max(len(self._ids) - 1, 0))
+        words = self._ids.take(pos).astype(np.int64)
+        return np.where(rel < 0, self.bos_id, np.where(rel >= length[:, None], self.eos_id, words))
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         if not 0 <= index < len(self):
             raise IndexError(index)
-        self._materialize()
         lo, hi = index * self.batch_size, min((index + 1) * self.batch_size, self.num_targets)
-        pos = self._permutation()[lo:hi] if self.shuffle else torch.arange(lo, hi, device=self.device)
-        windows = self._stream[self._targets[pos][:, None] + self._offsets]
+        targets = np.arange(lo, hi)
+        if self.shuffle:
+            targets = self._permutation()(targets)
+        windows = torch.as_tensor(self.windows(targets), device=self.device)
         labels = torch.full_like(windows, IGNORE_INDEX)
         labels[:, -1] = windows[:, -1]
         batch = {

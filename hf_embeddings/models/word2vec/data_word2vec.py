@@ -24,9 +24,14 @@ turns the work into small dense matrix products, reads each input row (B + 2*win
 of 2*window times, and with each negative weighted negative / negatives_per_block keeps the expected
 update of gensim's independent negatives.
 
-Everything is a handful of tensor ops per batch on the device given, so on a GPU the data never crosses
-the bus; on a CPU (cpu_kernel="torch") the family builds them in a DataLoader worker, overlapping training.
-Batches are deterministic functions of (seed, epoch, batch index).
+Everything is a handful of tensor ops per batch on the device given; on a CPU (cpu_kernel="torch") the
+family builds them in a DataLoader worker, overlapping training. Batches are deterministic functions of
+(seed, epoch, batch index).
+
+Memory does not grow with the corpus: a span is cut from the token-id cache when it is asked for (the
+raw positions it covers come from one in-vocabulary count per 65,536 positions, its sentence numbers
+from the sentence offsets through `SentenceIndex`), read with `ArrayReader` copies, so neither the ids
+nor per-token sentence numbers are ever held whole.
 """
 
 from __future__ import annotations
@@ -37,13 +42,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ...text.corpus import TokenizedCorpus
+from ...text.corpus import ArrayReader, SentenceIndex, TokenizedCorpus
 
 #: training data only: never bundled as remote code (hub/remote_code.py)
 __training_only__ = True
 
 #: id of padding positions (they pair with nothing; any valid row id would do)
 PAD_CONTEXT_ID = 0
+#: raw corpus positions per in-vocabulary count kept in memory (8 bytes per 65,536 tokens)
+RAW_BLOCK = 1 << 16
 
 
 def keep_probabilities(counts: np.ndarray, sample: float, num_special: int) -> np.ndarray:
@@ -148,7 +155,8 @@ def huffman_tree(counts: np.ndarray, num_special: int) -> tuple[np.ndarray, np.n
 
 
 def _split_long_sentences(sent: np.ndarray, max_len: int) -> np.ndarray:
-    """Sentence ids with sentences longer than `max_len` cut into pieces (gensim's MAX_WORDS_IN_BATCH)."""
+    """Sentence ids with sentences longer than `max_len` cut into pieces (gensim's MAX_WORDS_IN_BATCH):
+    the reference construction over a whole in-vocabulary id array (the datasets cut spans instead)."""
     starts = np.flatnonzero(np.r_[True, sent[1:] != sent[:-1]])
     pos_in_sent = np.arange(len(sent)) - np.repeat(starts, np.diff(np.r_[starts, len(sent)]))
     piece = pos_in_sent // max_len
@@ -170,8 +178,8 @@ class Word2VecSpans(Dataset):
     subsampling and windowing included. Keys: `tokens` (N,) int32 ids, `sentence_ids` (N,) int32,
     `num_words`, `span_seed` (a function of seed, epoch and k) and the shared per-vocabulary tables
     (`keep_probs`, the alias table `noise_accept` / `noise_alias`, and with hierarchical softmax the Huffman
-    paths `hs_codes` / `hs_points` / `hs_lengths`). Building an item is two slices, so no DataLoader
-    worker is needed. Use with `per_device_train_batch_size=1` and `unwrap_batch` as the collator (what
+    paths `hs_codes` / `hs_points` / `hs_lengths`). Building an item is one read of its raw span from the
+    cache (`span`), so no DataLoader worker is needed. Use with `per_device_train_batch_size=1` and `unwrap_batch` as the collator (what
     the family's `build_training_data` sets up). `set_epoch` changes the random draws.
     """
 
@@ -196,15 +204,20 @@ class Word2VecSpans(Dataset):
                 "the tokenizer has no word counts: build it with load_corpus or WordTokenizer.train"
             )
         ns = corpus.tokenizer.num_special_tokens
-        # int32 throughout (ids and sentence numbers): the two arrays are the dataset's whole memory cost
-        ids = np.asarray(corpus.ids)
-        keep = ids >= ns  # gensim drops out-of-vocabulary words before windowing
-        sent = corpus.sentence_ids()[keep]
-        self.ids_np = ids[keep].astype(np.int32, copy=False)
-        del keep
-        if len(sent) and int(corpus.lengths.max(initial=0)) > max_sentence_length:
-            sent = _split_long_sentences(sent, max_sentence_length)
-        self.sent_np = sent
+        corpus = corpus.standalone()  # a split part: its own (gathered) arrays
+        self.num_special = ns
+        self._ids = corpus.id_reader()
+        self._offsets = ArrayReader(corpus.offsets)
+        self._sentences = SentenceIndex(corpus)  # unit = token position: locate() gives its sentence
+        # in-vocabulary positions before every RAW_BLOCK-th raw position (gensim drops OOV words before
+        # windowing): one chunked pass, 8 bytes per block
+        kept = [np.zeros(1, np.int64)]
+        for _, chunk in self._ids.chunks(16 * RAW_BLOCK):
+            inside = (chunk >= ns).astype(np.int64)
+            kept.append(np.add.reduceat(inside, np.arange(0, len(inside), RAW_BLOCK)))
+        self._kept_before = np.cumsum(np.concatenate(kept))
+        self.max_sentence_length = int(max_sentence_length)
+        self._split = self._sentences.max_length > self.max_sentence_length
         self.spec = Word2VecBatchSpec(architecture, window, negative, shrink_windows)
         self.words_per_batch = int(words_per_batch)
         if self.words_per_batch < 1:
@@ -212,7 +225,7 @@ class Word2VecSpans(Dataset):
         self.seed = int(seed)
         # shared memory: a persistent DataLoader worker sees the epoch the trainer sets in the main process
         self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
-        self.num_words = len(self.ids_np)
+        self.num_words = int(self._kept_before[-1])
         self.raw_words = int(corpus.num_tokens)
         probs = negative_distribution(counts, ns_exponent, ns)
         accept, alias = alias_table(probs)
@@ -224,8 +237,6 @@ class Word2VecSpans(Dataset):
             self._hs = tuple(torch.from_numpy(a) for a in huffman_tree(counts, ns))
         for t in (self._keep_p, self._accept, self._alias, *(self._hs or ())):
             t.share_memory_()  # every item carries them: DataLoader workers must not copy them per item
-        self._ids = torch.from_numpy(self.ids_np)
-        self._sent = torch.from_numpy(self.sent_np)
 
     @property
     def epoch(self) -> int:
@@ -244,17 +255,52 @@ class Word2VecSpans(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(index)
 
+    def span(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(in-vocabulary ids, sentence numbers) of span `index`, both int32: in-vocabulary positions
+        index * words_per_batch onwards, cut from the cache. Sentence numbers are the corpus's (or, when
+        sentences longer than `max_sentence_length` are cut into pieces, labels numbered from 0 within
+        the span); only where they change matters, as windows never cross a change."""
+        lo = index * self.words_per_batch
+        hi = min(lo + self.words_per_batch, self.num_words)
+        if hi <= lo:
+            return np.zeros(0, np.int32), np.zeros(0, np.int32)
+        kb = self._kept_before
+        b0 = int(np.searchsorted(kb, lo, side="right")) - 1
+        b1 = int(np.searchsorted(kb, hi, side="left"))
+        raw_lo = b0 * RAW_BLOCK
+        raw = self._ids.read(raw_lo, b1 * RAW_BLOCK)
+        inside = raw >= self.num_special
+        pos = np.flatnonzero(inside)[lo - int(kb[b0]) : hi - int(kb[b0])]
+        tokens = raw[pos].astype(np.int32, copy=False)
+        pos += raw_lo
+        first, last = self._sentences.locate(pos[[0, -1]])[0]
+        starts = self._offsets.read(first, last + 1).astype(np.int64, copy=False)
+        local = np.searchsorted(starts, pos, side="right") - 1
+        if not self._split:
+            return tokens, (local + first).astype(np.int32)
+        # pieces of max_sentence_length in-vocabulary words: a token's piece is its in-vocabulary rank
+        # minus that of its sentence's start, divided by the length
+        before = np.concatenate([[0], np.cumsum(inside)]) + kb[b0]  # in-vocabulary rank at raw_lo + j
+        start_rank = before[np.clip(starts - raw_lo, 0, len(raw))]
+        if starts[0] < raw_lo:  # the first sentence began in an earlier block
+            b = int(starts[0]) // RAW_BLOCK
+            head = self._ids.read(b * RAW_BLOCK, int(starts[0]))
+            start_rank[0] = kb[b] + int((head >= self.num_special).sum())
+        piece = (lo + np.arange(len(pos)) - start_rank[local]) // self.max_sentence_length
+        change = (local[1:] != local[:-1]) | (piece[1:] != piece[:-1])
+        return tokens, np.concatenate([[0], np.cumsum(change)]).astype(np.int32)
+
     def _tables(self) -> dict[str, torch.Tensor]:
         hs = {} if self._hs is None else dict(zip(("hs_codes", "hs_points", "hs_lengths"), self._hs))
         return {"noise_accept": self._accept, "noise_alias": self._alias, **hs}
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         self._check_index(index)
-        lo = index * self.words_per_batch
-        tokens = self._ids[lo : lo + self.words_per_batch]
+        tokens, sentences = self.span(index)
+        tokens = torch.from_numpy(tokens)
         return {
             "tokens": tokens,
-            "sentence_ids": self._sent[lo : lo + self.words_per_batch],
+            "sentence_ids": torch.from_numpy(sentences),
             "keep_probs": self._keep_p,
             "num_words": torch.tensor(len(tokens)),
             "span_seed": torch.tensor(self._batch_seed(index)),
@@ -293,14 +339,14 @@ class Word2VecBatches(Word2VecSpans):
         self._on_device = False
 
     def to(self, device: str | torch.device) -> Word2VecBatches:
-        """Keep the token arrays on `device` so batches are generated there (GPU: no host round trip)."""
+        """Generate batches on `device` (the per-vocabulary tables live there; each span is copied over)."""
         self.device = torch.device(device)
         self._on_device = False
         return self
 
     def _materialize(self) -> None:
         if not self._on_device:
-            for name in ("_keep_p", "_accept", "_alias", "_ids", "_sent"):
+            for name in ("_keep_p", "_accept", "_alias"):
                 setattr(self, name, getattr(self, name).to(self.device))
             self._on_device = True
 
@@ -322,9 +368,9 @@ class Word2VecBatches(Word2VecSpans):
         self._materialize()
         dev = self.device
         g = self._generator(index)
-        lo = index * self.words_per_batch
-        ids = self._ids[lo : lo + self.words_per_batch].long()
-        sent = self._sent[lo : lo + self.words_per_batch]
+        tokens, sentences = self.span(index)
+        ids = torch.from_numpy(tokens).to(dev).long()
+        sent = torch.from_numpy(sentences).to(dev)
         n_words = len(ids)
         kept = torch.rand(n_words, generator=g, device=dev) < self._keep_p[ids]
         ids, sent = ids[kept], sent[kept]
