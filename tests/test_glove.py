@@ -454,7 +454,9 @@ def test_resume_from_trainer_checkpoint_is_exact(tmp_path, one_thread):
     resumed, resumed_history = run(
         tmp_path / "a", resume=str(tmp_path / "a" / f"checkpoint-{2 * steps_per_epoch}")
     )
-    assert len(resumed_history) == 1 and resumed_history[0]["epoch_loss"] == pytest.approx(
+    # the checkpoint carries the epochs before it: the resumed run's history is the whole run's
+    assert len(resumed_history) == 3 and resumed_history[-1]["epoch_loss"] == pytest.approx(
         history[-1]["epoch_loss"]
     )
+    assert [e["epoch_loss"] for e in resumed_history[:2]] == [e["epoch_loss"] for e in history[:2]]
     torch.testing.assert_close(resumed, full, rtol=0, atol=0)

@@ -10,9 +10,9 @@ the family's class whose ids are `0..n-1` with the special tokens at 0-3 and one
 
 It returns None for anything else -- another family, a Hub id, sharded or non-float32 weights, extra
 special tokens, and every damaged folder -- and the caller then loads the folder the full way, which
-answers, or refuses with the same error as before. Two things `load` (through `wv`) refuses are not
-looked at here, since the answers do not depend on them: a damaged `word_counts.json`, and config fields
-other than the table's (a hand-edited `window`, say); everything the answers are computed from is.
+answers, or refuses with the same error as before. A damaged `word_counts.json` sends the folder there
+too (a damaged folder is an error on every path). Config fields other than the table's (a hand-edited
+`window`, say) are not looked at: the answers do not depend on them.
 """
 
 from __future__ import annotations
@@ -176,6 +176,16 @@ def read_light_folder(path: str | os.PathLike) -> LightFolder | None:
         return None
 
 
+def _counts_look_sound(path: Path) -> bool:
+    """The shape `WordTokenizer` requires of `word_counts.json` (counts: word -> integer in [0, 2**63))."""
+    try:
+        data = _read_json(path)
+    except Exception:  # noqa: BLE001 (any damage: the full loader names it)
+        return False
+    counts = data.get("counts") if isinstance(data, dict) else None
+    return isinstance(counts, dict) and all(type(c) is int and 0 <= c < 2**63 for c in counts.values())
+
+
 def _read(folder: Path) -> LightFolder | None:
     if not (folder / CONFIG).is_file() or not (folder / WEIGHTS).is_file():
         return None
@@ -194,6 +204,8 @@ def _read(folder: Path) -> LightFolder | None:
     if layout is None:
         return None
     expected, table_parts = layout
+    if (folder / "word_counts.json").is_file() and not _counts_look_sound(folder / "word_counts.json"):
+        return None
 
     tok_config = _read_json(folder / TOKENIZER_CONFIG)
     specials = tuple(tok_config.get(k) for k in ("unk_token", "pad_token", "bos_token", "eos_token"))

@@ -195,7 +195,10 @@ class EmbeddingTrainer(Trainer):
             record = {
                 "run": self.run_identity,
                 "epoch_history": self.epoch_history,
-                "current_epoch": {
+                # a checkpoint at an epoch's end has no epoch in progress to carry over
+                "current_epoch": None
+                if self._epoch_closed
+                else {
                     "loss": None if loss is None else float(loss),
                     "items": int(self._epoch_items),
                     "batches": int(self._epoch_batches),
@@ -330,6 +333,7 @@ class EmbeddingTrainer(Trainer):
     def _epoch_start(self, resumed: bool = False) -> None:
         self._epoch_loss, self._epoch_items, self._epoch_words, self._epoch_batches = None, 0, None, 0
         self._epoch_t0 = time.perf_counter()
+        self._epoch_closed = False
         if resumed and self._resumed_epoch is not None:  # the accumulators of the epoch a checkpoint cut
             saved, self._resumed_epoch = self._resumed_epoch, None
             self._epoch_loss = (
@@ -362,6 +366,7 @@ class EmbeddingTrainer(Trainer):
             # per-epoch benchmark scores (--eval-every-epoch), on the weights as they are after this epoch
             record.update({f"eval_{k}": v for k, v in self.epoch_evaluation(self.model).items()})
         self.epoch_history.append(record)
+        self._epoch_closed = True
         self.log(record)
 
 
