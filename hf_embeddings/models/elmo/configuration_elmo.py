@@ -3,7 +3,6 @@ model with projections and clipping, mixed into task representations by learned 
 
 from __future__ import annotations
 
-import math
 from numbers import Real
 
 from ..configuration_base import EmbeddingConfig, check_adaptive_softmax
@@ -14,6 +13,9 @@ ORIGINAL_FILTERS = [[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7,
 #: presets: the released sizes ("small" = 2x1024_128_2048cnn_1xhighway, "medium" = 2x2048_256_2048cnn_1xhighway,
 #: "original" = 2x4096_512_2048cnn_2xhighway) and a tiny one that trains on a CPU in minutes. Tiny's projection
 #: is 128 (it was 64): 1.2x the time per token, and ahead of the NNLM at equal CPU time (bench/elmo.py)
+#: the largest float32: clip bounds beyond it cannot be applied to the model's tensors
+FLOAT32_MAX = 3.4028234663852886e38
+
 PRESETS: dict[str, dict] = {
     "tiny": {
         "char_embedding_dim": 8,
@@ -206,9 +208,10 @@ class ElmoConfig(EmbeddingConfig):
             )
         for name, value in (("cell_clip", cell_clip), ("proj_clip", proj_clip)):
             if value is not None and (
-                isinstance(value, bool) or not isinstance(value, Real) or not 0 < value < math.inf
+                isinstance(value, bool) or not isinstance(value, Real) or not 0 < value <= FLOAT32_MAX
             ):
-                raise ValueError(f"{name} must be a finite number > 0 or None, got {value!r}")
+                # the clip is applied to float32 tensors: a larger bound overflows inside torch
+                raise ValueError(f"{name} must be a number in (0, {FLOAT32_MAX:.4g}] or None, got {value!r}")
         for name, value in (("dropout", dropout), ("classifier_dropout", classifier_dropout)):
             if not 0.0 <= float(value) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {value!r}")
