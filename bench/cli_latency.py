@@ -50,7 +50,7 @@ TARGETS = {"help": "< 0.5 s", "query": "< 1.5 s"}
 
 
 # ------------------------------------------------------------------------------------------ the data
-def _vectors(rows: int, dim: int, seed: int) -> np.ndarray:
+def clustered_vectors(rows: int, dim: int, seed: int) -> np.ndarray:
     """`rows` float32 vectors: 2,000 unit-variance centres, each row its centre plus noise of norm ~0.7x."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((2000, dim), dtype=np.float32)
@@ -78,7 +78,7 @@ def build(cache: Path, rows: int, dim: int, seed: int) -> tuple[Path, Path, dict
 
     shutil.rmtree(cache, ignore_errors=True)
     cache.mkdir(parents=True)
-    words, vectors = _words(rows), _vectors(rows, dim, seed)
+    words, vectors = _words(rows), clustered_vectors(rows, dim, seed)
     t0 = time.perf_counter()
     source = cache / "vectors.bin"
     write_word2vec_format(source, words, vectors, binary=True)

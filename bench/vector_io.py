@@ -43,7 +43,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_latency import clustered_vectors  # noqa: E402  (the same synthetic table)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -53,19 +54,6 @@ REAL_WORDS = ["king", "queen", "man", "woman", "Paris", "France", "Berlin", "Ger
 
 
 # ------------------------------------------------------------------------------------------ the data
-def _vectors(rows: int, dim: int, seed: int) -> np.ndarray:
-    """`rows` float32 vectors: 2,000 unit-variance centres, each row its centre plus noise of norm ~0.7x."""
-    rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((2000, dim), dtype=np.float32)
-    out = np.empty((rows, dim), dtype=np.float32)
-    step = 50_000
-    for start in range(0, rows, step):
-        stop = min(start + step, rows)
-        out[start:stop] = centres[rng.integers(0, len(centres), stop - start)]
-        out[start:stop] += 0.7 * rng.standard_normal((stop - start, dim), dtype=np.float32)
-    return out
-
-
 def _words(rows: int) -> list[str]:
     """GoogleNews' layout: `</s>` first, then words with their case and phrases joined by `_`."""
     shapes = ("w{:07d}", "W{:07d}", "w{:07d}_phrase")
@@ -84,7 +72,7 @@ def build(cache: Path, rows: int, dim: int, seed: int) -> tuple[Path, Path, Path
 
     shutil.rmtree(cache, ignore_errors=True)
     cache.mkdir(parents=True)
-    words, vectors = _words(rows), _vectors(rows, dim, seed)
+    words, vectors = _words(rows), clustered_vectors(rows, dim, seed)
     t0 = time.perf_counter()
     write_word2vec_format(binary, words, vectors, binary=True)
     write_word2vec_format(text, words, vectors)
