@@ -56,7 +56,8 @@ def train(
 ) -> TrainResult:
     """Train model family `model` on `corpus` and write a complete Hub folder at `output_dir`.
 
-    `config` holds the family's options (`min_count` and `max_vocab_size` also size the vocabulary),
+    `config` holds the family's options; `min_count`, `max_final_vocab`, `keep_words` (words or a word-list
+    file) and `max_vocab_size` size the vocabulary (`load_corpus`),
     `training` TrainingArguments overrides (those a config owns, such as the learning rate, go to the
     config), `corpus_options` more `load_corpus` arguments (text_column, ...), `card` metadata for the
     card (license, language, datasets, repo_id). The folder is written aside and renamed into place at the
@@ -72,8 +73,8 @@ def train(
 
     `init_from` (a saved folder of the same family) continues training it on `corpus`, as gensim's
     `train` on a loaded model: its config, with the options given here applied on top, and its weights.
-    With `update_vocab` the vocabulary first grows by the corpus's words seen >= `min_count` times
-    (gensim's `build_vocab(update=True)`: known words keep their ids and add their new counts, new words
+    With `update_vocab` the vocabulary first grows by the corpus's words seen >= `min_count` times, or
+    listed in `keep_words` (gensim's `build_vocab(update=True)`: known words keep their ids and add their new counts, new words
     get fresh vectors); without, the corpus is read with the saved vocabulary.
 
     Launched as several processes (`torchrun`, `accelerate launch`), every process trains its shard of
@@ -146,7 +147,7 @@ def _continued(
     family: ModelFamily, folder, corpus, options: dict, update_vocab: bool, corpus_options: dict, progress
 ):
     """(corpus, config, weights) to continue training the model saved in `folder` on `corpus`."""
-    from .text.tokenization import splitting_options
+    from .text.tokenization import keep_words_as_split, splitting_options
 
     if not family.vocabulary_tables:
         raise OptionError(f"{family.name} does not continue training (init_from): train a new model instead")
@@ -156,8 +157,13 @@ def _continued(
         raise OptionError(f"--init-from {folder} holds a {found.name} model, not {family.name}")
     options = dict(options)
     min_count = options.pop("min_count", None) or tokenizer.vocab_stats.get("min_count") or 5
-    if "max_vocab_size" in options:
-        raise OptionError("--max-vocab-size sizes a new vocabulary; with --init-from the saved one is grown")
+    for name in ("max_vocab_size", "max_final_vocab"):
+        if name in options:
+            flag = "--" + name.replace("_", "-")
+            raise OptionError(f"{flag} sizes a new vocabulary; with --init-from the saved one is grown")
+    keep_words = options.pop("keep_words", None)
+    if keep_words is not None and not update_vocab:
+        raise OptionError("--keep-words chooses new words: give it with --update-vocab")
     loose = {
         k: v
         for k, v in corpus_options.items()
@@ -180,7 +186,8 @@ def _continued(
         counts = dict(
             zip(words, counted.tokenizer.word_counts[counted.tokenizer.num_special_tokens :].tolist())
         )
-        tokenizer = tokenizer.extended(counts, min_count=min_count)
+        keep = keep_words_as_split(keep_words, split)
+        tokenizer = tokenizer.extended(counts, min_count=min_count, keep_words=keep)
     tokenized = load_corpus(corpus, tokenizer=tokenizer, show_progress=progress, **loose)
     config = {**model.config.to_dict(), **options, "vocab_size": len(tokenizer)}
     for key in (

@@ -117,6 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     t.add_argument("--min-count", type=_positive_int, help="drop words seen fewer times")
     t.add_argument("--max-vocab-size", type=_positive_int, help="keep only the N most frequent words")
+    t.add_argument(
+        "--max-final-vocab",
+        type=_positive_int,
+        metavar="N",
+        help="raise --min-count until at most N words remain, as gensim's max_final_vocab (words tied at the "
+        "limit all go)",
+    )
+    t.add_argument(
+        "--keep-words",
+        metavar="FILE",
+        help="keep the words of FILE (UTF-8, one per line) whatever their count, as a gensim trim_rule "
+        "returning RULE_KEEP; with --update-vocab, new words to add",
+    )
     t.add_argument("--text-column", help="dataset column holding the text")
     t.add_argument(
         "--lowercase",
@@ -296,7 +309,7 @@ def cmd_train(args, extra) -> int:
     if not args.output_dir:
         raise CLIError("missing --output-dir")
     config, training = split_options(family, parse_extra_options(extra))
-    for name in ("min_count", "max_vocab_size"):
+    for name in ("min_count", "max_vocab_size", "max_final_vocab", "keep_words"):
         if getattr(args, name) is not None:
             config[name] = getattr(args, name)
     result = train(

@@ -371,6 +371,24 @@ def test_corpus_cache_counts_once(tmp_path, monkeypatch):
         )
 
 
+def test_counting_progress_follows_the_progress_switch(tmp_path, capsys):
+    """Counting is the slow silent step on a large corpus: a bar when training shows progress, none when
+    quiet; the bar does not change the counts."""
+    from hf_embeddings.training.fit import fit
+
+    corpus = load_corpus(_topic_corpus(50), min_count=1, cache_dir=tmp_path)
+    quiet = count_cooccurrences(corpus, window_size=3)
+    assert "counting co-occurrences" not in capsys.readouterr().err
+    shown = count_cooccurrences(corpus, window_size=3, show_progress=True)
+    assert "counting co-occurrences" in capsys.readouterr().err
+    assert np.array_equal(shown.values, quiet.values) and np.array_equal(shown.cols, quiet.cols)
+    opts = {"vector_size": 4, "epochs": 1, "window_size": 2}
+    fit("glove", corpus, opts, device="cpu", show_progress=False)
+    assert "counting co-occurrences" not in capsys.readouterr().err
+    fit("glove", corpus, {**opts, "window_size": 4}, device="cpu", show_progress=True)  # a new matrix
+    assert "counting co-occurrences" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------------------------------ files and CLI
 def test_glove_text_export_import_round_trip(trained_topics, tmp_path):
     folder = trained_topics.output_dir

@@ -435,6 +435,7 @@ def build_model_card(
         if key in config:
             hyper.append((key, config[key]))
     counts = getattr(tokenizer, "word_counts", None)
+    stats = getattr(tokenizer, "vocab_stats", None) or {}
     special = list(getattr(tokenizer, "all_special_tokens", []))
     vocab = {
         "size": len(tokenizer),
@@ -442,6 +443,9 @@ def build_model_card(
         "special": special,
         "min_count": config.get("min_count", (log or {}).get("min_count")),
         "max_vocab_size": config.get("max_vocab_size"),
+        "max_final_vocab": stats.get("max_final_vocab"),
+        "effective_min_count": stats.get("effective_min_count"),
+        "keep_words": (stats.get("keep_words") or {}).get("count"),
         "has_counts": counts is not None,
         "pipeline": tokenizer_pipeline(tokenizer),
     }

@@ -34,9 +34,9 @@ from ..files import remove_stale_temporaries, temporary_path
 from .sources import DECOMPRESSION_ERRORS, is_repo_id, open_compressed, public_name
 from .tokenization import (
     SPECIAL_TOKENS,
+    VocabularyRule,
     WordTokenizer,
     build_backend,
-    check_vocabulary_args,
     fast_splitter,
     finalize_vocabulary,
     split_at_newlines,
@@ -972,14 +972,27 @@ def _encode_pass(
     return list(word_ids), counts[: len(word_ids)].copy()
 
 
-def _remap_file(path: Path, remap: np.ndarray, n: int, chunk: int = READ_CHUNK) -> None:
+def _remap_file(
+    path: Path, remap: np.ndarray, n: int, show_progress: bool = False, chunk: int = READ_CHUNK
+) -> None:
     """ids.bin[i] = remap[ids.bin[i]], in chunks read and written back with plain file I/O (no mapping)."""
-    with open(path, "r+b") as f:
-        for lo in range(0, n, chunk):
-            f.seek(4 * lo)
-            part = np.fromfile(f, dtype=np.int32, count=min(chunk, n - lo))
-            f.seek(4 * lo)
-            remap[part].astype(np.int32, copy=False).tofile(f)
+    progress = None
+    if show_progress:  # the vocabulary's final ids: one more pass over the corpus's tokens
+        from tqdm.auto import tqdm
+
+        progress = tqdm(total=n, unit="tok", unit_scale=True, desc="numbering by frequency", leave=False)
+    try:
+        with open(path, "r+b") as f:
+            for lo in range(0, n, chunk):
+                f.seek(4 * lo)
+                part = np.fromfile(f, dtype=np.int32, count=min(chunk, n - lo))
+                f.seek(4 * lo)
+                remap[part].astype(np.int32, copy=False).tofile(f)
+                if progress is not None:
+                    progress.update(len(part))
+    finally:
+        if progress is not None:
+            progress.close()
 
 
 def load_corpus(
@@ -988,6 +1001,8 @@ def load_corpus(
     tokenizer: WordTokenizer | None = None,
     min_count: int = 5,
     max_vocab_size: int | None = None,
+    max_final_vocab: int | None = None,
+    keep_words: Iterable[str] | str | os.PathLike | None = None,
     lowercase: bool = True,
     unicode_normalization: str | None = "NFKC",
     split_punctuation: bool = True,
@@ -1000,19 +1015,24 @@ def load_corpus(
 ) -> TokenizedCorpus:
     """Return the tokenized corpus of `source` (file/folder path, list of str, dataset, Hub name, or None).
 
-    With `tokenizer=None` a vocabulary of the words seen >= `min_count` times (at most `max_vocab_size`)
-    is built in the same pass, with counts; otherwise `tokenizer`'s vocabulary is used as is.
+    With `tokenizer=None` a vocabulary of the words seen >= `min_count` times is built in the same pass,
+    with counts, shaped by `max_final_vocab` (gensim's: min_count raised to fit), `keep_words` (words, or
+    a file of one word per line, kept whatever their count) and `max_vocab_size` (a cut to the most
+    frequent words), as `VocabularyRule` says; otherwise `tokenizer`'s vocabulary is used as is.
 
     Example:
         >>> corpus = load_corpus(["the cat sat", "the dog sat"], min_count=1)
         >>> corpus.num_tokens, len(corpus), corpus.decode(1)
         (6, 2, ['the', 'dog', 'sat'])
     """
-    check_vocabulary_args(min_count, max_vocab_size)
     options = dict(
         lowercase=lowercase, unicode_normalization=unicode_normalization, split_punctuation=split_punctuation
     )
     build_backend({SPECIAL_TOKENS[0]: 0}, **options)  # validates the options early
+    rule = VocabularyRule.build(
+        options, min_count=min_count, max_vocab_size=max_vocab_size, max_final_vocab=max_final_vocab,
+        keep_words=keep_words,
+    )  # fmt: skip
     src = _resolve(source, text_column, split, config_name)
 
     folder = None
@@ -1023,8 +1043,7 @@ def load_corpus(
                     "v": CACHE_FORMAT_VERSION,
                     "source": src.fingerprint,
                     "options": options,
-                    "min_count": min_count,
-                    "max_vocab_size": max_vocab_size,
+                    **rule.record(),
                     "tokenizer": None if tokenizer is None else tokenizer.backend_tokenizer.to_str(),
                 },
                 sort_keys=True,
@@ -1054,16 +1073,12 @@ def load_corpus(
         }
         if built is not None:
             words, counts = built
-            kept, kept_counts, remap = finalize_vocabulary(
-                words, counts, min_count, max_vocab_size, src.description
-            )
+            kept, kept_counts, remap, rule_stats = finalize_vocabulary(words, counts, rule, src.description)
             if tmp is not None:
-                _remap_file(tmp / "ids.bin", remap, len(ids))
+                _remap_file(tmp / "ids.bin", remap, len(ids), show_progress)
             else:
                 ids = remap[ids]
-            stats.update(
-                min_count=min_count, max_vocab_size=max_vocab_size, distinct_words=len(words), **options
-            )
+            stats.update(**rule_stats, distinct_words=len(words), **options)
             tokenizer = WordTokenizer.from_vocabulary(
                 kept, kept_counts, unk_count=int(counts[remap == 0].sum()), stats=stats, **options
             )

@@ -17,12 +17,14 @@ transformers' text-generation pipeline appends the decoded new tokens to the pro
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -273,12 +275,125 @@ def split_at_newlines(text: str) -> list[str]:
     return lines
 
 
-def check_vocabulary_args(min_count: int, max_vocab_size: int | None) -> None:
-    """Raise CorpusError unless `min_count` >= 1 and `max_vocab_size` is None or >= 1."""
-    if not isinstance(min_count, int) or min_count < 1:
+def check_vocabulary_args(
+    min_count: int, max_vocab_size: int | None, max_final_vocab: int | None = None
+) -> None:
+    """Raise CorpusError unless `min_count` >= 1 and each size limit is None or a positive integer."""
+    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
         raise CorpusError(f"min_count must be an integer >= 1, got {min_count!r}")
-    if max_vocab_size is not None and (not isinstance(max_vocab_size, int) or max_vocab_size < 1):
-        raise CorpusError(f"max_vocab_size must be a positive integer or None, got {max_vocab_size!r}")
+    for name, value in (("max_vocab_size", max_vocab_size), ("max_final_vocab", max_final_vocab)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise CorpusError(f"{name} must be a positive integer or None, got {value!r}")
+
+
+def read_word_list(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """(word, "FILE:LINE") for each word of a word-list file: UTF-8, one word per line, blank lines skipped.
+
+    A line holding two words, bytes that are not UTF-8, or a file that cannot be read raise `CorpusError`
+    naming the file (and line).
+    """
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise CorpusError(f"word list {path}: {e.strerror or e}") from None
+    found = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        try:
+            text = line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as e:
+            raise CorpusError(f"{path}:{number}: not UTF-8 text (byte {e.start + 1} of the line)") from None
+        fields = text.split()
+        if len(fields) > 1:
+            raise CorpusError(
+                f"{path}:{number}: one word per line expected, found {len(fields)} ({text.strip()[:60]!r})"
+            )
+        if fields:
+            found.append((fields[0], f"{path}:{number}"))
+    return found
+
+
+def keep_words_as_split(
+    keep_words: Iterable[str] | str | os.PathLike | None, options: dict
+) -> frozenset[str]:
+    """The words of `keep_words` (words, or the path of a `read_word_list` file) as the tokenizer that
+    `build_backend(**options)` makes writes them, so that "Paris" keeps "paris" in a lowercased vocabulary.
+
+    A word that the tokenizer splits into several tokens, or into none, raises `CorpusError`: it could
+    never be one vocabulary entry.
+    """
+    if keep_words is None:
+        return frozenset()
+    if isinstance(keep_words, (str, os.PathLike)):
+        labelled = read_word_list(keep_words)
+    else:
+        labelled = []
+        for i, word in enumerate(keep_words):
+            if not isinstance(word, str):
+                raise CorpusError(f"keep_words[{i}] is a {type(word).__name__}, expected str")
+            labelled.append((word, f"keep_words[{i}]"))
+    backend = build_backend({UNK: 0}, **options)
+    kept = set()
+    for word, where in labelled:
+        normalized = backend.normalizer.normalize_str(word) if backend.normalizer is not None else word
+        tokens = [token for token, _ in backend.pre_tokenizer.pre_tokenize_str(normalized)]
+        if len(tokens) != 1:
+            raise CorpusError(
+                f"{where}: {word!r} is {len(tokens)} tokens for this tokenizer ({tokens[:4]}), not one word: "
+                "it could never be a vocabulary entry"
+            )
+        kept.add(tokens[0])
+    return frozenset(kept)
+
+
+@dataclass(frozen=True)
+class VocabularyRule:
+    """Which counted words become the vocabulary, decided as gensim's `build_vocab` decides it.
+
+    `min_count` drops rarer words; `max_final_vocab` raises min_count until at most that many words remain
+    (gensim's `effective_min_count`: ties at the limit all go, so the vocabulary can be smaller); the
+    `keep_words` (as the tokenizer writes them) stay whatever their count (a `trim_rule` returning
+    RULE_KEEP); `max_vocab_size` then cuts the sorted list to its most frequent words.
+    """
+
+    min_count: int = 5
+    max_vocab_size: int | None = None
+    max_final_vocab: int | None = None
+    keep_words: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        check_vocabulary_args(self.min_count, self.max_vocab_size, self.max_final_vocab)
+
+    @classmethod
+    def build(
+        cls,
+        options: dict,
+        *,
+        min_count: int = 5,
+        max_vocab_size: int | None = None,
+        max_final_vocab: int | None = None,
+        keep_words: Iterable[str] | str | os.PathLike | None = None,
+    ) -> VocabularyRule:
+        """The rule with `keep_words` (words or a word-list file) normalised by `options`' tokenizer."""
+        check_vocabulary_args(min_count, max_vocab_size, max_final_vocab)
+        return cls(min_count, max_vocab_size, max_final_vocab, keep_words_as_split(keep_words, options))
+
+    def record(self) -> dict:
+        """The rule as the vocabulary's stats and the corpus cache key hold it (the keep words by number
+        and digest); options left at their defaults are absent, so older caches keep their keys."""
+        out: dict = {"min_count": self.min_count, "max_vocab_size": self.max_vocab_size}
+        if self.max_final_vocab is not None:
+            out["max_final_vocab"] = self.max_final_vocab
+        if self.keep_words:
+            out["keep_words"] = keep_words_record(self.keep_words)
+        return out
+
+
+def keep_words_record(words: Iterable[str]) -> dict:
+    """{"count", "sha256"} of a set of keep words: what the stats and the cache key remember of it."""
+    ordered = sorted(set(words))
+    digest = hashlib.sha256("\n".join(ordered).encode("utf-8")).hexdigest()
+    return {"count": len(ordered), "sha256": digest}
 
 
 def effective_min_count(counts: np.ndarray, min_count: int, max_final_vocab: int | None) -> int:
@@ -293,34 +408,25 @@ def effective_min_count(counts: np.ndarray, min_count: int, max_final_vocab: int
 
 
 def finalize_vocabulary(
-    words: list[str],
-    counts: np.ndarray,
-    min_count: int,
-    max_vocab_size: int | None,
-    source: str,
-    *,
-    max_final_vocab: int | None = None,
-    keep_words: Iterable[str] = (),
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Return (kept words sorted as gensim sorts them, their counts, provisional-id -> final-id map).
+    words: list[str], counts: np.ndarray, rule: VocabularyRule, source: str
+) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
+    """Return (kept words sorted as gensim sorts them, their counts, provisional-id -> final-id map, stats).
 
     `words` are the distinct words in first-appearance order (provisional id = position) and `counts`
     theirs; the map sends dropped words to `<unk>` (0) and words spelled like a special token to it.
-    `max_final_vocab` raises min_count as gensim does (`effective_min_count`); `keep_words` are kept
-    whatever their count (gensim's trim_rule returning RULE_KEEP), `max_vocab_size` still applying.
+    `stats` is `rule.record()`, plus `effective_min_count` when `max_final_vocab` raised it.
     """
     prov = np.arange(len(words))
     # a corpus word spelled like a special token (PTB's "<unk>", "</s>") is that token, not a new word
     special = {prov_id: SPECIAL_TOKENS.index(w) for prov_id, w in _find_words(words, SPECIAL_TOKENS)}
     is_word = np.ones(len(words), dtype=bool)
     is_word[list(special)] = False
-    min_count = effective_min_count(counts[is_word], min_count, max_final_vocab)
+    min_count = effective_min_count(counts[is_word], rule.min_count, rule.max_final_vocab)
     wanted = counts >= min_count
-    keep_words = set(keep_words)
-    if keep_words:
+    if rule.keep_words:
         import pandas as pd
 
-        wanted |= pd.Index(words, dtype=object).isin(keep_words) & (counts > 0)
+        wanted |= pd.Index(words, dtype=object).isin(rule.keep_words) & (counts > 0)
     keep = prov[wanted & is_word]
     if len(keep) == 0:
         if len(words) == 0:
@@ -332,13 +438,16 @@ def finalize_vocabulary(
         )
     # gensim: descending count, ties by descending first-appearance index (np.lexsort((-idx, -count)))
     order = keep[np.lexsort((-keep, -counts[keep]))]
-    if max_vocab_size is not None:
-        order = order[:max_vocab_size]
+    if rule.max_vocab_size is not None:
+        order = order[: rule.max_vocab_size]
     remap = np.zeros(len(words), dtype=np.int32)  # dropped words -> <unk> (0)
     remap[order] = np.arange(len(order), dtype=np.int32) + len(SPECIAL_TOKENS)
     for prov_id, special_id in special.items():
         remap[prov_id] = special_id
-    return [words[i] for i in order], counts[order], remap
+    stats = rule.record()
+    if rule.max_final_vocab is not None:
+        stats["effective_min_count"] = min_count
+    return [words[i] for i in order], counts[order], remap, stats
 
 
 def _find_words(words: list[str], wanted: Sequence[str]) -> list[tuple[int, str]]:
@@ -419,6 +528,8 @@ class WordTokenizer(TokenizersBackend):
         *,
         min_count: int = 5,
         max_vocab_size: int | None = None,
+        max_final_vocab: int | None = None,
+        keep_words: Iterable[str] | str | os.PathLike | None = None,
         lowercase: bool = True,
         unicode_normalization: str | None = "NFKC",
         split_punctuation: bool = True,
@@ -426,17 +537,21 @@ class WordTokenizer(TokenizersBackend):
     ) -> WordTokenizer:
         """Return a tokenizer whose vocabulary is every word of `texts` seen >= `min_count` times.
 
-        `max_vocab_size` keeps only the most frequent words (like gensim's `max_final_vocab`). Texts are
-        split into lines at "\\n"; the vocabulary, counts and `vocab_stats` are those of
-        `load_corpus(texts, ...)`, which splits and sorts the same way but also encodes the text.
+        `max_final_vocab`, `keep_words` and `max_vocab_size` shape it as `VocabularyRule` says (gensim's
+        `max_final_vocab` and `trim_rule`; a plain cut to the most frequent words). Texts are split into
+        lines at "\\n"; the vocabulary, counts and `vocab_stats` are those of `load_corpus(texts, ...)`,
+        which splits and sorts the same way but also encodes the text.
         """
         texts = list(texts) if not isinstance(texts, list) else texts
-        check_vocabulary_args(min_count, max_vocab_size)
         options = dict(
             lowercase=lowercase,
             unicode_normalization=unicode_normalization,
             split_punctuation=split_punctuation,
         )
+        rule = VocabularyRule.build(
+            options, min_count=min_count, max_vocab_size=max_vocab_size, max_final_vocab=max_final_vocab,
+            keep_words=keep_words,
+        )  # fmt: skip
         backend = build_backend({UNK: 0}, **options)
         for i, t in enumerate(texts):
             if not isinstance(t, str):
@@ -467,13 +582,12 @@ class WordTokenizer(TokenizersBackend):
         source = f"<{len(texts)} strings>"
         words = list(counter)
         counts = np.fromiter(counter.values(), dtype=np.int64, count=len(words))
-        kept, kept_counts, remap = finalize_vocabulary(words, counts, min_count, max_vocab_size, source)
+        kept, kept_counts, remap, rule_stats = finalize_vocabulary(words, counts, rule, source)
         stats = {
             "total_words": int(counts.sum()),
             "num_sentences": num_sentences,
             "source": source,
-            "min_count": min_count,
-            "max_vocab_size": max_vocab_size,
+            **rule_stats,
             "distinct_words": len(words),
             **options,
         }
@@ -490,12 +604,18 @@ class WordTokenizer(TokenizersBackend):
         return tok
 
     def extended(
-        self, counts: dict[str, int], *, min_count: int = 1, stats: dict | None = None
+        self,
+        counts: dict[str, int],
+        *,
+        min_count: int = 1,
+        keep_words: frozenset[str] = frozenset(),
+        stats: dict | None = None,
     ) -> WordTokenizer:
         """This vocabulary grown by a new corpus's `counts` (word -> count, words as this tokenizer splits
         them), as gensim's `build_vocab(update=True)`: every id keeps its word, the counts of known words
-        grow by their new counts, and new words seen >= `min_count` times get the next ids (most frequent
-        first). Normalisation and splitting are this tokenizer's."""
+        grow by their new counts, and new words seen >= `min_count` times (or in `keep_words`, written as
+        this tokenizer writes them) get the next ids (most frequent first). Normalisation and splitting
+        are this tokenizer's."""
         old = self.word_counts if self.word_counts is not None else np.zeros(len(self), dtype=np.int64)
         vocab = self.get_vocab()
         grown = old.copy()
@@ -503,7 +623,7 @@ class WordTokenizer(TokenizersBackend):
         for word, count in counts.items():
             if word in vocab:
                 grown[vocab[word]] += count
-            elif count >= min_count:
+            elif count >= min_count or (count > 0 and word in keep_words):
                 new.append((-int(count), word))
         new.sort()
         data = json.loads(self.backend_tokenizer.to_str())

@@ -35,7 +35,9 @@ TRAINING_ALIASES = {
     "deterministic": "full_determinism",
 }
 #: options that size the vocabulary: `load_corpus` takes them; configs that have the fields record them
-VOCABULARY_OPTIONS = ("min_count", "max_vocab_size")
+VOCABULARY_OPTIONS = ("min_count", "max_vocab_size", "max_final_vocab", "keep_words")
+#: of those, the ones no config has: the vocabulary's stats alone remember them
+CORPUS_ONLY_OPTIONS = ("max_final_vocab", "keep_words")
 #: TrainingArguments fields that a family's config owns when it has the field (after its option_aliases)
 CONFIG_OWNED = {
     "num_train_epochs": "epochs",
@@ -225,6 +227,28 @@ def warm_start(family: ModelFamily, net, weights: dict) -> None:
             target[: saved.shape[0]].copy_(saved)
 
 
+def check_vocabulary_options(options: dict, corpus) -> None:
+    """Pop the vocabulary options from `options`, raising `OptionError` when one disagrees with how the
+    already built vocabulary of `corpus` was made (min_count and max_vocab_size stay for configs that
+    record them when the corpus does not say)."""
+    from ..text.tokenization import keep_words_as_split, keep_words_record, splitting_options
+
+    for key in VOCABULARY_OPTIONS:
+        if key not in options:
+            continue
+        if key not in corpus.stats and key not in CORPUS_ONLY_OPTIONS:
+            continue
+        value = options.pop(key)
+        if key == "keep_words" and value is not None:
+            split = splitting_options(corpus.tokenizer.backend_tokenizer) or {}
+            words = keep_words_as_split(value, split)
+            value = keep_words_record(words) if words else None
+        if value is not None and value != corpus.stats.get(key):
+            raise OptionError(
+                f"{key} is a corpus option here: the corpus was built with {key}={corpus.stats.get(key)!r}"
+            )
+
+
 @contextmanager
 def progress_bars(show: bool) -> Iterator[None]:
     """transformers' own progress bars ("Writing model shards", "Loading weights") only when progress is
@@ -373,11 +397,7 @@ def fit(
         cfg = config
     else:
         options, training = route_options(family, dict(config or {}), training)
-        for key in VOCABULARY_OPTIONS:  # the corpus's vocabulary is built already: they must agree
-            if key in options and key in corpus.stats and options.pop(key) != corpus.stats[key]:
-                raise OptionError(
-                    f"{key} is a corpus option here: the corpus was built with {key}={corpus.stats.get(key)!r}"
-                )
+        check_vocabulary_options(options, corpus)
         try:
             cfg = family.make_config(corpus, **options)
         except (TypeError, ValueError) as e:
@@ -391,7 +411,9 @@ def fit(
     net = family.training_class(cfg)
     if init_weights is not None:
         warm_start(family, net, init_weights)
-    with main_process_first(processes):  # caches (GloVe's co-occurrence counts) are built once
+    # caches (GloVe's co-occurrence counts) are built once; a family shows the progress of a slow data step
+    # when transformers' progress bars are on
+    with main_process_first(processes), progress_bars(show_progress):
         data = family.build_training_data(corpus, cfg, seed=seed, device=dev, **(data_options or {}))
     args_kwargs = {**family.training_defaults, **data.training_overrides, **training}
     check_training_arguments(family, args_kwargs)

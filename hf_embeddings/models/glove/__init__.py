@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 from transformers import TrainerCallback
+from transformers.utils import logging as hf_logging
 
 from ...errors import FormatError, HFEmbeddingsError
 from ...text.tokenization import WordTokenizer
@@ -59,7 +60,10 @@ def cooccurrence_for(corpus, config: GloVeConfig, *, cache: bool = True) -> Cooc
         else:
             if found.settings() == settings and found.vocab_size == len(corpus.tokenizer):
                 return found
-    cooccurrence = count_cooccurrences(corpus, memory=config.memory, **settings)
+    # a slow step before training: shown when transformers' progress bars are (fit turns them off for
+    # quiet runs and the other ranks)
+    show = hf_logging.is_progress_bar_enabled()
+    cooccurrence = count_cooccurrences(corpus, memory=config.memory, show_progress=show, **settings)
     if path is not None:
         try:
             cooccurrence.save(path)

@@ -159,9 +159,9 @@ def _weights(window: int, distance_weighting: bool, max_tokens: int) -> tuple[np
 
 def _chunks(
     corpus, num_special: int, chunk: int, window: int
-) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
-    """Yield (ids, clipped position-in-sentence, number of leading context-only tokens) per chunk of the
-    token stream with OOV words removed; each chunk is preceded by the last `window` kept tokens of the
+) -> Iterator[tuple[np.ndarray, np.ndarray, int, int]]:
+    """Yield (ids, clipped position-in-sentence, number of leading context-only tokens, tokens of the stream
+    read so far) per chunk of the token stream with OOV words removed; each chunk is preceded by the last `window` kept tokens of the
     previous one, so every left context is available. The ids and the offsets of the chunk's sentences
     are read from the cache by copies (`ArrayReader`, `SentenceIndex`), never mapped whole."""
     reader = corpus.id_reader()
@@ -174,6 +174,7 @@ def _chunks(
     for lo, raw in reader.chunks(chunk):
         kept = np.flatnonzero(raw >= num_special)
         if len(kept) == 0:
+            yield np.zeros(0, np.int32), np.zeros(0, pos_dtype), 0, lo + len(raw)
             continue
         # sentence index of each kept token (offsets are sentence starts)
         first, last = sentences.locate(kept[[0, -1]] + lo)[0]
@@ -188,7 +189,7 @@ def _chunks(
         pos = np.minimum(pos, window).astype(pos_dtype)
         all_ids = np.concatenate([prev_ids, raw[kept].astype(np.int32, copy=False)])
         all_pos = np.concatenate([prev_pos, pos])
-        yield all_ids, all_pos, len(prev_ids)
+        yield all_ids, all_pos, len(prev_ids), lo + len(raw)
         # the last `window` kept tokens (possibly from several chunks back) are the next chunk's context
         prev_ids, prev_pos, prev_sid = all_ids[-window:], all_pos[-window:], int(sid[-1])
 
@@ -321,12 +322,13 @@ def count_cooccurrences(
     memory: float = 4.0,
     tmp_dir: str | os.PathLike | None = None,
     stats: dict | None = None,
+    show_progress: bool = False,
 ) -> Cooccurrence:
     """Return the co-occurrence matrix of a `TokenizedCorpus` (Stanford `cooccur.c` semantics).
 
     `memory` is a soft limit in GB for the counting work (chunk size and spilling), as the C tool's
     `-memory`; the final matrix itself is returned in memory. `stats`, if given, receives counters
-    (chunks, spills, merges, seconds).
+    (chunks, spills, merges, seconds). `show_progress` draws a bar over the corpus's tokens.
 
     Example:
         >>> from hf_embeddings.text.corpus import load_corpus
@@ -352,13 +354,25 @@ def count_cooccurrences(
     folder = Path(tempfile.mkdtemp(prefix="hfe-cooccur-", dir=tmp_dir))
     parts = _Partials(budget // 2, folder)
     chunks = kept = 0
+    progress = None
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        progress = tqdm(total=n, unit="tok", unit_scale=True, desc="counting co-occurrences", leave=False)
     try:
-        for ids, pos, start in _chunks(corpus, ns, chunk, window_size):
-            parts.add(_count_block(ids, pos, start, window_size, vocab, weights))
-            chunks += 1
-            kept += len(ids) - start
+        for ids, pos, start, read in _chunks(corpus, ns, chunk, window_size):
+            if len(ids) > start:
+                parts.add(_count_block(ids, pos, start, window_size, vocab, weights))
+                chunks += 1
+                kept += len(ids) - start
+            if progress is not None:
+                progress.update(read - progress.n)
+        if progress is not None:
+            progress.set_description("merging co-occurrence counts")
         a = parts.result(vocab, weights.dtype)
     finally:
+        if progress is not None:
+            progress.close()
         shutil.rmtree(folder, ignore_errors=True)
     x = (a + a.T.tocsr()) if symmetric else a
     del a
