@@ -11,10 +11,11 @@ batch so that both see the same number of tokens per step and the same number of
 Throughput: corpus words per second of training (`training_log.json` epochs, summed over ranks; GloVe:
 co-occurrence entries per second of its epochs) and the ratio 2x1 / 1x2. Targets (issue 18): quality
 within 0.01 (static) or 2% perplexity (LMs) of one process; throughput ratio >= 0.9. Every run is a fresh
-subprocess or torchrun launch; the driver evaluates the saved folders. Timings on shared machines drift:
-the load average is printed with the results.
+subprocess or torchrun launch; the driver evaluates the saved folders. Each family runs `--repeats` pairs
+(the order alternating) and the table shows medians, the throughput ratio being the median of the pairs'
+ratios: timings on shared machines drift, and the load average is printed with the results.
 
-    python bench/distributed.py [FILE] [--families word2vec,glove,nnlm,elmo] [--json out.json]
+    python bench/distributed.py [FILE] [--families word2vec,glove,nnlm,elmo] [--repeats 3] [--json out.json]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,6 +119,19 @@ def lm_corpus(source: Path, fraction: float, work: Path) -> Path:
     return part
 
 
+def median_row(runs: list[dict]) -> dict:
+    """Per-key median over the repeats (numbers only)."""
+    keys = [k for k, v in runs[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return {k: statistics.median(r[k] for r in runs if r.get(k) is not None) for k in keys}
+
+
+def throughput_ratio(one: dict, two: dict) -> float:
+    """2x1 / 1x2 throughput: words per second, or (GloVe) the inverse ratio of epoch seconds."""
+    if one.get("words_per_second"):
+        return two["words_per_second"] / one["words_per_second"]
+    return one["epoch_seconds"] / two["epoch_seconds"]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("corpus", nargs="?", default=str(DEFAULT))
@@ -124,6 +139,12 @@ def main() -> None:
     p.add_argument("--glove-epochs", type=int, default=15)
     p.add_argument("--lm-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="pairs of runs per family (order alternates); medians are shown",
+    )
     p.add_argument("--json", help="write the results here")
     p.add_argument("--child", help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -138,22 +159,33 @@ def main() -> None:
             if family in ("nnlm", "elmo"):
                 small = small or lm_corpus(Path(a.corpus), a.lm_fraction, work)
                 corpus = str(small)
-            row = {}
-            for mode in ("1x2", "2x1"):
-                config = family_config(family, a)
-                if mode == "2x1" and family in ("nnlm", "elmo"):
-                    from hf_embeddings.models.family import get_family
+            runs = {"1x2": [], "2x1": []}
+            ratios = []
+            for repeat in range(a.repeats):
+                # alternate which mode goes first, so a drift in the machine's speed favours neither
+                for mode in ("1x2", "2x1") if repeat % 2 == 0 else ("2x1", "1x2"):
+                    config = family_config(family, a)
+                    if mode == "2x1" and family in ("nnlm", "elmo"):
+                        from hf_embeddings.models.family import get_family
 
-                    batch = config.get("batch_size") or get_family(family).config_class().batch_size
-                    config["batch_size"] = batch // 2
-                out = work / f"{family}-{mode}"
-                spec = dict(family=family, corpus=corpus, output_dir=str(out), config=config, seed=a.seed)
-                launch(mode, spec, work)
-                row[mode] = measure(out, family)
-                print(family, mode, json.dumps(row[mode]), flush=True)
-            results[family] = row
+                        batch = config.get("batch_size") or get_family(family).config_class().batch_size
+                        config["batch_size"] = batch // 2
+                    out = work / f"{family}-{mode}"
+                    spec = dict(family=family, corpus=corpus, output_dir=str(out), config=config, seed=a.seed)
+                    launch(mode, spec, work)
+                    runs[mode].append(measure(out, family))
+                    print(family, mode, f"repeat {repeat + 1}", json.dumps(runs[mode][-1]), flush=True)
+                ratios.append(throughput_ratio(runs["1x2"][-1], runs["2x1"][-1]))
+            results[family] = {
+                "1x2": median_row(runs["1x2"]),
+                "2x1": median_row(runs["2x1"]),
+                "throughput_ratio": statistics.median(ratios),
+                "throughput_ratios": ratios,
+                "runs": runs,
+            }
     print(
-        f"\nload average {os.getloadavg()[0]:.1f}; 1x2 = one process, two threads; 2x1 = two processes (gloo)"
+        f"\nload average {os.getloadavg()[0]:.1f}; 1x2 = one process, two threads; 2x1 = two processes (gloo); "
+        f"medians of {a.repeats} runs each"
     )
     print(f"{'family':9s} {'metric':22s} {'1x2':>10s} {'2x1':>10s} {'diff/ratio':>10s}")
     for family, row in results.items():
@@ -166,17 +198,15 @@ def main() -> None:
         else:
             ppl1, ppl2 = one["heldout_perplexity"], two["heldout_perplexity"]
             print(f"{family:9s} {'held-out perplexity':22s} {ppl1:10.1f} {ppl2:10.1f} {ppl2 / ppl1:10.3f}")
-        if one["words_per_second"]:
-            r = two["words_per_second"] / one["words_per_second"]
+        r = row["throughput_ratio"]
+        if one.get("words_per_second"):
             print(
                 f"{family:9s} {'words/s':22s} {one['words_per_second']:10.0f} {two['words_per_second']:10.0f} {r:10.2f}"
             )
         else:
-            r = one["epoch_seconds"] / two["epoch_seconds"]
             print(
                 f"{family:9s} {'epoch seconds':22s} {one['epoch_seconds']:10.1f} {two['epoch_seconds']:10.1f} {r:10.2f}"
             )
-        row["throughput_ratio"] = r
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
 

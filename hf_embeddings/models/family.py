@@ -61,7 +61,9 @@ class ModelFamily:
         tokenizer_class: the tokenizer class registered with `AutoTokenizer`.
         make_config: `(corpus, **options) -> config`, the config for training on a `TokenizedCorpus`
             (vocabulary size from the corpus); unknown or bad options raise `TypeError`/`ValueError`.
-        build_training_data: `(corpus, config, *, seed, device, **data_options) -> TrainingData`.
+        build_training_data: `(corpus, config, *, seed, device, **data_options) -> TrainingData`. A slow
+            step here (GloVe's co-occurrence counting) draws a progress bar when
+            `transformers.utils.logging.is_progress_bar_enabled()`: training turns them off when quiet.
         make_tokenizer: `(word_tokenizer) -> tokenizer` saved with the model, when the family's tokenizer
             is not the corpus's `WordTokenizer` (ELMo's character tokenizer); None keeps the corpus's.
         training_defaults: `TrainingArguments` overrides for this family.
@@ -244,6 +246,19 @@ LM_TRAINING_ARGS = {
     "lr_scheduler_type": "linear",
     "logging_nan_inf_filter": False,  # its per-step isnan check would sync the GPU every step
 }
+
+
+def lm_training_overrides(config) -> dict:
+    """TrainingArguments that a language model's config decides (NNLM, ELMo): its optimiser settings and
+    epochs, and DDP's search for unused parameters only where some can go unused (an adaptive softmax's
+    tail clusters get a gradient only when a batch has targets in them). Without the search, DDP saves a
+    walk of the autograd graph per step and starts its all-reduce during the backward pass."""
+    return {
+        "learning_rate": config.learning_rate,
+        "weight_decay": config.weight_decay,
+        "num_train_epochs": config.epochs,
+        "ddp_find_unused_parameters": bool(config.adaptive_softmax),
+    }
 
 
 def unwrap_batch(features: list[dict]) -> dict:

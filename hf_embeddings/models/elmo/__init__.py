@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from ..family import LM_TRAINING_ARGS, ModelFamily, TrainingData, unwrap_batch
+from ..family import LM_TRAINING_ARGS, ModelFamily, TrainingData, lm_training_overrides, unwrap_batch
 from .configuration_elmo import PRESETS, ElmoConfig
 from .convert_elmo import config_from_options, export_original, from_original, load_original
 from .data_elmo import SentenceBatches, bilm_perplexity, sentence_spans, vocabulary_char_table
@@ -75,11 +75,7 @@ def build_training_data(
             char_table=table, max_tokens=EVAL_MAX_TOKENS,
         )  # fmt: skip
         callbacks.append(BiLMEvaluationCallback(evals))
-    overrides = {
-        "learning_rate": config.learning_rate,
-        "weight_decay": config.weight_decay,
-        "num_train_epochs": config.epochs,
-    }
+    overrides = lm_training_overrides(config)
     return TrainingData(
         train_dataset=train,
         data_collator=unwrap_batch,

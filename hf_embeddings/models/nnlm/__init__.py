@@ -10,7 +10,14 @@ import torch
 from transformers import TrainerCallback
 
 from ...text.tokenization import WordTokenizer
-from ..family import LM_TRAINING_ARGS, ModelFamily, PipelineSpec, TrainingData, unwrap_batch
+from ..family import (
+    LM_TRAINING_ARGS,
+    ModelFamily,
+    PipelineSpec,
+    TrainingData,
+    lm_training_overrides,
+    unwrap_batch,
+)
 from .configuration_nnlm import NNLMConfig
 from .data_nnlm import NGramBatches, ngram_windows, sentence_stream
 from .kneser_ney import KneserNeyLM
@@ -78,11 +85,7 @@ def build_training_data(
             device=device,
             **specials,
         )
-    overrides = {
-        "learning_rate": config.learning_rate,
-        "weight_decay": config.weight_decay,
-        "num_train_epochs": config.epochs,
-    }
+    overrides = lm_training_overrides(config)
     if evals is not None:
         overrides["eval_strategy"] = "epoch"
     return TrainingData(
