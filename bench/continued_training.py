@@ -9,7 +9,12 @@ continued - joint per system. Target (issue 24): ours continued within 0.01 of o
 gensim's own continued training loses more than that, no worse than gensim's gap. Every run is a fresh
 subprocess; the driver evaluates the saved vectors. Medians over --seeds.
 
-    python bench/continued_training.py [FILE] [--seeds 1] [--json out.json]
+`--split contiguous` (the default) cuts the file in the middle: gcide is a dictionary in alphabetical
+order, so the second half is new text about other headwords (a shift of distribution, the hard case).
+`--split interleaved` gives the even lines to the first half and the odd lines to the second: more text
+of the same kind.
+
+    python bench/continued_training.py [FILE] [--seeds 1] [--split contiguous|interleaved] [--json out.json]
 """
 
 from __future__ import annotations
@@ -34,14 +39,18 @@ METRICS = (
 EPOCHS = 5
 
 
-def halves(source: Path, work: Path) -> tuple[Path, Path, Path]:
+def halves(source: Path, work: Path, split: str = "contiguous") -> tuple[Path, Path, Path]:
     from hf_embeddings.text.sources import open_compressed
 
     with open_compressed(source) as f:
         lines = f.read().decode("utf-8").splitlines()
-    mid = len(lines) // 2
+    if split == "interleaved":
+        first, second = lines[0::2], lines[1::2]
+    else:
+        mid = len(lines) // 2
+        first, second = lines[:mid], lines[mid:]
     paths = (work / "all.txt", work / "first.txt", work / "second.txt")
-    for path, part in zip(paths, (lines, lines[:mid], lines[mid:])):
+    for path, part in zip(paths, (lines, first, second)):
         path.write_text("\n".join(part) + "\n", encoding="utf-8")
     return paths
 
@@ -104,6 +113,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("corpus", nargs="?", default=str(DEFAULT))
     p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--split", choices=("contiguous", "interleaved"), default="contiguous")
     p.add_argument("--json")
     p.add_argument("--worker", nargs=4, metavar=("SYSTEM", "MODE", "FILES", "OUT"), help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
@@ -115,7 +125,7 @@ def main() -> None:
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="hfe-continued-") as tmp:
         work = Path(tmp)
-        all_, first, second = halves(Path(a.corpus), work)
+        all_, first, second = halves(Path(a.corpus), work, a.split)
         files = json.dumps({"all": str(all_), "first": str(first), "second": str(second)})
         for seed in range(a.seeds):
             for system in ("ours", "gensim"):
@@ -137,7 +147,8 @@ def main() -> None:
             j, c = summary[f"{system}/joint"][key], summary[f"{system}/continued"][key]
             print(f"{system:8s} {name:8s} {j:8.3f} {c:10.3f} {c - j:+8.3f}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"runs": results, "medians": summary}, indent=2), encoding="utf-8")
+        record = {"split": a.split, "seeds": a.seeds, "runs": results, "medians": summary}
+        Path(a.json).write_text(json.dumps(record, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ def child(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     train(
         spec["family"], spec["corpus"], spec["output_dir"], config=spec["config"], device="cpu",
-        show_progress=False, overwrite=True, seed=spec["seed"],
+        show_progress=False, overwrite=True, seed=spec["seed"], replica_sync=spec.get("replica_sync", "auto"),
     )  # fmt: skip
 
 
@@ -94,6 +94,8 @@ def measure(folder: Path, family: str) -> dict:
     epochs = log["epochs"]
     seconds = sum(e["epoch_seconds"] for e in epochs)
     out = {"train_seconds": log["train_seconds"], "epoch_seconds": seconds}
+    if log.get("replica_sync_interval") is not None:
+        out["replica_sync_interval"] = log["replica_sync_interval"]
     words = sum(e.get("epoch_words", 0) for e in epochs)
     out["words_per_second"] = words / seconds if words else None
     if family in ("word2vec", "glove"):
@@ -145,6 +147,11 @@ def main() -> None:
         default=3,
         help="pairs of runs per family (order alternates); medians are shown",
     )
+    p.add_argument(
+        "--replica-sync",
+        default="auto",
+        help="word2vec/glove: steps between the processes' exchanges (auto: the family's default)",
+    )
     p.add_argument("--json", help="write the results here")
     p.add_argument("--child", help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -172,6 +179,8 @@ def main() -> None:
                         config["batch_size"] = batch // 2
                     out = work / f"{family}-{mode}"
                     spec = dict(family=family, corpus=corpus, output_dir=str(out), config=config, seed=a.seed)
+                    if family in ("word2vec", "glove"):
+                        spec["replica_sync"] = a.replica_sync
                     launch(mode, spec, work)
                     runs[mode].append(measure(out, family))
                     print(family, mode, f"repeat {repeat + 1}", json.dumps(runs[mode][-1]), flush=True)

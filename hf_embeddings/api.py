@@ -53,6 +53,7 @@ def train(
     init_from: str | os.PathLike | None = None,
     update_vocab: bool = False,
     eval_every_epoch: bool = False,
+    replica_sync: str | int = "auto",
 ) -> TrainResult:
     """Train model family `model` on `corpus` and write a complete Hub folder at `output_dir`.
 
@@ -69,7 +70,9 @@ def train(
     `resume_from_checkpoint` ("latest" or a checkpoint folder; also accepted in `training`) continues
     a killed run exactly; a checkpoint that is missing or cut short is an error, never a fresh start.
     `callbacks` are `transformers.TrainerCallback`s, as for `Trainer`. `eval_every_epoch` logs the
-    family's benchmark scores after every epoch (training_log.json `epochs`).
+    family's benchmark scores after every epoch (training_log.json `epochs`). `replica_sync` ("auto":
+    adaptive for the sparse families; or a number of steps) is how often the processes of a `torchrun`
+    launch exchange Word2Vec's or GloVe's row updates.
 
     `init_from` (a saved folder of the same family) continues training it on `corpus`, as gensim's
     `train` on a loaded model: its config, with the options given here applied on top, and its weights.
@@ -116,7 +119,7 @@ def train(
     fit_args = dict(
         training=training, device=device, seed=seed, output_dir=checkpoints, show_progress=show_progress and main,
         resume_from_checkpoint=resume, callbacks=callbacks, init_weights=init_weights,
-        eval_every_epoch=eval_every_epoch,
+        eval_every_epoch=eval_every_epoch, replica_sync=replica_sync,
     )  # fmt: skip
     if not main:  # the other processes train their shards; only the main process writes anything
         with progress_bars(False):

@@ -163,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="log the benchmark scores (WS-353, SimLex, analogies) after every epoch",
     )
+    t.add_argument(
+        "--replica-sync",
+        default="auto",
+        metavar="auto|N",
+        help="word2vec/glove under torchrun: exchange the processes' row updates every N steps (auto: the "
+        "shortest interval that keeps the exchange under 5%% of the training time)",
+    )
     t.add_argument("--init-from", metavar="DIR", help="continue training the model saved in DIR on --corpus")
     t.add_argument(
         "--update-vocab",
@@ -327,6 +334,7 @@ def cmd_train(args, extra) -> int:
         init_from=args.init_from,
         update_vocab=args.update_vocab,
         eval_every_epoch=args.eval_every_epoch,
+        replica_sync=args.replica_sync,
         corpus_options=_corpus_options(args) or None,
     )
     print(f"saved {args.model} to {result.output_dir} ({result.train_seconds:.1f} s)")

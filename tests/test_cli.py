@@ -132,12 +132,23 @@ def test_non_empty_output_dir_needs_overwrite(tmp_path, corpus_file, capsys):
         (["--frobnicate", "1"], "unknown option --frobnicate for word2vec"),
         (["--seed", "x"], "invalid int value"),
         (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--replica-sync", "0"], "--replica-sync takes auto, adaptive or a number of steps >= 1, got '0'"),
+        (["--replica-sync", "often"], "--replica-sync takes auto, adaptive or a number of steps >= 1"),
     ],
 )
 def test_bad_option_values(tmp_path, corpus_file, capsys, extra, expected):
     out = tmp_path / "out"
     assert main(["train", "word2vec", "--corpus", str(corpus_file), "--output-dir", str(out), *extra]) == 2
     assert expected in _error_line(capsys)
+    assert not out.exists()
+
+
+def test_replica_sync_is_for_the_sparse_families(tmp_path, corpus_file, capsys):
+    """NNLM's dense gradients go through DDP at every step: an exchange interval is refused, not ignored."""
+    out = tmp_path / "out"
+    argv = ["train", "nnlm", "--corpus", str(corpus_file), "--output-dir", str(out), "--min-count", "1"]
+    assert main([*argv, "--replica-sync", "4"]) == 2
+    assert "--replica-sync applies to the families with sparse row updates" in _error_line(capsys)
     assert not out.exists()
 
 

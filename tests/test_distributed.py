@@ -129,7 +129,10 @@ def test_two_processes_train_one_folder(family, corpus, tmp_path):
     if "epoch_words" in one_log["epochs"][0]:
         words_two, words_one = log["epochs"][0]["epoch_words"], one_log["epochs"][0]["epoch_words"]
         assert words_one <= words_two <= words_one * 1.15
+    assert (one_log["processes"], log["processes"]) == (1, 2)
     if family in ("word2vec", "glove"):
+        # replicas exchanged their updates at the interval picked from the first steps' timings
+        assert one_log["replica_sync_interval"] is None and 1 <= log["replica_sync_interval"] <= 64
         for word in ("king", "river", "piano"):
             topic = next(t for t in TOPICS if word in t)
             found = [w for w, _ in model.wv.most_similar(word, topn=3)]
@@ -140,10 +143,11 @@ def test_two_processes_train_one_folder(family, corpus, tmp_path):
 
 
 def test_two_nodes_on_loopback(corpus, tmp_path):
-    """Two launchers with --nnodes 2 that rendezvous over 127.0.0.1, one process each, as two machines."""
+    """Two launchers with --nnodes 2 that rendezvous over 127.0.0.1, one process each, as two machines
+    (exchanging their updates every 2 steps, as asked)."""
     spec = write_spec(
         tmp_path, "spec", family="word2vec", corpus=str(corpus), output_dir=str(tmp_path / "model"),
-        config=CONFIGS["word2vec"],
+        config=CONFIGS["word2vec"], replica_sync=2,
     )  # fmt: skip
     endpoint = f"127.0.0.1:{free_port()}"
     cmd = [
@@ -162,6 +166,8 @@ def test_two_nodes_on_loopback(corpus, tmp_path):
     assert set(seen) == {"0", "1"} and len(set(seen.values())) == 1
     model, _ = load(tmp_path / "model")
     assert all(w in TOPICS[0] for w, _ in model.wv.most_similar("king", topn=3))
+    log = json.loads((tmp_path / "model" / "training_log.json").read_text(encoding="utf-8"))
+    assert (log["processes"], log["replica_sync_interval"]) == (2, 2)
 
 
 def test_killed_multiprocess_run_resumes_bitwise(corpus, tmp_path):

@@ -74,6 +74,11 @@ class ReplicaSync(TrainerCallback):
         self._step_t0 = 0.0
         self._probe: list[tuple[float, float]] = []  # (step seconds, sync seconds) of the first steps
 
+    @property
+    def interval(self) -> int | None:
+        """The interval in effect (steps between exchanges; None while the first steps are still timed)."""
+        return self._interval
+
     @staticmethod
     def active() -> bool:
         return torch.distributed.is_available() and torch.distributed.is_initialized() and world_size() > 1

@@ -323,6 +323,8 @@ class FitResult:
 
     def training_log(self) -> dict:
         """The `training_log.json` of the run: corpus, vocabulary, time, hardware, arguments, history."""
+        from .distributed import world_size
+
         corpus = self.corpus
         return {
             "model": self.family.name,
@@ -339,9 +341,39 @@ class FitResult:
             "training_arguments": {
                 k: v for k, v in sorted(self.training_arguments.items()) if k != "disable_tqdm"
             },
+            "processes": world_size(),
+            "replica_sync_interval": self._replica_sync_interval(),
             "epochs": self.trainer.epoch_history,
             "log_history": self.trainer.state.log_history,
         }
+
+    def _replica_sync_interval(self) -> int | None:
+        """Steps between the replicas' exchanges of a multi-process sparse run (None otherwise)."""
+        from .distributed import world_size
+
+        sync = getattr(self.trainer, "replica_sync", None)
+        return sync.interval if sync is not None and world_size() > 1 else None
+
+
+def check_replica_sync(value: str | int, net, family: ModelFamily) -> str | int:
+    """Accept "auto", "adaptive" or a positive number of steps (digits from the command line) for a
+    model whose tables take sparse row updates (dense models are all-reduced by DDP at every step)."""
+    from .trainer import has_sparse_rows
+
+    if value == "auto":
+        return value
+    try:
+        steps = int(value)
+    except (TypeError, ValueError):
+        steps = 0
+    if value != "adaptive" and (isinstance(value, bool) or steps < 1 or str(value).strip() != str(steps)):
+        raise OptionError(f"--replica-sync takes auto, adaptive or a number of steps >= 1, got {value!r}")
+    if not has_sparse_rows(net):
+        raise OptionError(
+            f"{family.name}: --replica-sync applies to the families with sparse row updates (word2vec, "
+            "glove); this model's gradients are all-reduced by DistributedDataParallel at every step"
+        )
+    return value if value == "adaptive" else steps
 
 
 def fit(
@@ -359,6 +391,7 @@ def fit(
     callbacks: list | None = None,
     init_weights: dict | None = None,
     eval_every_epoch: bool = False,
+    replica_sync: str | int = "auto",
 ) -> FitResult:
     """Train `family` on `corpus` (a `TokenizedCorpus`) and return the trained model.
 
@@ -376,6 +409,8 @@ def fit(
     model's state dict) starts training from those weights (`warm_start`: continued training).
     `eval_every_epoch` adds the family's benchmark scores (WS-353, SimLex, analogies for word vectors)
     to every epoch's record (`eval_*` keys of `epoch_history` and the log).
+    `replica_sync` ("auto", "adaptive" or a number of steps) sets how often the replicas of a
+    multi-process run of a sparse family exchange their updates (`ReplicaSync`; ignored by one process).
     """
     from transformers import PretrainedConfig, TrainingArguments, set_seed
 
@@ -409,6 +444,7 @@ def fit(
     check_model_size(family, cfg, dev)
     set_seed(seed)
     net = family.training_class(cfg)
+    replica_sync = check_replica_sync(replica_sync, net, family)
     if init_weights is not None:
         warm_start(family, net, init_weights)
     # caches (GloVe's co-occurrence counts) are built once; a family shows the progress of a slow data step
@@ -445,7 +481,7 @@ def fit(
             eval_dataset=data.eval_dataset,
             data_collator=data.data_collator,
             processing_class=tokenizer,
-            **data.trainer_kwargs,
+            **{**data.trainer_kwargs, "replica_sync": replica_sync},
         )
         if eval_every_epoch:
             trainer.epoch_evaluation = epoch_evaluation(family, tokenizer)

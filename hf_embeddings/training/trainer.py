@@ -140,6 +140,11 @@ class _EpochCallback(TrainerCallback):
         self.trainer._epoch_end(state)
 
 
+def has_sparse_rows(model: torch.nn.Module) -> bool:
+    """Whether the model's tables take sparse row updates (Word2Vec, GloVe) rather than dense gradients."""
+    return any(getattr(m, "sparse", False) for m in model.modules() if isinstance(m, torch.nn.Embedding))
+
+
 class EmbeddingTrainer(Trainer):
     """`Trainer` for embedding models with sparse gradients and per-word learning-rate schedules.
 
@@ -237,9 +242,7 @@ class EmbeddingTrainer(Trainer):
 
     # --- optimiser / schedule -------------------------------------------------------------------------
     def _model_is_sparse(self) -> bool:
-        return any(
-            getattr(m, "sparse", False) for m in self.model.modules() if isinstance(m, torch.nn.Embedding)
-        )
+        return has_sparse_rows(self.model)
 
     def create_optimizer(self, model=None):
         use_sparse = self.sparse_sgd if self.sparse_sgd is not None else self._model_is_sparse()

@@ -3,7 +3,7 @@
     python _train_child.py SPEC.json
 
 SPEC: family, corpus, output_dir, config, training, checkpoint_dir, resume, kill_at_step (SIGKILL itself
-at the end of that step: a crash with no chance to clean up), overwrite.
+at the end of that step: a crash with no chance to clean up), overwrite, replica_sync.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def main() -> None:
         overwrite=spec.get("overwrite", False),
         seed=spec.get("seed", 42),
         device="cpu",
+        replica_sync=spec.get("replica_sync", "auto"),
     )
     print(json.dumps({"rank": os.environ.get("RANK", "0"), "vocab": len(result.tokenizer)}))
 
