@@ -410,7 +410,8 @@ def fit(
     `eval_every_epoch` adds the family's benchmark scores (WS-353, SimLex, analogies for word vectors)
     to every epoch's record (`eval_*` keys of `epoch_history` and the log).
     `replica_sync` ("auto", "adaptive" or a number of steps) sets how often the replicas of a
-    multi-process run of a sparse family exchange their updates (`ReplicaSync`; ignored by one process).
+    multi-process run of a sparse family exchange their updates (`ReplicaSync`; ignored by one process);
+    "auto" takes the family's choice (`trainer_kwargs["replica_sync"]`), else "adaptive".
     """
     from transformers import PretrainedConfig, TrainingArguments, set_seed
 
@@ -481,7 +482,8 @@ def fit(
             eval_dataset=data.eval_dataset,
             data_collator=data.data_collator,
             processing_class=tokenizer,
-            **{**data.trainer_kwargs, "replica_sync": replica_sync},
+            # "auto": the family's interval when it names one (data.trainer_kwargs), else adaptive
+            **{**data.trainer_kwargs, **({} if replica_sync == "auto" else {"replica_sync": replica_sync})},
         )
         if eval_every_epoch:
             trainer.epoch_evaluation = epoch_evaluation(family, tokenizer)

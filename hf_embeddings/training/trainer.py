@@ -183,13 +183,13 @@ class EmbeddingTrainer(Trainer):
         self._takes_lr: bool | None = None
         self._takes_lr_end = False
         self._epoch_start()  # the per-epoch accumulators (reset again at every epoch's start)
-        self.add_callback(_EpochCallback(self))
         self.replica_sync: ReplicaSync | None = None
         if replica_sync == "auto":  # sparse row updates: replicas summed by their updates (see ReplicaSync)
             replica_sync = "adaptive" if self._model_is_sparse() else None
-        if replica_sync is not None:
+        if replica_sync is not None:  # before the epoch records: an epoch's end sees the merged replicas
             self.replica_sync = ReplicaSync(every=None if replica_sync == "adaptive" else int(replica_sync))
             self.add_callback(self.replica_sync)
+        self.add_callback(_EpochCallback(self))
 
     # --- checkpoints: what Trainer does not keep (per-epoch records, the current epoch's accumulators) ---
     def _save_checkpoint(self, model, trial):
