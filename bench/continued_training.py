@@ -55,7 +55,7 @@ def halves(source: Path, work: Path, split: str = "contiguous") -> tuple[Path, P
     return paths
 
 
-def run_ours(mode: str, files: dict, out: str, seed: int) -> None:
+def run_ours(mode: str, files: dict, out: str, seed: int, alpha: float | None = None) -> None:
     from hf_embeddings.api import train
 
     config = {**SETTINGS, **OURS_SETTINGS, "architecture": "skipgram", "epochs": EPOCHS}
@@ -72,12 +72,13 @@ def run_ours(mode: str, files: dict, out: str, seed: int) -> None:
         show_progress=False,
     )
     train(
-        "word2vec", files["second"], out, config={"epochs": EPOCHS}, init_from=out + "-first", update_vocab=True,
+        "word2vec", files["second"], out, config={"epochs": EPOCHS, **({"alpha": alpha} if alpha else {})},
+        init_from=out + "-first", update_vocab=True,
         seed=seed, device="cpu", show_progress=False,
     )  # fmt: skip
 
 
-def run_gensim(mode: str, files: dict, out: str, seed: int) -> None:
+def run_gensim(mode: str, files: dict, out: str, seed: int, alpha: float | None = None) -> None:
     from gensim.models import Word2Vec
     from gensim.models.word2vec import LineSentence
 
@@ -88,7 +89,8 @@ def run_gensim(mode: str, files: dict, out: str, seed: int) -> None:
         model = Word2Vec(LineSentence(files["first"]), **settings)
         second = LineSentence(files["second"])
         model.build_vocab(second, update=True)
-        model.train(second, total_examples=model.corpus_count, epochs=EPOCHS)
+        rates = {"start_alpha": alpha, "end_alpha": model.min_alpha} if alpha else {}
+        model.train(second, total_examples=model.corpus_count, epochs=EPOCHS, **rates)
     model.wv.save_word2vec_format(out + ".txt")
 
 
@@ -114,13 +116,19 @@ def main() -> None:
     p.add_argument("corpus", nargs="?", default=str(DEFAULT))
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--split", choices=("contiguous", "interleaved"), default="contiguous")
+    p.add_argument(
+        "--continue-alpha",
+        type=float,
+        help="starting learning rate of the continued run (both systems; default: the saved model's, 0.025)",
+    )
+    p.add_argument("--systems", default="ours,gensim")
     p.add_argument("--json")
     p.add_argument("--worker", nargs=4, metavar=("SYSTEM", "MODE", "FILES", "OUT"), help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
         system, mode, files, out = a.worker
-        (run_ours if system == "ours" else run_gensim)(mode, json.loads(files), out, a.seed)
+        (run_ours if system == "ours" else run_gensim)(mode, json.loads(files), out, a.seed, a.continue_alpha)
         return
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="hfe-continued-") as tmp:
@@ -128,11 +136,13 @@ def main() -> None:
         all_, first, second = halves(Path(a.corpus), work, a.split)
         files = json.dumps({"all": str(all_), "first": str(first), "second": str(second)})
         for seed in range(a.seeds):
-            for system in ("ours", "gensim"):
+            for system in a.systems.split(","):
                 for mode in ("joint", "continued"):
                     out = str(work / f"{system}-{mode}-{seed}")
+                    extra = ["--continue-alpha", str(a.continue_alpha)] if a.continue_alpha else []
                     subprocess.run(
-                        [sys.executable, __file__, "--worker", system, mode, files, out, "--seed", str(seed)],
+                        [sys.executable, __file__, "--worker", system, mode, files, out, "--seed", str(seed)]
+                        + extra,
                         check=True,
                     )
                     scores = evaluate(system, out)
@@ -142,12 +152,18 @@ def main() -> None:
         k: {m: statistics.median(r[m] for r in runs) for m, _ in METRICS} for k, runs in results.items()
     }
     print(f"\n{'system':8s} {'metric':8s} {'joint':>8s} {'continued':>10s} {'gap':>8s}")
-    for system in ("ours", "gensim"):
+    for system in a.systems.split(","):
         for key, name in METRICS:
             j, c = summary[f"{system}/joint"][key], summary[f"{system}/continued"][key]
             print(f"{system:8s} {name:8s} {j:8.3f} {c:10.3f} {c - j:+8.3f}")
     if a.json:
-        record = {"split": a.split, "seeds": a.seeds, "runs": results, "medians": summary}
+        record = {
+            "split": a.split,
+            "seeds": a.seeds,
+            "continue_alpha": a.continue_alpha,
+            "runs": results,
+            "medians": summary,
+        }
         Path(a.json).write_text(json.dumps(record, indent=2), encoding="utf-8")
 
 
