@@ -190,3 +190,47 @@ def test_killed_multiprocess_run_resumes_bitwise(corpus, tmp_path):
         load_file(tmp_path / "cut" / "model.safetensors"),
     )
     assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def _exchange(rank: int, init: str, out: str) -> None:
+    """One rank of `test_replica_exchange_sums_updates_in_chunks` (module level: spawned processes import it)."""
+    import torch
+
+    from hf_embeddings.training.distributed import ReplicaSync
+
+    torch.distributed.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
+    try:
+        table = torch.nn.Embedding(10, 3, sparse=True)
+        torch.nn.init.constant_(table.weight, 0.0)
+        sync = ReplicaSync(every=1)
+        sync.CHUNK = 4  # 30 values: 8 exchanges, the last one short
+        sync.on_train_begin(None, None, None, model=table, optimizer=None)
+        with torch.no_grad():
+            table.weight[rank::2] += rank + 1.0  # rank 0 moves the even rows, rank 1 the odd ones
+            table.weight[0, 0] += 10.0  # both move one value
+        sync.sync()
+        torch.save(table.weight.detach().clone(), out)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_replica_exchange_sums_updates_in_chunks(tmp_path):
+    """Both replicas end with the start plus every rank's update, exchanged through a buffer smaller than
+    the table (W <- W_sync + sum_r (W_r - W_sync))."""
+    import torch
+    import torch.multiprocessing as mp
+
+    init = f"file://{tmp_path / 'rendezvous'}"
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_exchange, args=(r, init, str(tmp_path / f"rank{r}.pt"))) for r in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    expected = torch.zeros(10, 3)
+    expected[0::2] += 1.0
+    expected[1::2] += 2.0
+    expected[0, 0] += 20.0
+    for r in range(2):
+        assert torch.equal(torch.load(tmp_path / f"rank{r}.pt"), expected)
