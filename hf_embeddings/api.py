@@ -70,9 +70,9 @@ def train(
     `resume_from_checkpoint` ("latest" or a checkpoint folder; also accepted in `training`) continues
     a killed run exactly; a checkpoint that is missing or cut short is an error, never a fresh start.
     `callbacks` are `transformers.TrainerCallback`s, as for `Trainer`. `eval_every_epoch` logs the
-    family's benchmark scores after every epoch (training_log.json `epochs`). `replica_sync` ("auto":
-    adaptive for the sparse families; or a number of steps) is how often the processes of a `torchrun`
-    launch exchange Word2Vec's or GloVe's row updates.
+    family's benchmark scores after every epoch (training_log.json `epochs`). `replica_sync` ("auto": the
+    family's choice; "adaptive"; or a number of steps) is how often the processes of a `torchrun` launch
+    exchange Word2Vec's or GloVe's row updates.
 
     `init_from` (a saved folder of the same family) continues training it on `corpus`, as gensim's
     `train` on a loaded model: its config, with the options given here applied on top, and its weights.

@@ -166,9 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--replica-sync",
         default="auto",
-        metavar="auto|N",
-        help="word2vec/glove under torchrun: exchange the processes' row updates every N steps (auto: the "
-        "shortest interval that keeps the exchange under 5%% of the training time)",
+        metavar="auto|adaptive|N",
+        help="word2vec/glove under torchrun: exchange the processes' row updates every N steps (auto: word2vec "
+        "every 262144 words per process, glove adaptive: the shortest interval that keeps the exchange under "
+        "5%% of the training time)",
     )
     t.add_argument("--init-from", metavar="DIR", help="continue training the model saved in DIR on --corpus")
     t.add_argument(
