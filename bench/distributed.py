@@ -15,7 +15,12 @@ subprocess or torchrun launch; the driver evaluates the saved folders. Each fami
 (the order alternating) and the table shows medians, the throughput ratio being the median of the pairs'
 ratios: timings on shared machines drift, and the load average is printed with the results.
 
-    python bench/distributed.py [FILE] [--families word2vec,glove,nnlm,elmo] [--repeats 3] [--json out.json]
+`--device cuda` compares one GPU (one process) with every GPU of the machine (one process each, NCCL);
+NCCL refuses two processes on one GPU, so on a one-GPU machine only the one-GPU figures are measured and
+the multi-GPU command is printed.
+
+    python bench/distributed.py [FILE] [--families word2vec,glove,nnlm,elmo] [--repeats 3] [--device cpu|cuda]
+        [--json out.json]
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ def child(spec_path: str) -> None:
 
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     train(
-        spec["family"], spec["corpus"], spec["output_dir"], config=spec["config"], device="cpu",
+        spec["family"], spec["corpus"], spec["output_dir"], config=spec["config"], device=spec.get("device", "cpu"),
         show_progress=False, overwrite=True, seed=spec["seed"], replica_sync=spec.get("replica_sync", "auto"),
     )  # fmt: skip
 
@@ -71,17 +76,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(mode: str, spec: dict, work: Path) -> None:
+def launch(mode: str, spec: dict, work: Path, processes: int = 1) -> None:
+    """One run: a plain process (`processes` 1) or a torchrun launch of `processes` on this node. On a CPU
+    the cores are shared out: 2 threads for one process, 1 thread each for two."""
     path = work / f"{spec['family']}-{mode}.json"
     path.write_text(json.dumps(spec), encoding="utf-8")
     me = str(Path(__file__).resolve())
-    if mode == "1x2":
-        env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    threads = (
+        {"OMP_NUM_THREADS": "2" if processes == 1 else "1"} if spec.get("device", "cpu") == "cpu" else {}
+    )
+    env = {**os.environ, **threads}
+    if processes == 1:
         cmd = [sys.executable, me, "--child", str(path)]
     else:
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
         cmd = [
-            sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
+            sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", str(processes),
             "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{free_port()}", me, "--child", str(path),
         ]  # fmt: skip
     done = subprocess.run(cmd, env={**env, "TOKENIZERS_PARALLELISM": "false"}, capture_output=True, text=True)
@@ -152,11 +161,26 @@ def main() -> None:
         default="auto",
         help="word2vec/glove: steps between the processes' exchanges (auto: the family's default)",
     )
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--child", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
         return child(a.child)
+    if a.device == "cpu":
+        one, many, n = "1x2", "2x1", 2
+    else:
+        import torch
+
+        n = torch.cuda.device_count()
+        one, many = "1gpu", f"{n}gpu"
+        if n < 2:
+            many = None
+            print(
+                f"{n} GPU: one-GPU figures only (NCCL needs one GPU per process). On a machine with N GPUs:\n"
+                "  torchrun --nproc-per-node N $(which hf-embeddings) train FAMILY --corpus C --output-dir D",
+                flush=True,
+            )
     results = {}
     with tempfile.TemporaryDirectory(prefix="hfe-dist-bench-") as tmp:
         work = Path(tmp)
@@ -166,56 +190,64 @@ def main() -> None:
             if family in ("nnlm", "elmo"):
                 small = small or lm_corpus(Path(a.corpus), a.lm_fraction, work)
                 corpus = str(small)
-            runs = {"1x2": [], "2x1": []}
+            modes = [m for m in (one, many) if m]
+            runs = {m: [] for m in modes}
             ratios = []
             for repeat in range(a.repeats):
                 # alternate which mode goes first, so a drift in the machine's speed favours neither
-                for mode in ("1x2", "2x1") if repeat % 2 == 0 else ("2x1", "1x2"):
+                for mode in modes if repeat % 2 == 0 else modes[::-1]:
                     config = family_config(family, a)
-                    if mode == "2x1" and family in ("nnlm", "elmo"):
+                    if mode == many and family in ("nnlm", "elmo"):
                         from hf_embeddings.models.family import get_family
 
                         batch = config.get("batch_size") or get_family(family).config_class().batch_size
-                        config["batch_size"] = batch // 2
+                        config["batch_size"] = batch // n
                     out = work / f"{family}-{mode}"
-                    spec = dict(family=family, corpus=corpus, output_dir=str(out), config=config, seed=a.seed)
+                    spec = dict(
+                        family=family, corpus=corpus, output_dir=str(out), config=config, seed=a.seed,
+                        device=a.device,
+                    )  # fmt: skip
                     if family in ("word2vec", "glove"):
                         spec["replica_sync"] = a.replica_sync
-                    launch(mode, spec, work)
+                    launch(mode, spec, work, processes=n if mode == many else 1)
                     runs[mode].append(measure(out, family))
                     print(family, mode, f"repeat {repeat + 1}", json.dumps(runs[mode][-1]), flush=True)
-                ratios.append(throughput_ratio(runs["1x2"][-1], runs["2x1"][-1]))
-            results[family] = {
-                "1x2": median_row(runs["1x2"]),
-                "2x1": median_row(runs["2x1"]),
-                "throughput_ratio": statistics.median(ratios),
-                "throughput_ratios": ratios,
-                "runs": runs,
-            }
-    print(
-        f"\nload average {os.getloadavg()[0]:.1f}; 1x2 = one process, two threads; 2x1 = two processes (gloo); "
-        f"medians of {a.repeats} runs each"
-    )
-    print(f"{'family':9s} {'metric':22s} {'1x2':>10s} {'2x1':>10s} {'diff/ratio':>10s}")
+                if many:
+                    ratios.append(throughput_ratio(runs[one][-1], runs[many][-1]))
+            results[family] = {m: median_row(runs[m]) for m in modes}
+            results[family].update(
+                throughput_ratio=statistics.median(ratios) if ratios else None,
+                throughput_ratios=ratios,
+                runs=runs,
+            )
+    if a.device == "cpu":
+        legend = "1x2 = one process, two threads; 2x1 = two processes (gloo)"
+    else:
+        legend = f"{one} = one process on one GPU; {many or 'no multi-GPU run'} = one process per GPU (NCCL)"
+    print(f"\nload average {os.getloadavg()[0]:.1f}; {legend}; medians of {a.repeats} runs each")
+    if many is None:
+        for family, row in results.items():
+            print(family, json.dumps(row[one]))
+        if a.json:
+            Path(a.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+        return
+    print(f"{'family':9s} {'metric':22s} {one:>10s} {many:>10s} {'diff/ratio':>10s}")
     for family, row in results.items():
-        one, two = row["1x2"], row["2x1"]
+        first, second = row[one], row[many]
         if family in ("word2vec", "glove"):
             for key, name in METRICS:
-                print(
-                    f"{family:9s} {name:22s} {one[key]:10.3f} {two[key]:10.3f} {two[key] - one[key]:+10.3f}"
-                )
+                x, y = first[key], second[key]
+                print(f"{family:9s} {name:22s} {x:10.3f} {y:10.3f} {y - x:+10.3f}")
         else:
-            ppl1, ppl2 = one["heldout_perplexity"], two["heldout_perplexity"]
+            ppl1, ppl2 = first["heldout_perplexity"], second["heldout_perplexity"]
             print(f"{family:9s} {'held-out perplexity':22s} {ppl1:10.1f} {ppl2:10.1f} {ppl2 / ppl1:10.3f}")
         r = row["throughput_ratio"]
-        if one.get("words_per_second"):
-            print(
-                f"{family:9s} {'words/s':22s} {one['words_per_second']:10.0f} {two['words_per_second']:10.0f} {r:10.2f}"
-            )
+        if first.get("words_per_second"):
+            x, y = first["words_per_second"], second["words_per_second"]
+            print(f"{family:9s} {'words/s':22s} {x:10.0f} {y:10.0f} {r:10.2f}")
         else:
-            print(
-                f"{family:9s} {'epoch seconds':22s} {one['epoch_seconds']:10.1f} {two['epoch_seconds']:10.1f} {r:10.2f}"
-            )
+            x, y = first["epoch_seconds"], second["epoch_seconds"]
+            print(f"{family:9s} {'epoch seconds':22s} {x:10.1f} {y:10.1f} {r:10.2f}")
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
 

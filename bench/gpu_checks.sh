@@ -19,6 +19,8 @@
 #   word2vec-curve  Triton kernel, throughput over words per step: 131072 / 524288 / 2097152 (1048576 is in
 #                   word2vec-triton), 1 seed, both architectures (~2.5 min)
 #   word2vec-triton-sub  Triton kernel at sub_batch_words 1024 / 4096 (quality vs speed), 1 seed, both (~2.5 min)
+#   distributed     issue 18: Word2Vec and NNLM on one GPU against one process per GPU (NCCL) when the machine
+#                   has several; on one GPU only the one-GPU figures, and the multi-GPU command (~4 min)
 #   elmo-step       LSTM layer step, autograd vs the hand-written backward, 256 and 1024 sentences (~1 min)
 #   elmo-compile    torch.compile of the LSTM time step vs eager, tiny preset at the training batch (~1 min)
 #   elmo            biLM (tiny) vs NNLM, ELMO_EPOCHS epochs each (default 8), ELMO_SECONDS budget each (~6 min)
@@ -183,6 +185,10 @@ nnlm)
     timeout 400 python3 bench/nnlm_vs_ngram.py --corpus $CORPUS --device cuda --load-ngram .gpu/ngram.npz \
         --max-seconds-per-model 150 --json-out "$OUT/nnlm.json" 2>&1 | grep -v -i warn | tee "$OUT/nnlm.txt" \
         | grep -v "^{" | tail -30
+    ;;
+distributed)
+    timeout 300 python3 bench/distributed.py $CORPUS --device cuda --families word2vec,nnlm --repeats 1 \
+        --json "$OUT/distributed.json" 2>&1 | grep -v -i warn | tee "$OUT/distributed.txt" | tail -12
     ;;
 elmo-probe)
     timeout 120 python3 bench/elmo.py --corpus $CORPUS --device cuda --part train --max-steps 150 \

@@ -412,3 +412,22 @@ def test_fuzzed_token_caches_are_rebuilt_or_served_intact(tmp_path_factory, name
     np.testing.assert_array_equal(np.asarray(again.ids), reference[0])
     np.testing.assert_array_equal(np.asarray(again.offsets), reference[1])
     assert again.tokenizer.get_vocab() == reference[2]
+
+
+def test_more_processes_than_gpus_is_a_clear_error(monkeypatch):
+    """torchrun --nproc-per-node 2 on a one-GPU node: the second process is told why, before any work."""
+    import torch
+
+    from hf_embeddings.errors import HFEmbeddingsError
+    from hf_embeddings.training.distributed import local_device
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert local_device("cuda") == "cuda:0"
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    with pytest.raises(
+        HFEmbeddingsError, match="process 1 of this node has no GPU of its own: the node has 1"
+    ):
+        local_device("cuda")
+    assert local_device("cpu") == "cpu"

@@ -31,6 +31,8 @@ from contextlib import contextmanager
 import torch
 from transformers import TrainerCallback
 
+from ..errors import HFEmbeddingsError
+
 
 def world_size() -> int:
     """Number of processes of the launch (`WORLD_SIZE` as torchrun and accelerate set it; 1 otherwise)."""
@@ -206,5 +208,11 @@ def main_process_first(state) -> Iterator[None]:
 def local_device(device: str) -> str:
     """The device of this process: under a multi-process launch plain "cuda" means this rank's GPU."""
     if device == "cuda" and world_size() > 1:
-        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        rank, gpus = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
+        if rank >= gpus:  # NCCL refuses two processes on one GPU; say so before anything is built
+            raise HFEmbeddingsError(
+                f"process {rank} of this node has no GPU of its own: the node has {gpus} "
+                f"(one process per GPU): launch with --nproc-per-node {max(gpus, 1)} or fewer"
+            )
+        return f"cuda:{rank}"
     return device
