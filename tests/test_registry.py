@@ -10,6 +10,8 @@ import textwrap
 import pytest
 import torch
 from _support.corpora import topic_sentences, write_lines
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.modeling_auto import MODEL_MAPPING
@@ -367,3 +369,30 @@ def test_config_special_ids_agree_with_the_word_tokenizer(name):
     config = registry.get_family(name).config_class()
     for token, key in zip(SPECIAL_TOKENS[1:], ("pad_token_id", "bos_token_id", "eos_token_id")):
         assert getattr(config, key) == tokenizer.convert_tokens_to_ids(token), (name, key)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    total=st.integers(0, 5000),
+    per_batch=st.integers(1, 700),
+    processes=st.integers(1, 8),
+)
+def test_batch_ranges_cover_every_item_once_in_a_multiple_of_the_processes(total, per_batch, processes):
+    """Batches of a multi-process run come in whole rounds (the DataLoader pads nothing) and still cut
+    every item exactly once; one process keeps the plain cut of `per_batch` items, the last one short."""
+    from hf_embeddings.models.family import BatchRanges
+
+    batches = BatchRanges(total, per_batch, processes)
+    ranges = [batches[i] for i in range(len(batches))]
+    assert len(ranges) % processes == 0
+    assert ranges[0][0] == 0 and ranges[-1][1] == total
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))  # consecutive, no overlap, no gap
+    assert all(lo <= hi for lo, hi in ranges)
+    fixed = [(lo, min(lo + per_batch, total)) for lo in range(0, max(total, 1), per_batch)]
+    if len(fixed) % processes == 0:
+        assert ranges == fixed
+    else:  # shared out evenly: sizes differ by at most one item, never above per_batch
+        sizes = [hi - lo for lo, hi in ranges]
+        assert max(sizes) - min(sizes) <= 1 and max(sizes) <= per_batch
+    with pytest.raises(IndexError):
+        batches[len(batches)]

@@ -261,6 +261,42 @@ def lm_training_overrides(config) -> dict:
     }
 
 
+def data_parallel_processes() -> int:
+    """Processes that share out the batches: torch.distributed's world size once a launch has initialised
+    it (training does so before it builds the data), else 1."""
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+class BatchRanges:
+    """`total` items (corpus positions, co-occurrence entries) cut into consecutive batches of
+    `per_batch`, the last one shorter. Under `processes` > 1 the number of batches is rounded up to a
+    multiple of the processes and the items are shared out evenly: otherwise the DataLoader of a
+    multi-process launch would pad the last round by training batches from the epoch's start a second
+    time, which families whose processes sum their updates (Word2Vec, GloVe) would count twice."""
+
+    def __init__(self, total: int, per_batch: int, processes: int = 1):
+        if per_batch < 1:
+            raise ValueError(f"a batch must hold >= 1 item, got {per_batch}")
+        self.total, self.per_batch = int(total), int(per_batch)
+        fixed = max(1, -(-self.total // self.per_batch))
+        self.count = -(-fixed // processes) * processes
+        self._even = self.count != fixed
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> tuple[int, int]:
+        """[lo, hi) of batch `index`."""
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        if self._even:
+            return index * self.total // self.count, (index + 1) * self.total // self.count
+        lo = index * self.per_batch
+        return lo, min(lo + self.per_batch, self.total)
+
+
 def unwrap_batch(features: list[dict]) -> dict:
     """Collator for datasets whose items are whole batches (DataLoader batch_size=1)."""
     if len(features) != 1:

@@ -45,7 +45,12 @@ def main() -> None:
         device="cpu",
         replica_sync=spec.get("replica_sync", "auto"),
     )
-    print(json.dumps({"rank": os.environ.get("RANK", "0"), "vocab": len(result.tokenizer)}))
+    # one write() of one line: the ranks share torchrun's stdout, and print's text and newline can go out
+    # as two writes that another rank's line lands between
+    sys.stdout.flush()
+    os.write(
+        1, (json.dumps({"rank": os.environ.get("RANK", "0"), "vocab": len(result.tokenizer)}) + "\n").encode()
+    )
 
 
 if __name__ == "__main__":

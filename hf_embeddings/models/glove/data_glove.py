@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..family import BatchRanges, data_parallel_processes
 from .cooccurrence import Cooccurrence
 from .modeling_glove import weighting
 
@@ -47,6 +48,7 @@ class GloVeEntries(Dataset):
         entries_per_batch: int,
         seed: int = 0,
         device: str | torch.device = "cpu",
+        processes: int | None = None,
     ):
         if entries_per_batch < 1:
             raise ValueError(f"entries_per_batch must be >= 1, got {entries_per_batch}")
@@ -60,6 +62,8 @@ class GloVeEntries(Dataset):
         self.weights = weighting(values, x_max, alpha)
         self.nnz = cooccurrence.nnz
         self.entries_per_batch = int(entries_per_batch)
+        # several processes: a number of batches they share out evenly (no entry trained twice an epoch)
+        self._batches = BatchRanges(self.nnz, self.entries_per_batch, processes or data_parallel_processes())
         self.seed = int(seed)
         self.epoch = 0
         self._order: torch.Tensor | None = None
@@ -87,12 +91,11 @@ class GloVeEntries(Dataset):
         return self._order
 
     def __len__(self) -> int:
-        return -(-self.nnz // self.entries_per_batch)
+        return len(self._batches)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        idx = self.order()[index * self.entries_per_batch : (index + 1) * self.entries_per_batch]
+        lo, hi = self._batches[index]  # IndexError past the end
+        idx = self.order()[lo:hi]
         return {
             "rows": self.rows[idx].long(),
             "cols": self.cols[idx].long(),

@@ -43,6 +43,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ...text.corpus import ArrayReader, SentenceIndex, TokenizedCorpus
+from ..family import BatchRanges, data_parallel_processes
 
 #: training data only: never bundled as remote code (hub/remote_code.py)
 __training_only__ = True
@@ -197,6 +198,7 @@ class Word2VecSpans(Dataset):
         max_sentence_length: int = 10000,
         words_per_batch: int = 262144,
         seed: int = 0,
+        processes: int | None = None,
     ):
         counts = corpus.tokenizer.word_counts
         if counts is None:
@@ -226,6 +228,10 @@ class Word2VecSpans(Dataset):
         # shared memory: a persistent DataLoader worker sees the epoch the trainer sets in the main process
         self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
         self.num_words = int(self._kept_before[-1])
+        # several processes: a number of spans they share out evenly (no span trained twice an epoch)
+        self._spans = BatchRanges(
+            self.num_words, self.words_per_batch, processes or data_parallel_processes()
+        )
         self.raw_words = int(corpus.num_tokens)
         probs = negative_distribution(counts, ns_exponent, ns)
         accept, alias = alias_table(probs)
@@ -246,7 +252,7 @@ class Word2VecSpans(Dataset):
         self._epoch[0] = int(epoch)
 
     def __len__(self) -> int:
-        return max(1, -(-self.num_words // self.words_per_batch))
+        return len(self._spans)
 
     def _batch_seed(self, index: int) -> int:
         return ((self.seed * 1_000_003 + self.epoch) * 1_000_000_007 + index) % (2**62)
@@ -257,11 +263,11 @@ class Word2VecSpans(Dataset):
 
     def span(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """(in-vocabulary ids, sentence numbers) of span `index`, both int32: in-vocabulary positions
-        index * words_per_batch onwards, cut from the cache. Sentence numbers are the corpus's (or, when
-        sentences longer than `max_sentence_length` are cut into pieces, labels numbered from 0 within
-        the span); only where they change matters, as windows never cross a change."""
-        lo = index * self.words_per_batch
-        hi = min(lo + self.words_per_batch, self.num_words)
+        index * words_per_batch onwards (several processes: an even share of the positions), cut from
+        the cache. Sentence numbers are the corpus's (or, when sentences longer than
+        `max_sentence_length` are cut into pieces, labels numbered from 0 within the span); only where
+        they change matters, as windows never cross a change."""
+        lo, hi = self._spans[index]
         if hi <= lo:
             return np.zeros(0, np.int32), np.zeros(0, np.int32)
         kb = self._kept_before
