@@ -12,8 +12,10 @@ Throughput: corpus words per second of training (`training_log.json` epochs, sum
 co-occurrence entries per second of its epochs) and the ratio 2x1 / 1x2. Targets (issue 18): quality
 within 0.01 (static) or 2% perplexity (LMs) of one process; throughput ratio >= 0.9. Every run is a fresh
 subprocess or torchrun launch; the driver evaluates the saved folders. Each family runs `--repeats` pairs
-(the order alternating) and the table shows medians, the throughput ratio being the median of the pairs'
-ratios: timings on shared machines drift, and the load average is printed with the results.
+(the order alternating; pair k runs both modes with seed SEED + k, since one thread per process makes a
+2-process run repeat itself exactly) and the table shows medians, the throughput ratio being the median
+of the pairs' ratios: timings on shared machines drift, and the load average is printed with the
+results.
 
 `--device cuda` compares one GPU (one process) with every GPU of the machine (one process each, NCCL);
 NCCL refuses two processes on one GPU, so on a one-GPU machine only the one-GPU figures are measured and
@@ -51,7 +53,8 @@ METRICS = (
 
 def family_config(family: str, a) -> dict:
     if family == "word2vec":
-        return {**W2V_SETTINGS, **W2V_OURS, "architecture": "skipgram", "epochs": 5}
+        extra = {"words_per_batch": a.words_per_batch} if a.words_per_batch else {}
+        return {**W2V_SETTINGS, **W2V_OURS, "architecture": "skipgram", "epochs": 5, **extra}
     if family == "glove":
         return {**GLOVE_SETTINGS, "min_count": GLOVE_MIN_COUNT, "epochs": a.glove_epochs}
     if family == "nnlm":
@@ -162,6 +165,7 @@ def main() -> None:
         help="word2vec/glove: steps between the processes' exchanges (auto: the family's default)",
     )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--words-per-batch", type=int, help="word2vec: corpus words per step and process")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--child", help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -204,7 +208,7 @@ def main() -> None:
                         config["batch_size"] = batch // n
                     out = work / f"{family}-{mode}"
                     spec = dict(
-                        family=family, corpus=corpus, output_dir=str(out), config=config, seed=a.seed,
+                        family=family, corpus=corpus, output_dir=str(out), config=config, seed=a.seed + repeat,
                         device=a.device,
                     )  # fmt: skip
                     if family in ("word2vec", "glove"):

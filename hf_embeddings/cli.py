@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         metavar="auto|adaptive|N",
         help="word2vec/glove under torchrun: exchange the processes' row updates every N steps (auto: word2vec "
-        "every 262144 words per process, glove adaptive: the shortest interval that keeps the exchange under "
+        "every 131072 words per process, glove adaptive: the shortest interval that keeps the exchange under "
         "5%% of the training time)",
     )
     t.add_argument("--init-from", metavar="DIR", help="continue training the model saved in DIR on --corpus")

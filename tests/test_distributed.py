@@ -135,9 +135,11 @@ def test_two_processes_train_one_folder(family, corpus, tmp_path):
         assert words_one <= words_two <= words_one * 1.15
     assert (one_log["processes"], log["processes"]) == (1, 2)
     if family in ("word2vec", "glove"):
-        # replicas exchanged their updates every 262144 words per process (Word2Vec), or at the interval
+        # replicas exchanged their updates every SYNC_WORDS words per process (Word2Vec), or at the interval
         # picked from the first steps' timings (GloVe)
-        interval = 262144 // CONFIGS["word2vec"]["words_per_batch"]
+        from hf_embeddings.models.word2vec import SYNC_WORDS
+
+        interval = SYNC_WORDS // CONFIGS["word2vec"]["words_per_batch"]
         expected = range(interval, interval + 1) if family == "word2vec" else range(1, 65)
         assert one_log["replica_sync_interval"] is None and log["replica_sync_interval"] in expected
         for word in ("king", "river", "piano"):

@@ -59,7 +59,7 @@ class ReplicaSync(TrainerCallback):
     exchange (a dense all-reduce of every table: its cost grows with vocabulary x dimension, not with the
     step) under `overhead` of the training time, at most `max_every` steps: GloVe's quality holds at that.
     Word2Vec's does not (summing 2-4 steps of replicas' updates cost analogy accuracy), so its family asks
-    for an exchange every 262,144 words per process (`trainer_kwargs["replica_sync"]`). Under
+    for an exchange every 131,072 words per process (`trainer_kwargs["replica_sync"]`). Under
     `full_determinism` the interval is 1 unless given (timings would make runs differ).
     """
 

@@ -5,14 +5,15 @@ from pathlib import Path
 import torch
 
 from ...text.tokenization import WordTokenizer
-from ..family import PREBUILT_BATCH_ARGS, ModelFamily, TrainingData, unwrap_batch
+from ..family import PREBUILT_BATCH_ARGS, ModelFamily, TrainingData, data_parallel_processes, unwrap_batch
 from .configuration_word2vec import Word2VecConfig
 from .data_word2vec import Word2VecBatches, Word2VecSpans
 from .modeling_word2vec import Word2VecForNegativeSampling, Word2VecModel, Word2VecPreTrainedModel
 
-#: corpus words per process between two exchanges of a multi-process run (ReplicaSync): 2 processes on
-#: gcide kept analogy accuracy at this (0.162 -> 0.158) and lost it at 2-4x as many (0.163 -> 0.138)
-SYNC_WORDS = 262144
+#: corpus words per process between two exchanges of a multi-process run (ReplicaSync). 2 processes on
+#: gcide: analogy 0.163 -> 0.155 at this, 0.162 -> 0.148 at twice as many, 0.163 -> 0.138 at 4-8x
+#: (bench/results/2026-12-06-cpu-distributed.json)
+SYNC_WORDS = 131072
 
 
 def config_from_corpus(corpus, **options) -> Word2VecConfig:
@@ -48,7 +49,8 @@ def build_training_data(
     """Return the batch dataset (one item = one batch) and its collator for training on `device`.
 
     On a CPU with numba (config.cpu_kernel "auto" or "numba"): `Word2VecSpans`, plain corpus spans of
-    `words_per_batch` (default 262144) positions that the compiled kernel subsamples, windows and trains,
+    `words_per_batch` (default 262144; under several processes SYNC_WORDS, as they exchange their updates
+    after every step) positions that the compiled kernel subsamples, windows and trains,
     its learning rate decaying within the span, so the batch size only trades per-step overhead against
     how often progress is reported. Otherwise (an accelerator, or cpu_kernel="torch"): `Word2VecBatches`,
     examples built with tensor ops on `device`, `words_per_batch` defaulting to 1048576 on an
@@ -80,7 +82,9 @@ def build_training_data(
             "use negative sampling there"
         )
     if uses_cpu_kernel(config, device):
-        dataset = Word2VecSpans(corpus, words_per_batch=words_per_batch or 262144, **common)
+        # one process: 262,144 words per step; several: SYNC_WORDS, as each step ends with an exchange
+        default = 262144 if data_parallel_processes() == 1 else SYNC_WORDS
+        dataset = Word2VecSpans(corpus, words_per_batch=words_per_batch or default, **common)
         default_workers = 0
     else:
         dataset = Word2VecBatches(
