@@ -338,6 +338,10 @@ def cmd_train(args, extra) -> int:
         replica_sync=args.replica_sync,
         corpus_options=_corpus_options(args) or None,
     )
+    from .training.distributed import is_main_process
+
+    if not is_main_process():  # under torchrun the main process reports, and pushes, once
+        return 0
     print(f"saved {args.model} to {result.output_dir} ({result.train_seconds:.1f} s)")
     if result.eval_results:
         print(json.dumps(result.eval_results, indent=2))

@@ -151,6 +151,22 @@ def test_two_processes_train_one_folder(family, corpus, tmp_path):
         assert ppl_two == pytest.approx(ppl_one, rel=0.1), (ppl_one, ppl_two)
 
 
+def test_command_line_under_torchrun_reports_once(corpus, tmp_path):
+    """`torchrun ... hf-embeddings train`: every rank exits 0 and only the main process prints its line
+    (and would push with --push-to-hub)."""
+    cli = Path(sys.executable).with_name("hf-embeddings")
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
+        "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{free_port()}", str(cli), "train", "word2vec",
+        "--corpus", str(corpus), "--output-dir", str(tmp_path / "out"), "--min-count", "1", "--epochs", "1",
+        "--vector-size", "16", "--quiet", "--device", "cpu",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env(), timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("saved word2vec to") == 1, done.stdout[-2000:]
+    assert (tmp_path / "out" / "model.safetensors").is_file()
+
+
 def test_two_nodes_on_loopback(corpus, tmp_path):
     """Two launchers with --nnodes 2 that rendezvous over 127.0.0.1, one process each, as two machines
     (exchanging their updates every 2 steps, as asked)."""
