@@ -326,6 +326,8 @@ class FitResult:
         from .distributed import world_size
 
         corpus = self.corpus
+        processes = world_size()
+        sync = getattr(self.trainer, "replica_sync", None)
         return {
             "model": self.family.name,
             "corpus": public_name(corpus.source),  # published: a name, not a path of this machine
@@ -341,18 +343,12 @@ class FitResult:
             "training_arguments": {
                 k: v for k, v in sorted(self.training_arguments.items()) if k != "disable_tqdm"
             },
-            "processes": world_size(),
-            "replica_sync_interval": self._replica_sync_interval(),
+            "processes": processes,
+            # steps between the replicas' exchanges of a multi-process sparse run
+            "replica_sync_interval": sync.interval if sync is not None and processes > 1 else None,
             "epochs": self.trainer.epoch_history,
             "log_history": self.trainer.state.log_history,
         }
-
-    def _replica_sync_interval(self) -> int | None:
-        """Steps between the replicas' exchanges of a multi-process sparse run (None otherwise)."""
-        from .distributed import world_size
-
-        sync = getattr(self.trainer, "replica_sync", None)
-        return sync.interval if sync is not None and world_size() > 1 else None
 
 
 def check_replica_sync(value: str | int, net, family: ModelFamily) -> str | int:
@@ -362,18 +358,20 @@ def check_replica_sync(value: str | int, net, family: ModelFamily) -> str | int:
 
     if value == "auto":
         return value
-    try:
-        steps = int(value)
-    except (TypeError, ValueError):
-        steps = 0
-    if value != "adaptive" and (isinstance(value, bool) or steps < 1 or str(value).strip() != str(steps)):
-        raise OptionError(f"--replica-sync takes auto, adaptive or a number of steps >= 1, got {value!r}")
+    if value != "adaptive":
+        try:
+            steps = int(str(value))  # str(): True, 2.5 and "2.5" are refused, not truncated
+        except ValueError:
+            steps = 0
+        if steps < 1:
+            raise OptionError(f"--replica-sync takes auto, adaptive or a number of steps >= 1, got {value!r}")
+        value = steps
     if not has_sparse_rows(net):
         raise OptionError(
             f"{family.name}: --replica-sync applies to the families with sparse row updates (word2vec, "
             "glove); this model's gradients are all-reduced by DistributedDataParallel at every step"
         )
-    return value if value == "adaptive" else steps
+    return value
 
 
 def fit(

@@ -185,7 +185,7 @@ class EmbeddingTrainer(Trainer):
         self._epoch_start()  # the per-epoch accumulators (reset again at every epoch's start)
         self.replica_sync: ReplicaSync | None = None
         if replica_sync == "auto":  # sparse row updates: replicas summed by their updates (see ReplicaSync)
-            replica_sync = "adaptive" if self._model_is_sparse() else None
+            replica_sync = "adaptive" if has_sparse_rows(self.model) else None
         if replica_sync is not None:  # before the epoch records: an epoch's end sees the merged replicas
             self.replica_sync = ReplicaSync(every=None if replica_sync == "adaptive" else int(replica_sync))
             self.add_callback(self.replica_sync)
@@ -241,11 +241,8 @@ class EmbeddingTrainer(Trainer):
             del self.accelerator.prepare_model  # back to the class's method
 
     # --- optimiser / schedule -------------------------------------------------------------------------
-    def _model_is_sparse(self) -> bool:
-        return has_sparse_rows(self.model)
-
     def create_optimizer(self, model=None):
-        use_sparse = self.sparse_sgd if self.sparse_sgd is not None else self._model_is_sparse()
+        use_sparse = self.sparse_sgd if self.sparse_sgd is not None else has_sparse_rows(self.model)
         if self.optimizer is None and use_sparse:
             params = [p for p in (model or self.model).parameters() if p.requires_grad]
             self.optimizer = SparseSGD(
